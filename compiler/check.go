@@ -1,0 +1,118 @@
+package compiler
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"time"
+
+	"cuelang.org/go/cue"
+
+	"envgen.dev/envgen/model"
+)
+
+// maxTimeout bounds ci.timeout: a build that runs longer than a day is a
+// stuck build.
+const maxTimeout = 24 * time.Hour
+
+// check runs the rules that CUE cannot state well (references between
+// fields, parsing), reporting each at the user's position.
+func (c *compilation) check(env string, resolved cue.Value, s *model.Service) error {
+	at := func(field string) cue.Value { return resolved.LookupPath(cue.ParsePath(field)) }
+	fail := func(field, msg string) error {
+		if env != "" {
+			msg = fmt.Sprintf("%s (in environment %s)", msg, env)
+		}
+		return c.positionedError(at(field), field, msg)
+	}
+
+	probes := []struct {
+		kind  string
+		probe *model.Probe
+	}{{"readiness", s.Probes.Readiness}, {"liveness", s.Probes.Liveness}, {"startup", s.Probes.Startup}}
+	for _, p := range probes {
+		kind := p.kind
+		if field, name := namedPort(p.probe); name != "" {
+			if _, ok := s.Ports[name]; !ok {
+				return fail("probes."+kind+"."+field+".port", fmt.Sprintf("no port named %q in ports%s", name, portList(s.Ports)))
+			}
+		}
+	}
+
+	if pinned(env) && s.Tag == "latest" {
+		return fail("tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
+	}
+
+	seen := map[string]string{}
+	for _, p := range sortedKeys(s.Files) {
+		base := path.Base(p)
+		if other, ok := seen[base]; ok {
+			return fail(fmt.Sprintf("files.%q", p), fmt.Sprintf("file name %q is used twice (also %s); config files need distinct names", base, other))
+		}
+		seen[base] = p
+	}
+
+	if s.CI != nil {
+		return c.checkCI(env, s, fail)
+	}
+	return nil
+}
+
+func (c *compilation) checkCI(env string, s *model.Service, fail func(field, msg string) error) error {
+	timeout, err := time.ParseDuration(s.CI.Timeout)
+	if err != nil || timeout < time.Second || timeout > maxTimeout {
+		return fail("ci.timeout", fmt.Sprintf("%q is not a duration between 1s and %s", s.CI.Timeout, maxTimeout))
+	}
+	s.CI.TimeoutSeconds = int64(timeout.Round(time.Second) / time.Second)
+
+	if pinned(env) && s.CI.Tag == "latest" {
+		return fail("ci.tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
+	}
+	for _, name := range sortedKeys(s.CI.Services) {
+		svc := s.CI.Services[name]
+		prefix := "ci.services." + name
+		if pinned(env) && svc.Tag == "latest" {
+			return fail(prefix+".tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
+		}
+		if field, port := namedPort(svc.Readiness); port != "" {
+			if _, ok := svc.Ports[port]; !ok {
+				return fail(prefix+".readiness."+field+".port", fmt.Sprintf("no port named %q in %s.ports%s", port, prefix, portList(svc.Ports)))
+			}
+		}
+	}
+	return nil
+}
+
+// pinned says whether env must use immutable image references. Only
+// development may follow a moving tag such as latest; the base is never
+// deployed on its own.
+func pinned(env string) bool { return env != "" && env != "development" }
+
+// namedPort returns the check kind and port name if the probe names a port.
+func namedPort(p *model.Probe) (field, name string) {
+	switch {
+	case p == nil:
+		return "", ""
+	case p.HTTP != nil:
+		return "http", p.HTTP.Port.Name
+	case p.TCP != nil:
+		return "tcp", p.TCP.Port.Name
+	}
+	return "", ""
+}
+
+func portList(ports map[string]int32) string {
+	if len(ports) == 0 {
+		return " (there are no ports)"
+	}
+	return fmt.Sprintf(" (ports: %v)", sortedKeys(ports))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

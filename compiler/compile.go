@@ -1,0 +1,253 @@
+package compiler
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/parser"
+
+	"envgen.dev/envgen/model"
+	"envgen.dev/envgen/schema"
+)
+
+// MaxFileSize bounds envgen.cue: a description of one service is a few
+// kilobytes, and a bound keeps a wrong file from exhausting memory.
+const MaxFileSize = 1 << 20
+
+// StandardEnvironments always exist, in this order; others follow sorted.
+var StandardEnvironments = []string{"development", "ci", "staging", "production"}
+
+// Options change what Compile produces.
+type Options struct {
+	// Tag, when set, replaces the image tag (and digest) of the service and
+	// of a build that uses the service's image, in every environment. It is
+	// what a CI job passes for the image of the commit under test.
+	Tag string
+}
+
+// Project is a compiled envgen.cue.
+type Project struct {
+	// Name of the service.
+	Name string
+	// Base is the top level on its own: what every environment starts from.
+	Base *model.Service
+	// Environments in stable order: the standard ones, then the rest sorted.
+	Environments []Environment
+}
+
+// Environment is one environment's compiled model.
+type Environment struct {
+	Name    string
+	Service *model.Service
+}
+
+// Environment returns the named environment, or an *UnknownEnvironmentError.
+func (p *Project) Environment(name string) (*model.Service, error) {
+	for _, env := range p.Environments {
+		if env.Name == name {
+			return env.Service, nil
+		}
+	}
+	return nil, &UnknownEnvironmentError{Name: name, Known: p.EnvironmentNames()}
+}
+
+// EnvironmentNames lists the environments in stable order.
+func (p *Project) EnvironmentNames() []string {
+	names := make([]string, len(p.Environments))
+	for i, env := range p.Environments {
+		names[i] = env.Name
+	}
+	return names
+}
+
+// CompileFile reads and compiles the envgen.cue at path.
+func CompileFile(path string, opts Options) (*Project, error) {
+	src, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(path, src, opts)
+}
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	if info.IsDir() {
+		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: is a directory, not a CUE file", path)}}
+	}
+	if info.Size() > MaxFileSize {
+		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", path, info.Size(), MaxFileSize)}}
+	}
+	src := make([]byte, info.Size())
+	if _, err := f.ReadAt(src, 0); err != nil && info.Size() > 0 {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	return src, nil
+}
+
+// Compile compiles the CUE source of an envgen.cue; filename is used in
+// positions.
+func Compile(filename string, src []byte, opts Options) (*Project, error) {
+	if len(src) > MaxFileSize {
+		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", filename, len(src), MaxFileSize)}}
+	}
+	c := &compilation{ctx: cuecontext.New(), filename: filename}
+	c.schema = c.ctx.CompileBytes(schema.Source, cue.Filename(schema.Filename))
+	if err := c.schema.Err(); err != nil {
+		return nil, fmt.Errorf("envgen's embedded schema is broken: %w", err)
+	}
+
+	file, err := parser.ParseFile(filename, src, parser.ParseComments)
+	if err != nil {
+		return nil, c.inputError("", err)
+	}
+	user := c.ctx.BuildFile(file)
+	if err := user.Err(); err != nil {
+		return nil, c.inputError("", err)
+	}
+	top := c.schema.LookupPath(cue.ParsePath("#Service")).Unify(user)
+	if err := top.Validate(cue.Concrete(true)); err != nil {
+		return nil, c.inputError("", err)
+	}
+
+	var override []cue.Value
+	if opts.Tag != "" {
+		tagLayer := c.ctx.CompileString(fmt.Sprintf("tag: %q", opts.Tag), cue.Filename("--tag"))
+		tagCheck := c.schema.LookupPath(cue.ParsePath("#Settings")).Unify(tagLayer)
+		if err := tagCheck.Validate(cue.Concrete(true)); err != nil {
+			return nil, c.inputError("", err)
+		}
+		override = append(override, tagLayer)
+	}
+
+	project := &Project{}
+	if project.Base, err = c.resolve("", []cue.Value{top}); err != nil {
+		return nil, err
+	}
+	project.Name = project.Base.Name
+
+	environments := top.LookupPath(cue.ParsePath("environments"))
+	for _, name := range environmentOrder(environments) {
+		layers, err := c.environmentLayers(environments, name)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(append([]cue.Value{top}, layers...), override...)
+		service, err := c.resolve(name, layers)
+		if err != nil {
+			return nil, err
+		}
+		project.Environments = append(project.Environments, Environment{Name: name, Service: service})
+	}
+	return project, nil
+}
+
+// compilation holds the state of one Compile call. A cue.Context is not
+// safe for concurrent use, so every call gets its own.
+type compilation struct {
+	ctx      *cue.Context
+	schema   cue.Value
+	filename string
+}
+
+// environmentOrder returns the standard environments, then the others sorted.
+func environmentOrder(environments cue.Value) []string {
+	names := slices.Clone(StandardEnvironments)
+	var custom []string
+	iter, _ := environments.Fields()
+	for iter.Next() {
+		name := iter.Selector().Unquoted()
+		if !slices.Contains(StandardEnvironments, name) {
+			custom = append(custom, name)
+		}
+	}
+	sort.Strings(custom)
+	return append(names, custom...)
+}
+
+// environmentLayers follows extends from the named environment and returns
+// its layers, the most general first.
+func (c *compilation) environmentLayers(environments cue.Value, name string) ([]cue.Value, error) {
+	var chain []cue.Value
+	var seen []string
+	for current := name; current != ""; {
+		if slices.Contains(seen, current) {
+			env := environments.LookupPath(cue.MakePath(cue.Str(name)))
+			return nil, c.positionedError(env.LookupPath(cue.ParsePath("extends")), "environments."+name+".extends",
+				fmt.Sprintf("environments extend each other in a cycle: %s", joinArrows(append(seen, current))))
+		}
+		seen = append(seen, current)
+		env := environments.LookupPath(cue.MakePath(cue.Str(current)))
+		if !env.Exists() {
+			prev := environments.LookupPath(cue.MakePath(cue.Str(seen[len(seen)-2])))
+			return nil, c.positionedError(prev.LookupPath(cue.ParsePath("extends")), "environments."+seen[len(seen)-2]+".extends",
+				fmt.Sprintf("extends unknown environment %q", current))
+		}
+		chain = append(chain, env)
+		current, _ = env.LookupPath(cue.ParsePath("extends")).String()
+	}
+	slices.Reverse(chain)
+	return chain, nil
+}
+
+func joinArrows(names []string) string {
+	out := names[0]
+	for _, n := range names[1:] {
+		out += " → " + n
+	}
+	return out
+}
+
+// resolve merges the layers, checks the result against #Resolved and
+// decodes it into a model. env is "" for the base.
+func (c *compilation) resolve(env string, layers []cue.Value) (*model.Service, error) {
+	merged := mergeLayers(c.ctx, layers)
+	resolved := c.schema.LookupPath(cue.ParsePath("#Resolved")).Unify(merged)
+	if err := resolved.Validate(cue.Concrete(true)); err != nil {
+		return nil, c.inputError(env, err)
+	}
+	data, err := resolved.MarshalJSON()
+	if err != nil {
+		return nil, c.inputError(env, err)
+	}
+	var service model.Service
+	if err := json.Unmarshal(data, &service); err != nil {
+		return nil, fmt.Errorf("decoding the checked model: %w", err)
+	}
+	service.EnvOrder = envOrder(layers)
+	if err := c.check(env, resolved, &service); err != nil {
+		return nil, err
+	}
+	return &service, nil
+}
+
+// envOrder lists environment variable names layer by layer: each layer's
+// new names sorted, after those of the layers below.
+func envOrder(layers []cue.Value) []string {
+	var order []string
+	for _, layer := range layers {
+		var added []string
+		iter, _ := layer.LookupPath(cue.ParsePath("env")).Fields()
+		for iter != nil && iter.Next() {
+			name := iter.Selector().Unquoted()
+			if !slices.Contains(order, name) {
+				added = append(added, name)
+			}
+		}
+		sort.Strings(added)
+		order = append(order, added...)
+	}
+	return order
+}

@@ -1,0 +1,166 @@
+package compiler
+
+import (
+	"slices"
+
+	"cuelang.org/go/cue"
+)
+
+// The merge rules, documented for users at the top of schema/envgen.cue.
+var (
+	// notMerged are top-level fields that describe layers rather than the
+	// service; they never reach an environment's model.
+	notMerged = []string{"environments", "extends"}
+
+	// atomicPaths are replaced whole by a later layer instead of merged field
+	// by field: an environment that switches a probe from http to tcp must
+	// not end up with both. "*" matches any one field name.
+	atomicPaths = [][]string{
+		{"probes", "*"},
+		{"env", "*"},
+		{"ci", "env", "*"},
+		{"ci", "services", "*", "env", "*"},
+		{"ci", "services", "*", "readiness"},
+	}
+
+	// exclusiveGroups are fields of one struct that are replaced together:
+	// the layer that sets any of them decides all of them.
+	exclusiveGroups = [][]string{{"tag", "digest"}}
+)
+
+// mergeLayers merges concrete layers, the later overriding the earlier, into
+// a new value. Leaves are filled from the layer values themselves, so each
+// keeps its source position for error messages.
+func mergeLayers(ctx *cue.Context, layers []cue.Value) cue.Value {
+	m := merger{out: ctx.CompileString("{}")}
+	m.mergeStructs(nil, nil, layers)
+	return m.out
+}
+
+type merger struct {
+	out cue.Value
+}
+
+// mergeStructs merges the struct values in layers found at path (a list of
+// selectors, and their unquoted names for rule matching).
+func (m *merger) mergeStructs(path []cue.Selector, names []string, layers []cue.Value) {
+	fields, order := collectFields(layers, len(path) == 0)
+	groupWinner := exclusiveGroupWinners(fields, order)
+	for _, name := range order {
+		values := fields[name].values
+		if winner, grouped := groupWinner[name]; grouped {
+			values = filterLayer(fields[name], winner)
+			if len(values) == 0 {
+				continue
+			}
+		}
+		childPath := append(slices.Clone(path), fields[name].selector)
+		childNames := append(slices.Clone(names), name)
+		last := values[len(values)-1]
+		if isStruct(last) && !matchesAny(childNames, atomicPaths) {
+			m.mergeStructs(childPath, childNames, trailingStructs(values))
+			continue
+		}
+		leaf := last
+		if d, ok := last.Default(); ok {
+			leaf = d
+		}
+		m.out = m.out.FillPath(cue.MakePath(childPath...), leaf)
+	}
+}
+
+type layerField struct {
+	selector cue.Selector
+	values   []cue.Value // one per layer that sets the field, in layer order
+	layers   []int       // the index of the layer of each value
+}
+
+func collectFields(layers []cue.Value, topLevel bool) (map[string]*layerField, []string) {
+	fields := map[string]*layerField{}
+	var order []string
+	for i, layer := range layers {
+		iter, err := layer.Fields()
+		if err != nil {
+			continue
+		}
+		for iter.Next() {
+			name := iter.Selector().Unquoted()
+			if topLevel && slices.Contains(notMerged, name) {
+				continue
+			}
+			f, ok := fields[name]
+			if !ok {
+				f = &layerField{selector: iter.Selector()}
+				fields[name] = f
+				order = append(order, name)
+			}
+			f.values = append(f.values, iter.Value())
+			f.layers = append(f.layers, i)
+		}
+	}
+	return fields, order
+}
+
+// exclusiveGroupWinners maps each field of an exclusive group present here
+// to the last layer that set any field of its group.
+func exclusiveGroupWinners(fields map[string]*layerField, order []string) map[string]int {
+	winners := map[string]int{}
+	for _, group := range exclusiveGroups {
+		winner := -1
+		for _, name := range group {
+			if f, ok := fields[name]; ok {
+				winner = max(winner, f.layers[len(f.layers)-1])
+			}
+		}
+		if winner < 0 {
+			continue
+		}
+		for _, name := range group {
+			winners[name] = winner
+		}
+	}
+	return winners
+}
+
+func filterLayer(f *layerField, layer int) []cue.Value {
+	if f == nil {
+		return nil
+	}
+	for i, l := range f.layers {
+		if l == layer {
+			return []cue.Value{f.values[i]}
+		}
+	}
+	return nil
+}
+
+// trailingStructs returns the values after the last non-struct one: a
+// scalar in a lower layer is replaced, not merged into.
+func trailingStructs(values []cue.Value) []cue.Value {
+	start := len(values) - 1
+	for start > 0 && isStruct(values[start-1]) {
+		start--
+	}
+	return values[start:]
+}
+
+func isStruct(v cue.Value) bool { return v.IncompleteKind() == cue.StructKind }
+
+func matchesAny(names []string, patterns [][]string) bool {
+	for _, pattern := range patterns {
+		if len(pattern) != len(names) {
+			continue
+		}
+		match := true
+		for i, p := range pattern {
+			if p != "*" && p != names[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}

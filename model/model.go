@@ -1,0 +1,177 @@
+// Package model is the checked description of a service in one environment:
+// the output of package compiler and the input of package manifests.
+//
+// Every value here has already passed the CUE schema (schema/envgen.cue,
+// #Resolved) and the compiler's cross-field checks, so code that consumes a
+// model may rely on it: names are DNS labels, ports are in range, exactly
+// one of Tag and Digest is set, probes name existing ports.
+package model
+
+// Service is one environment's view of the service: the top level of
+// envgen.cue with that environment's overrides applied.
+type Service struct {
+	Name             string            `json:"name"`
+	Image            string            `json:"image"`
+	Tag              string            `json:"tag,omitempty"`
+	Digest           string            `json:"digest,omitempty"`
+	Command          []string          `json:"command,omitempty"`
+	Args             []string          `json:"args,omitempty"`
+	Ports            map[string]int32  `json:"ports,omitempty"`
+	Env              map[string]EnvVar `json:"env,omitempty"`
+	Files            map[string]string `json:"files,omitempty"`
+	Resources        *Resources        `json:"resources,omitempty"`
+	Probes           Probes            `json:"probes,omitzero"`
+	Replicas         int32             `json:"replicas"`
+	Autoscale        *Autoscale        `json:"autoscale,omitempty"`
+	DisruptionBudget *DisruptionBudget `json:"disruptionBudget,omitempty"`
+	Egress           map[string]Egress `json:"egress,omitempty"`
+	Annotations      map[string]string `json:"annotations,omitempty"`
+	ServiceAccount   ServiceAccount    `json:"serviceAccount,omitzero"`
+	SecurityContext  SecurityContext   `json:"securityContext,omitzero"`
+	CI               *CI               `json:"ci,omitempty"`
+
+	// EnvOrder lists the names in Env in the order the containers get them:
+	// names set at the top level first, then those an environment added,
+	// each group sorted. Appending keeps the strategic merge patches of the
+	// overlays minimal and their result identical to envgen's own.
+	EnvOrder []string `json:"-"`
+}
+
+// Image reference of the main container: repository plus tag or digest.
+func (s *Service) ImageRef() string { return ImageRef(s.Image, s.Tag, s.Digest) }
+
+// ImageRef joins a repository with its tag or digest.
+func ImageRef(image, tag, digest string) string {
+	if digest != "" {
+		return image + "@" + digest
+	}
+	return image + ":" + tag
+}
+
+// EnvVar is a literal value or a reference to a Secret or ConfigMap key.
+// Exactly one of Value, Secret and ConfigMap is set.
+type EnvVar struct {
+	Value     string
+	Secret    string
+	ConfigMap string
+	Key       string
+}
+
+// Resources are requests and limits by resource name (cpu, memory, …).
+type Resources struct {
+	Requests map[string]string `json:"requests,omitempty"`
+	Limits   map[string]string `json:"limits,omitempty"`
+}
+
+// Probes are the health checks of a container.
+type Probes struct {
+	Readiness *Probe `json:"readiness,omitempty"`
+	Liveness  *Probe `json:"liveness,omitempty"`
+	Startup   *Probe `json:"startup,omitempty"`
+}
+
+// Probe is one health check; exactly one of HTTP, TCP and Exec is set.
+type Probe struct {
+	HTTP                *HTTPCheck `json:"http,omitempty"`
+	TCP                 *TCPCheck  `json:"tcp,omitempty"`
+	Exec                *ExecCheck `json:"exec,omitempty"`
+	InitialDelaySeconds int32      `json:"initialDelaySeconds,omitempty"`
+	PeriodSeconds       int32      `json:"periodSeconds,omitempty"`
+	TimeoutSeconds      int32      `json:"timeoutSeconds,omitempty"`
+	FailureThreshold    int32      `json:"failureThreshold,omitempty"`
+}
+
+// HTTPCheck probes with an HTTP GET.
+type HTTPCheck struct {
+	Path   string  `json:"path"`
+	Port   PortRef `json:"port"`
+	Scheme string  `json:"scheme,omitempty"`
+}
+
+// TCPCheck probes by opening a TCP connection.
+type TCPCheck struct {
+	Port PortRef `json:"port"`
+}
+
+// ExecCheck probes by running a command in the container.
+type ExecCheck struct {
+	Command []string `json:"command"`
+}
+
+// PortRef names a port by its name in Ports or by number.
+type PortRef struct {
+	Name   string
+	Number int32
+}
+
+// Autoscale configures a HorizontalPodAutoscaler on CPU utilisation.
+type Autoscale struct {
+	Min        int32 `json:"min"`
+	Max        int32 `json:"max"`
+	CPUPercent int32 `json:"cpuPercent"`
+}
+
+// DisruptionBudget configures a PodDisruptionBudget; one field is set.
+type DisruptionBudget struct {
+	MinAvailable   *IntOrPercent `json:"minAvailable,omitempty"`
+	MaxUnavailable *IntOrPercent `json:"maxUnavailable,omitempty"`
+}
+
+// IntOrPercent is a count of Pods or a percentage such as "50%".
+type IntOrPercent struct {
+	Int     int32
+	Percent string
+}
+
+// Egress is one allowed egress destination of the NetworkPolicy.
+type Egress struct {
+	CIDRs      []string `json:"cidrs,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
+	Ports      []int32  `json:"ports,omitempty"`
+	Protocol   string   `json:"protocol,omitempty"`
+}
+
+// ServiceAccount says which account the Pods use and whether its token is
+// mounted.
+type ServiceAccount struct {
+	Name           string `json:"name,omitempty"`
+	AutomountToken bool   `json:"automountToken,omitempty"`
+}
+
+// SecurityContext holds the ids the containers run as; zero means unset.
+type SecurityContext struct {
+	RunAsUser  int64 `json:"runAsUser,omitempty"`
+	RunAsGroup int64 `json:"runAsGroup,omitempty"`
+	FSGroup    int64 `json:"fsGroup,omitempty"`
+}
+
+// CI is the build of the ci environment.
+type CI struct {
+	Image       string                 `json:"image,omitempty"`
+	Tag         string                 `json:"tag,omitempty"`
+	Digest      string                 `json:"digest,omitempty"`
+	Command     []string               `json:"command,omitempty"`
+	Args        []string               `json:"args,omitempty"`
+	Env         map[string]EnvVar      `json:"env,omitempty"`
+	Timeout     string                 `json:"timeout"`
+	Resources   *Resources             `json:"resources,omitempty"`
+	Annotations map[string]string      `json:"annotations,omitempty"`
+	Services    map[string]TestService `json:"services,omitempty"`
+
+	// TimeoutSeconds is Timeout, parsed.
+	TimeoutSeconds int64 `json:"-"`
+}
+
+// TestService is a dependency of the tests, run beside the build Pod.
+type TestService struct {
+	Image           string            `json:"image"`
+	Tag             string            `json:"tag,omitempty"`
+	Digest          string            `json:"digest,omitempty"`
+	Command         []string          `json:"command,omitempty"`
+	Args            []string          `json:"args,omitempty"`
+	Ports           map[string]int32  `json:"ports,omitempty"`
+	Env             map[string]EnvVar `json:"env,omitempty"`
+	Resources       *Resources        `json:"resources,omitempty"`
+	Readiness       *Probe            `json:"readiness,omitempty"`
+	SecurityContext SecurityContext   `json:"securityContext,omitzero"`
+}
