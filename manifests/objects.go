@@ -1,0 +1,120 @@
+package manifests
+
+import (
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/kustomize/kyaml/resid"
+
+	"envgen.dev/envgen/model"
+)
+
+// Object is a typed Kubernetes object with its TypeMeta set.
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// CIEnvironment is the environment that gets the build Pod and the test
+// services.
+const CIEnvironment = "ci"
+
+// Label keys envgen sets on everything it generates.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+)
+
+// Component label values.
+const (
+	ComponentServer      = "server"
+	ComponentCIBuild     = "ci-build"
+	ComponentTestService = "test-service"
+)
+
+// FilesHashAnnotation on a Pod template holds the hash of the config files,
+// so that changing a file rolls the Deployment.
+const FilesHashAnnotation = "envgen.dev/files-sha256"
+
+// Build returns the objects of one environment in kustomize's legacy
+// order, which is also the order `kustomize build` prints them in.
+func Build(env string, s *model.Service) []Object {
+	var objs []Object
+	if len(s.Files) > 0 {
+		objs = append(objs, filesConfigMap(s))
+	}
+	if len(s.Ports) > 0 {
+		objs = append(objs, service(s.Name, s.Name, ComponentServer, s.Ports))
+	}
+	objs = append(objs, deployment(s))
+	if s.Autoscale != nil {
+		objs = append(objs, autoscaler(s))
+	}
+	if s.DisruptionBudget != nil {
+		objs = append(objs, disruptionBudget(s))
+	}
+	if len(s.Egress) > 0 {
+		objs = append(objs, networkPolicy(s))
+	}
+	if env == CIEnvironment && s.CI != nil {
+		objs = append(objs, buildPod(s))
+		for _, name := range sortedKeys(s.CI.Services) {
+			objs = append(objs, testService(s, name)...)
+		}
+	}
+	Sort(objs)
+	return objs
+}
+
+// BuildPodName is the name of the ci environment's build Pod.
+func BuildPodName(service string) string { return service + "-ci-build" }
+
+// TestServiceName is the name of a CI test service's Deployment and Service.
+func TestServiceName(service, testService string) string { return service + "-" + testService }
+
+// Sort orders objects as kustomize's legacy sort does: by kind (Namespace,
+// ConfigMap, Service, Deployment… first), then group/version/kind, then name.
+func Sort(objs []Object) {
+	sort.SliceStable(objs, func(i, j int) bool {
+		gi, gj := GVK(objs[i]), GVK(objs[j])
+		if !gi.Equals(gj) {
+			return gi.IsLessThan(gj)
+		}
+		return objs[i].GetName() < objs[j].GetName()
+	})
+}
+
+// GVK is the kustomize group/version/kind of an object.
+func GVK(obj Object) resid.Gvk {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	return resid.NewGvk(gvk.Group, gvk.Version, gvk.Kind)
+}
+
+func labels(service, instance, component string) map[string]string {
+	return map[string]string{
+		LabelName:      service,
+		LabelInstance:  instance,
+		LabelComponent: component,
+		LabelManagedBy: "envgen",
+	}
+}
+
+func selector(service, instance string) map[string]string {
+	return map[string]string{LabelName: service, LabelInstance: instance}
+}
+
+func objectMeta(service, name, component string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: labels(service, name, component)}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

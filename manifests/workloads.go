@@ -1,0 +1,270 @@
+package manifests
+
+import (
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"envgen.dev/envgen/model"
+)
+
+func deployment(s *model.Service) *appsv1.Deployment {
+	container := corev1.Container{
+		Name:           s.Name,
+		Image:          s.ImageRef(),
+		Command:        s.Command,
+		Args:           s.Args,
+		Ports:          containerPorts(s.Ports),
+		Env:            envVars(s.EnvOrder, s.Env),
+		Resources:      resources(s.Resources),
+		ReadinessProbe: probe(s.Probes.Readiness),
+		LivenessProbe:  probe(s.Probes.Liveness),
+		StartupProbe:   probe(s.Probes.Startup),
+	}
+	template := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, s.Name, ComponentServer), Annotations: podAnnotations(s.Annotations, s.Files)},
+		Spec:       podSpec(s, container),
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(s.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)},
+			Template: template,
+		},
+	}
+}
+
+func podAnnotations(user, files map[string]string) map[string]string {
+	if len(user) == 0 && len(files) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range user {
+		out[k] = v
+	}
+	if len(files) > 0 {
+		out[FilesHashAnnotation] = filesHash(files)
+	}
+	return out
+}
+
+func service(serviceName, name, component string, ports map[string]int32) *corev1.Service {
+	var servicePorts []corev1.ServicePort
+	for _, portName := range sortedKeys(ports) {
+		servicePorts = append(servicePorts, corev1.ServicePort{
+			Name: portName, Port: ports[portName], TargetPort: intstr.FromString(portName), Protocol: corev1.ProtocolTCP,
+		})
+	}
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: objectMeta(serviceName, name, component),
+		Spec: corev1.ServiceSpec{
+			Selector: selector(serviceName, name),
+			Ports:    servicePorts,
+		},
+	}
+}
+
+func filesConfigMap(s *model.Service) *corev1.ConfigMap {
+	data := map[string]string{}
+	for p, content := range s.Files {
+		data[configKey(p)] = content
+	}
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: objectMeta(s.Name, FilesConfigMapName(s.Name), ComponentServer),
+		Data:       data,
+	}
+}
+
+func autoscaler(s *model.Service) *autoscalingv2.HorizontalPodAutoscaler {
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: s.Name},
+			MinReplicas:    ptr.To(s.Autoscale.Min),
+			MaxReplicas:    s.Autoscale.Max,
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type: autoscalingv2.ResourceMetricSourceType,
+				Resource: &autoscalingv2.ResourceMetricSource{
+					Name:   corev1.ResourceCPU,
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(s.Autoscale.CPUPercent)},
+				},
+			}},
+		},
+	}
+}
+
+func disruptionBudget(s *model.Service) *policyv1.PodDisruptionBudget {
+	budget := s.DisruptionBudget
+	return &policyv1.PodDisruptionBudget{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable:   intOrPercent(budget.MinAvailable),
+			MaxUnavailable: intOrPercent(budget.MaxUnavailable),
+			Selector:       &metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)},
+		},
+	}
+}
+
+func intOrPercent(v *model.IntOrPercent) *intstr.IntOrString {
+	if v == nil {
+		return nil
+	}
+	if v.Percent != "" {
+		return ptr.To(intstr.FromString(v.Percent))
+	}
+	return ptr.To(intstr.FromInt32(v.Int))
+}
+
+// networkPolicy allows egress to DNS and to the declared destinations only.
+func networkPolicy(s *model.Service) *networkingv1.NetworkPolicy {
+	dnsPort := intstr.FromInt32(53)
+	rules := []networkingv1.NetworkPolicyEgressRule{{
+		To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
+		Ports: []networkingv1.NetworkPolicyPort{
+			{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dnsPort},
+			{Protocol: ptr.To(corev1.ProtocolTCP), Port: &dnsPort},
+		},
+	}}
+	for _, name := range sortedKeys(s.Egress) {
+		rules = append(rules, egressRule(s.Egress[name]))
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      rules,
+		},
+	}
+}
+
+func egressRule(e model.Egress) networkingv1.NetworkPolicyEgressRule {
+	var rule networkingv1.NetworkPolicyEgressRule
+	for _, cidr := range e.CIDRs {
+		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+	}
+	for _, ns := range e.Namespaces {
+		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+		}})
+	}
+	protocol := corev1.ProtocolTCP
+	if e.Protocol != "" {
+		protocol = corev1.Protocol(e.Protocol)
+	}
+	for _, port := range e.Ports {
+		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: ptr.To(protocol), Port: ptr.To(intstr.FromInt32(port))})
+	}
+	return rule
+}
+
+// buildPod runs the tests once: restartPolicy Never, and a deadline from
+// ci.timeout so that a forgotten build stops on the server side too.
+func buildPod(s *model.Service) *corev1.Pod {
+	ci := s.CI
+	image := s.ImageRef()
+	if ci.Image != "" || ci.Tag != "" || ci.Digest != "" {
+		repo, tag, digest := s.Image, s.Tag, s.Digest
+		if ci.Image != "" {
+			repo = ci.Image
+		}
+		if ci.Tag != "" || ci.Digest != "" {
+			tag, digest = ci.Tag, ci.Digest
+		}
+		image = model.ImageRef(repo, tag, digest)
+	}
+	command := s.Command
+	if len(ci.Command) > 0 {
+		command = ci.Command
+	}
+	buildResources := s.Resources
+	if ci.Resources != nil {
+		buildResources = ci.Resources
+	}
+	order := slices.Clone(s.EnvOrder)
+	vars := map[string]model.EnvVar{}
+	for k, v := range s.Env {
+		vars[k] = v
+	}
+	for _, name := range sortedKeys(ci.Env) {
+		if _, ok := vars[name]; !ok {
+			order = append(order, name)
+		}
+		vars[name] = ci.Env[name]
+	}
+	container := corev1.Container{
+		Name:      "build",
+		Image:     image,
+		Command:   command,
+		Args:      ci.Args,
+		Env:       envVars(order, vars),
+		Resources: resources(buildResources),
+	}
+	name := BuildPodName(s.Name)
+	spec := podSpec(s, container)
+	spec.RestartPolicy = corev1.RestartPolicyNever
+	spec.ActiveDeadlineSeconds = ptr.To(ci.TimeoutSeconds)
+	meta := objectMeta(s.Name, name, ComponentCIBuild)
+	meta.Annotations = podAnnotations(ci.Annotations, s.Files)
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: meta,
+		Spec:       spec,
+	}
+}
+
+// testService returns the Deployment (and Service, if it has ports) of a
+// dependency of the tests.
+func testService(s *model.Service, name string) []Object {
+	ts := s.CI.Services[name]
+	objName := TestServiceName(s.Name, name)
+	container := corev1.Container{
+		Name:            name,
+		Image:           model.ImageRef(ts.Image, ts.Tag, ts.Digest),
+		Command:         ts.Command,
+		Args:            ts.Args,
+		Ports:           containerPorts(ts.Ports),
+		Env:             envVars(sortedKeys(ts.Env), ts.Env),
+		Resources:       resources(ts.Resources),
+		ReadinessProbe:  probe(ts.Readiness),
+		SecurityContext: containerSecurityContext(),
+		VolumeMounts:    []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}},
+	}
+	deploy := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(s.Name, objName, ComponentTestService),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: selector(s.Name, objName)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, objName, ComponentTestService)},
+				Spec: corev1.PodSpec{
+					Containers:                   []corev1.Container{container},
+					Volumes:                      []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					SecurityContext:              podSecurityContext(ts.SecurityContext),
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+				},
+			},
+		},
+	}
+	objs := []Object{deploy}
+	if len(ts.Ports) > 0 {
+		objs = append(objs, service(s.Name, objName, ComponentTestService, ts.Ports))
+	}
+	return objs
+}
