@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/pipeline"
+	"envgen.dev/envgen/render"
+)
+
+type buildOptions struct {
+	env    string
+	tag    string
+	output string
+}
+
+func newBuildCmd() *cobra.Command {
+	var opts buildOptions
+	cmd := &cobra.Command{
+		Use:   "build --env <name> [dir]",
+		Short: "Print the manifests of one environment",
+		Long: `Build compiles dir/envgen.cue (dir defaults to .) and prints the manifests of
+one environment as a multi-document YAML stream: the same objects, in the same
+order, as 'kustomize build deploy/overlays/<name>' of the generated tree.
+
+--tag replaces the service's image tag (as 'kustomize edit set image' would):
+what a CI job passes for the image built from the commit under test.`,
+		Example: `  envgen build --env ci
+  envgen build --env production -o json services/citoid
+  envgen build --env ci --tag "$GIT_COMMIT" | kubectl apply -f -`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, args, opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.env, "env", "e", "", "the environment to print (required)")
+	cmd.Flags().StringVar(&opts.tag, "tag", "", "replace the image tag of the service")
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "yaml", "output format: yaml or json")
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, args []string, opts buildOptions) error {
+	if opts.env == "" {
+		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--env is required (development, ci, staging, production or one envgen.cue adds)")}
+	}
+	if opts.output != "yaml" && opts.output != "json" {
+		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be yaml or json, not %q", opts.output)}
+	}
+	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag})
+	if err != nil {
+		return err
+	}
+	objs, err := result.Render(opts.env)
+	if err != nil {
+		return err
+	}
+	if opts.output == "json" {
+		return render.JSON(cmd.OutOrStdout(), objs)
+	}
+	return render.YAML(cmd.OutOrStdout(), objs)
+}

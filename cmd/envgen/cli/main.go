@@ -1,0 +1,129 @@
+// Package cli is envgen's command line: one file per command, each built by
+// a newXxxCmd function with its own options. Commands write only to the
+// cobra command's writers and return errors; Main prints an error once and
+// maps its kind to the exit code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"envgen.dev/envgen/compiler"
+)
+
+// Exit codes of envgen's commands other than run (see run.go for its own).
+const (
+	ExitOK      = 0
+	ExitInvalid = 1 // invalid envgen.cue, unknown environment, stale tree
+	ExitUsage   = 2 // wrong flags or arguments
+	ExitIO      = 3 // a file could not be read or written
+)
+
+// Main runs envgen with os.Args and returns the process exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// Run runs envgen with args; it is Main without the process around it.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "envgen: %v\n", err)
+	var usage *usageError
+	if errors.As(err, &usage) {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", usage.command)
+	}
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var (
+		usage   *usageError
+		input   *compiler.InputError
+		unknown *compiler.UnknownEnvironmentError
+		file    *compiler.FileError
+		stale   *staleError
+		coded   *exitError
+	)
+	switch {
+	case errors.As(err, &coded):
+		return coded.code
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale):
+		return ExitInvalid
+	case errors.As(err, &file) && errors.Is(err, os.ErrNotExist):
+		return ExitInvalid
+	}
+	return ExitIO
+}
+
+// usageError is a mistake in how envgen was called.
+type usageError struct {
+	command string
+	err     error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitError carries an exit code chosen by a command (envgen run passes
+// the build's own).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "envgen",
+		Short: "Compile one envgen.cue into the Kubernetes manifests of every environment",
+		Long: `envgen compiles a service's envgen.cue — what the service is, once, and per
+environment only what differs — into Kubernetes manifests.
+
+  envgen generate          write the kustomize tree deploy/ (base + overlays)
+  envgen generate --check  exit 1 with a diff when deploy/ is stale (CI gate)
+  envgen build --env ci    print one environment's manifests
+  envgen schema            print the schema of envgen.cue
+
+Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
+2 wrong usage, 3 a file could not be read or written.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(flagError)
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd())
+	return root
+}
+
+func flagError(cmd *cobra.Command, err error) error {
+	return &usageError{command: cmd.CommandPath(), err: err}
+}
+
+// args wraps a cobra argument check so that its failure is a usage error.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return &usageError{command: cmd.CommandPath(), err: err}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,286 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/golden"
+	"envgen.dev/envgen/overlays"
+	"envgen.dev/envgen/pipeline"
+	"envgen.dev/envgen/render"
+)
+
+var examples = []string{"citoid", "thumbnail-worker", "wiki-web"}
+
+func load(t *testing.T, example string) *pipeline.Result {
+	t.Helper()
+	r, err := pipeline.Load(filepath.Join("..", "examples", example, "envgen.cue"), compiler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func renderYAML(t *testing.T, r *pipeline.Result, env string) []byte {
+	t.Helper()
+	objs, err := r.Render(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := render.YAML(&b, objs); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestExamplesGolden pins the generated tree and every rendered
+// environment of every example.
+func TestExamplesGolden(t *testing.T) {
+	for _, example := range examples {
+		t.Run(example, func(t *testing.T) {
+			r := load(t, example)
+			tree, err := r.Tree()
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.Tree(t, example+"/deploy", tree)
+			builds := map[string][]byte{}
+			for _, env := range r.Project.EnvironmentNames() {
+				builds[env+".yaml"] = renderYAML(t, r, env)
+			}
+			golden.Tree(t, example+"/build", builds)
+		})
+	}
+}
+
+// TestKustomizeBuildMatchesEnvgen builds every overlay of the generated tree
+// with kustomize's own engine, from disk, and wants exactly envgen's
+// rendering: the same objects and the same bytes.
+func TestKustomizeBuildMatchesEnvgen(t *testing.T) {
+	for _, example := range examples {
+		r := load(t, example)
+		tree, err := r.Tree()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := overlays.Write(filepath.Join(dir, "deploy"), tree); err != nil {
+			t.Fatal(err)
+		}
+		for _, env := range r.Project.EnvironmentNames() {
+			t.Run(example+"/"+env, func(t *testing.T) {
+				opts := krusty.MakeDefaultOptions()
+				opts.Reorder = krusty.ReorderOptionUnspecified
+				resMap, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "deploy", "overlays", env))
+				if err != nil {
+					t.Fatalf("kustomize build: %v", err)
+				}
+				kustomized, err := resMap.AsYaml()
+				if err != nil {
+					t.Fatal(err)
+				}
+				envgen := renderYAML(t, r, env)
+				if diff := cmp.Diff(decodeAll(t, envgen), decodeAll(t, kustomized)); diff != "" {
+					t.Fatalf("kustomize build differs from envgen build (-envgen +kustomize):\n%s", diff)
+				}
+				if !bytes.Equal(envgen, kustomized) {
+					t.Errorf("same objects, different bytes:\n%s", cmp.Diff(string(envgen), string(kustomized)))
+				}
+			})
+		}
+	}
+}
+
+// TestDeterministic compiles every example twice and wants identical bytes.
+func TestDeterministic(t *testing.T) {
+	for _, example := range examples {
+		first, second := load(t, example), load(t, example)
+		t1, _ := first.Tree()
+		t2, _ := second.Tree()
+		if diff := cmp.Diff(t1, t2); diff != "" {
+			t.Errorf("%s: two generates differ:\n%s", example, diff)
+		}
+		for _, env := range first.Project.EnvironmentNames() {
+			if !bytes.Equal(renderYAML(t, first, env), renderYAML(t, second, env)) {
+				t.Errorf("%s/%s: two builds differ", example, env)
+			}
+		}
+	}
+}
+
+// TestObjectsDecodeStrictly decodes every rendered object into its k8s.io/api
+// type, failing on any field the type does not have.
+func TestObjectsDecodeStrictly(t *testing.T) {
+	for _, example := range examples {
+		r := load(t, example)
+		for _, env := range r.Project.EnvironmentNames() {
+			for _, doc := range decodeAll(t, renderYAML(t, r, env)) {
+				kind := doc["kind"].(string)
+				typed := typedObject(kind)
+				if typed == nil {
+					t.Errorf("%s/%s: no k8s.io/api type known for kind %s", example, env, kind)
+					continue
+				}
+				data, _ := json.Marshal(doc)
+				dec := json.NewDecoder(bytes.NewReader(data))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(typed); err != nil {
+					t.Errorf("%s/%s: %s does not decode strictly: %v", example, env, kind, err)
+				}
+			}
+		}
+	}
+}
+
+// TestPodsMeetRestrictedProfile runs the Pod Security Standard checks of
+// k8s.io/pod-security-admission (the admission plugin's own code) on every
+// Pod and Pod template of every environment.
+func TestPodsMeetRestrictedProfile(t *testing.T) {
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	for _, example := range examples {
+		r := load(t, example)
+		for _, env := range r.Project.EnvironmentNames() {
+			pods := 0
+			for _, doc := range decodeAll(t, renderYAML(t, r, env)) {
+				meta, spec := podOf(t, doc)
+				if spec == nil {
+					continue
+				}
+				pods++
+				result := policy.AggregateCheckResults(evaluator.EvaluatePod(restricted, meta, spec))
+				if !result.Allowed {
+					t.Errorf("%s/%s %s %v: violates restricted: %s", example, env, doc["kind"], doc["metadata"].(map[string]any)["name"], result.ForbiddenDetail())
+				}
+				if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+					t.Errorf("%s/%s: service account token mounted without being asked for", example, env)
+				}
+			}
+			if pods == 0 {
+				t.Errorf("%s/%s: no Pods checked", example, env)
+			}
+		}
+	}
+}
+
+// TestImagesPinnedAndNoSecretValues checks the security rules on output:
+// no mutable tags outside development, and no literal value for a variable
+// whose name says it is a secret.
+func TestImagesPinnedAndNoSecretValues(t *testing.T) {
+	for _, example := range examples {
+		r := load(t, example)
+		for _, env := range r.Project.EnvironmentNames() {
+			for _, doc := range decodeAll(t, renderYAML(t, r, env)) {
+				_, spec := podOf(t, doc)
+				if spec == nil {
+					continue
+				}
+				for _, c := range spec.Containers {
+					pinned := strings.Contains(c.Image, "@sha256:") || (strings.Contains(c.Image, ":") && !strings.HasSuffix(c.Image, ":latest"))
+					if env != "development" && !pinned {
+						t.Errorf("%s/%s: image %s is not pinned", example, env, c.Image)
+					}
+					for _, e := range c.Env {
+						if looksSecret(e.Name) && e.ValueFrom == nil {
+							t.Errorf("%s/%s: %s has a literal value", example, env, e.Name)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func looksSecret(name string) bool {
+	for _, word := range []string{"PASSWORD", "TOKEN", "SECRET", "KEY", "CREDENTIAL"} {
+		if strings.Contains(strings.ToUpper(name), word) {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeAll(t *testing.T, stream []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, doc := range strings.Split(string(stream), "\n---\n") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatalf("decoding YAML: %v", err)
+		}
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func typedObject(kind string) any {
+	switch kind {
+	case "Deployment":
+		return &appsv1.Deployment{}
+	case "Service":
+		return &corev1.Service{}
+	case "ConfigMap":
+		return &corev1.ConfigMap{}
+	case "Pod":
+		return &corev1.Pod{}
+	case "HorizontalPodAutoscaler":
+		return &autoscalingv2.HorizontalPodAutoscaler{}
+	case "PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}
+	case "NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
+	}
+	return nil
+}
+
+func podOf(t *testing.T, doc map[string]any) (*metav1.ObjectMeta, *corev1.PodSpec) {
+	t.Helper()
+	data, _ := json.Marshal(doc)
+	switch doc["kind"] {
+	case "Pod":
+		var pod corev1.Pod
+		mustUnmarshal(t, data, &pod)
+		return &pod.ObjectMeta, &pod.Spec
+	case "Deployment":
+		var d appsv1.Deployment
+		mustUnmarshal(t, data, &d)
+		return &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec
+	}
+	return nil, nil
+}
+
+func mustUnmarshal(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatal(fmt.Errorf("%T: %w", v, err))
+	}
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(m.Run())
+}
