@@ -80,16 +80,12 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 		msg = fmt.Sprintf("environment %s: %s", env, msg)
 	}
 
-	var user, other []string
+	// Only the user's positions: the schema's would change with every
+	// edit of the schema and say nothing the message does not.
+	var user []string
 	for _, pos := range cueerrors.Positions(e) {
-		if !pos.IsValid() {
-			continue
-		}
-		s := relativePos(cwd, pos)
-		if pos.Filename() == schema.Filename {
-			other = appendNew(other, s)
-		} else {
-			user = appendNew(user, s)
+		if pos.IsValid() && pos.Filename() != schema.Filename {
+			user = appendNew(user, relativePos(cwd, pos))
 		}
 	}
 	where := c.filename
@@ -98,9 +94,6 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 		if len(user) > 1 {
 			msg += " (also " + strings.Join(user[1:], ", ") + ")"
 		}
-	}
-	if len(other) > 0 {
-		msg += " [schema: " + strings.Join(other, ", ") + "]"
 	}
 	return where + ": " + msg
 }

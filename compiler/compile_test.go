@@ -1,0 +1,197 @@
+package compiler_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/model"
+)
+
+const header = `
+name: "svc"
+image: "registry.example.org/svc"
+tag: "1.0"
+ports: {http: 8080, admin: 9090}
+`
+
+func compile(t *testing.T, src string) *compiler.Project {
+	t.Helper()
+	p, err := compiler.Compile("envgen.cue", []byte(header+src), compiler.Options{})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	return p
+}
+
+func env(t *testing.T, p *compiler.Project, name string) *model.Service {
+	t.Helper()
+	s, err := p.Environment(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestLayers(t *testing.T) {
+	tests := []struct {
+		desc string
+		src  string
+		env  string
+		get  func(*model.Service) any
+		want any
+	}{{
+		desc: "top-level value is every environment's default",
+		src:  `replicas: 3`,
+		env:  "staging",
+		get:  func(s *model.Service) any { return s.Replicas },
+		want: int32(3),
+	}, {
+		desc: "environment overrides top level",
+		src:  "replicas: 3\nenvironments: production: replicas: 8",
+		env:  "production",
+		get:  func(s *model.Service) any { return s.Replicas },
+		want: int32(8),
+	}, {
+		desc: "ci runs no replicas of the service unless it says so",
+		src:  `replicas: 3`,
+		env:  "ci",
+		get:  func(s *model.Service) any { return s.Replicas },
+		want: int32(0),
+	}, {
+		desc: "structs merge field by field",
+		src:  "resources: limits: {cpu: \"1\", memory: \"1Gi\"}\nenvironments: production: resources: limits: memory: \"2Gi\"",
+		env:  "production",
+		get:  func(s *model.Service) any { return s.Resources.Limits },
+		want: map[string]string{"cpu": "1", "memory": "2Gi"},
+	}, {
+		desc: "lists are replaced whole",
+		src:  "args: [\"a\", \"b\"]\nenvironments: development: args: [\"c\"]",
+		env:  "development",
+		get:  func(s *model.Service) any { return s.Args },
+		want: []string{"c"},
+	}, {
+		desc: "a probe is replaced as a unit: http becomes tcp",
+		src:  "probes: readiness: http: {path: \"/\", port: \"http\"}\nenvironments: staging: probes: readiness: tcp: port: \"admin\"",
+		env:  "staging",
+		get:  func(s *model.Service) any { return s.Probes.Readiness },
+		want: &model.Probe{TCP: &model.TCPCheck{Port: model.PortRef{Name: "admin"}}},
+	}, {
+		desc: "a digest in an environment replaces the top-level tag",
+		src:  `environments: production: digest: "sha256:` + strings.Repeat("a", 64) + `"`,
+		env:  "production",
+		get:  func(s *model.Service) any { return s.ImageRef() },
+		want: "registry.example.org/svc@sha256:" + strings.Repeat("a", 64),
+	}, {
+		desc: "an environment variable can turn from a literal into a secret reference",
+		src:  "env: DB: \"local\"\nenvironments: production: env: DB: {secret: \"db\", key: \"url\"}",
+		env:  "production",
+		get:  func(s *model.Service) any { return s.Env["DB"] },
+		want: model.EnvVar{Secret: "db", Key: "url"},
+	}, {
+		desc: "environment variables: top level first, then what the environment adds",
+		src:  "env: {B: \"1\", A: \"2\"}\nenvironments: development: env: {D: \"3\", C: \"4\"}",
+		env:  "development",
+		get:  func(s *model.Service) any { return s.EnvOrder },
+		want: []string{"A", "B", "C", "D"},
+	}, {
+		desc: "extends starts from the other environment's overrides",
+		src:  "environments: {production: {replicas: 8, args: [\"--prod\"]}, \"production-eqiad\": {extends: \"production\", replicas: 10}}",
+		env:  "production-eqiad",
+		get:  func(s *model.Service) any { return []any{s.Replicas, s.Args} },
+		want: []any{int32(10), []string{"--prod"}},
+	}, {
+		desc: "schema defaults fill what nobody set",
+		src:  "autoscale: {min: 2, max: 4}\nci: command: [\"make\", \"test\"]",
+		env:  "ci",
+		get:  func(s *model.Service) any { return []any{s.Autoscale.CPUPercent, s.CI.Timeout, s.CI.TimeoutSeconds} },
+		want: []any{int32(80), "30m", int64(1800)},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got := tc.get(env(t, compile(t, tc.src), tc.env))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEnvironmentOrder(t *testing.T) {
+	p := compile(t, `environments: {zeta: {}, "production-eqiad": {extends: "production"}}`)
+	want := []string{"development", "ci", "staging", "production", "production-eqiad", "zeta"}
+	if diff := cmp.Diff(want, p.EnvironmentNames()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		desc string
+		src  string
+		want string
+	}{{
+		desc: "merged value breaks a cross-field rule at the environment's position",
+		src:  "autoscale: {min: 2, max: 4}\nenvironments: production: autoscale: min: 8",
+		want: "envgen.cue:6:26: autoscale.max (in environment production): invalid value 4 (out of bound >=8)",
+	}, {
+		desc: "a probe with two checks",
+		src:  `probes: liveness: {tcp: port: "http", exec: command: ["true"]}`,
+		want: "probes.liveness: invalid value",
+	}, {
+		desc: "both tag and digest at one level",
+		src:  `digest: "sha256:` + strings.Repeat("b", 64) + `"`,
+		want: "invalid value",
+	}, {
+		desc: "extends names no environment",
+		src:  `environments: x: extends: "nope"`,
+		want: `envgen.cue:6:27: environments.x.extends: extends unknown environment "nope"`,
+	}, {
+		desc: "two config files with one name",
+		src:  "files: {\"/a/app.conf\": \"x\", \"/b/app.conf\": \"y\"}",
+		want: `file name "app.conf" is used twice`,
+	}, {
+		desc: "timeout over a day",
+		src:  `ci: timeout: "25h"`,
+		want: `ci.timeout: "25h" is not a duration between 1s and 24h0m0s`,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := compiler.Compile("envgen.cue", []byte(header+tc.src), compiler.Options{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if _, ok := err.(*compiler.InputError); !ok {
+				t.Errorf("error is %T, want *compiler.InputError", err)
+			}
+		})
+	}
+}
+
+func TestTagOption(t *testing.T) {
+	src := header + `environments: production: digest: "sha256:` + strings.Repeat("c", 64) + `"`
+	p, err := compiler.Compile("envgen.cue", []byte(src), compiler.Options{Tag: "abc123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Environments {
+		if got := e.Service.ImageRef(); got != "registry.example.org/svc:abc123" {
+			t.Errorf("%s: image %s, want the --tag", e.Name, got)
+		}
+	}
+	if got := p.Base.ImageRef(); got != "registry.example.org/svc:1.0" {
+		t.Errorf("base image %s: --tag must not change the base", got)
+	}
+}
+
+func TestFileTooLarge(t *testing.T) {
+	_, err := compiler.Compile("envgen.cue", make([]byte, compiler.MaxFileSize+1), compiler.Options{})
+	if err == nil || !strings.Contains(err.Error(), "more than the limit") {
+		t.Fatalf("got %v", err)
+	}
+}
