@@ -28,6 +28,11 @@ type Options struct {
 	// of a build that uses the service's image, in every environment. It is
 	// what a CI job passes for the image of the commit under test.
 	Tag string
+
+	// Environments, when set, limits the environments resolved and checked
+	// to these: `envgen build` needs one, and resolving is most of the
+	// cost. An unknown name is an *UnknownEnvironmentError.
+	Environments []string
 }
 
 // Project is a compiled envgen.cue.
@@ -139,13 +144,26 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 	project.Name = project.Base.Name
 
 	environments := top.LookupPath(cue.ParsePath("environments"))
-	for _, name := range environmentOrder(environments) {
+	names := environmentOrder(environments)
+	for _, want := range opts.Environments {
+		if !slices.Contains(names, want) {
+			return nil, &UnknownEnvironmentError{Name: want, Known: names}
+		}
+	}
+	// Every extends chain is checked, even of environments not resolved.
+	layersOf := map[string][]cue.Value{}
+	for _, name := range names {
 		layers, err := c.environmentLayers(environments, name)
 		if err != nil {
 			return nil, err
 		}
-		layers = append(append([]cue.Value{top}, layers...), override...)
-		service, err := c.resolve(name, layers)
+		layersOf[name] = append(append([]cue.Value{top}, layers...), override...)
+	}
+	for _, name := range names {
+		if opts.Environments != nil && !slices.Contains(opts.Environments, name) {
+			continue
+		}
+		service, err := c.resolve(name, layersOf[name])
 		if err != nil {
 			return nil, err
 		}

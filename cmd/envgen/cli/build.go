@@ -48,7 +48,7 @@ func runBuild(cmd *cobra.Command, args []string, opts buildOptions) error {
 	if opts.output != "yaml" && opts.output != "json" {
 		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be yaml or json, not %q", opts.output)}
 	}
-	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag})
+	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
 	if err != nil {
 		return err
 	}

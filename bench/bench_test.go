@@ -1,0 +1,98 @@
+// Package bench measures `envgen build --env ci` against the stock pipeline
+// that does the same job: `cue export` of envgen.cue plus `kustomize build`
+// of the generated ci overlay, each as the process a user would run.
+// Run with `make bench`, which builds all three binaries first.
+package bench
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/pipeline"
+	"envgen.dev/envgen/render"
+)
+
+const example = "citoid"
+
+func binary(b *testing.B, name string) string {
+	dir := os.Getenv("ENVGEN_BENCH_BIN")
+	if dir == "" {
+		b.Skip("ENVGEN_BENCH_BIN is not set; run make bench")
+	}
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		b.Skipf("%s not built; run make bench", path)
+	}
+	return path
+}
+
+// run runs a command and returns its wall time and peak resident memory.
+func run(b *testing.B, name string, args ...string) (time.Duration, int64) {
+	cmd := exec.Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, stderr.Bytes())
+	}
+	elapsed := time.Since(start)
+	rusage := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return elapsed, rusage.Maxrss * 1024
+}
+
+// BenchmarkBuildCI alternates envgen and the stock pipeline in every
+// iteration, so both see the same machine, and reports each one's time and
+// peak memory and the ratio envgen/stock (target: ≤ 0.5, and < 60 MiB).
+func BenchmarkBuildCI(b *testing.B) {
+	envgen, cue, kustomize := binary(b, "envgen"), binary(b, "cue"), binary(b, "kustomize")
+	root, _ := filepath.Abs(filepath.Join("..", ""))
+	input := filepath.Join(root, "examples", example, "envgen.cue")
+	overlay := filepath.Join(root, "golden", example, "deploy", "overlays", "ci")
+
+	var envgenTime, stockTime time.Duration
+	var envgenPeak, stockPeak int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, peak := run(b, envgen, "build", "--env", "ci", input)
+		envgenTime += d
+		envgenPeak = max(envgenPeak, peak)
+
+		d1, peak1 := run(b, cue, "export", input)
+		d2, peak2 := run(b, kustomize, "build", overlay)
+		stockTime += d1 + d2
+		stockPeak = max(stockPeak, peak1, peak2)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(envgenTime.Milliseconds())/n, "envgen-ms/op")
+	b.ReportMetric(float64(stockTime.Milliseconds())/n, "stock-ms/op")
+	b.ReportMetric(float64(envgenTime)/float64(stockTime), "envgen/stock")
+	b.ReportMetric(float64(envgenPeak)/(1<<20), "envgen-peak-MiB")
+	b.ReportMetric(float64(stockPeak)/(1<<20), "stock-peak-MiB")
+}
+
+// BenchmarkPipelineInProcess is the compile and render work alone, without
+// process start-up: the part envgen's own code controls.
+func BenchmarkPipelineInProcess(b *testing.B) {
+	input := filepath.Join("..", "examples", example, "envgen.cue")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r, err := pipeline.Load(input, compiler.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		objs, err := r.Render("ci")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := render.YAML(&out, objs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
