@@ -28,7 +28,7 @@ const (
 
 // Main runs envgen with os.Args and returns the process exit code.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
@@ -73,6 +73,31 @@ func exitCode(err error) int {
 	return ExitIO
 }
 
+// signalError is the cause of the root context's cancellation when envgen
+// got SIGINT or SIGTERM; run exits 128+signal after cleaning up.
+type signalError struct{ sig syscall.Signal }
+
+func (e *signalError) Error() string { return "interrupted by " + e.sig.String() }
+
+// signalContext is canceled on the first SIGINT or SIGTERM, with the signal
+// as its cause, so that every wait ends and cleanup runs. A second signal
+// gets the default treatment: it ends envgen at once.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if s, ok := <-signals; ok {
+			signal.Stop(signals)
+			cancel(&signalError{sig: s.(syscall.Signal)})
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(signals)
+		cancel(nil)
+	}
+}
+
 // usageError is a mistake in how envgen was called.
 type usageError struct {
 	command string
@@ -103,14 +128,18 @@ environment only what differs — into Kubernetes manifests.
   envgen generate --check  exit 1 with a diff when deploy/ is stale (CI gate)
   envgen build --env ci    print one environment's manifests
   envgen schema            print the schema of envgen.cue
+  envgen run               run the ci environment's build on a cluster
+  envgen gc                delete expired build namespaces
+  envgen rbac              print the RBAC that run and gc need
 
 Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
-2 wrong usage, 3 a file could not be read or written.`,
+2 wrong usage, 3 a file could not be read or written. envgen run has its own
+(see envgen run --help).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd())
 	return root
 }
 

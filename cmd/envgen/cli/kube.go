@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"errors"
+
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"envgen.dev/envgen/runner"
+)
+
+// kubeOptions select a cluster the way kubectl does.
+type kubeOptions struct {
+	kubeconfig string
+	context    string
+}
+
+func (o *kubeOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+	cmd.Flags().StringVar(&o.context, "context", "", "the kubeconfig context to use")
+}
+
+// errNoCluster is returned when no kubeconfig says where the cluster is.
+var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --kubeconfig (make testcluster starts a local one)")
+
+func (o *kubeOptions) clients() (runner.Clients, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.kubeconfig
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
+	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	if err != nil {
+		if clientcmd.IsEmptyConfig(err) {
+			return runner.Clients{}, &runner.ClusterError{Op: "connecting", Err: errNoCluster}
+		}
+		return runner.Clients{}, &runner.ClusterError{Op: "reading kubeconfig", Err: err}
+	}
+	// A run makes a handful of requests; the client's default rate limit
+	// (5/s) would be the slowest part of it.
+	config.QPS, config.Burst = 50, 100
+	config.UserAgent = "envgen"
+	kube, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return runner.Clients{}, &runner.ClusterError{Op: "connecting", Err: err}
+	}
+	dyn, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return runner.Clients{}, &runner.ClusterError{Op: "connecting", Err: err}
+	}
+	return runner.Clients{Kube: kube, Dynamic: dyn}, nil
+}
+

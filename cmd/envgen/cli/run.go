@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/pipeline"
+	"envgen.dev/envgen/render"
+	"envgen.dev/envgen/runner"
+)
+
+// Exit codes of envgen run besides the build's own.
+const (
+	ExitTimeout = 124 // --timeout or the build Pod's deadline expired
+	ExitCluster = 125 // envgen or the cluster failed; the build could not run
+)
+
+type runOptions struct {
+	kube      kubeOptions
+	env       string
+	tag       string
+	buildID   string
+	timeout   time.Duration
+	keep      bool
+	logPrefix string
+	report    string
+}
+
+func newRunCmd() *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run [dir]",
+		Short: "Run the ci environment's build on a cluster and exit with its exit code",
+		Long: `Run compiles the ci environment exactly as 'envgen build --env ci' does and runs
+it on the cluster of your kubeconfig:
+
+  1. creates a namespace for this build (<service>-ci-<build id>-<hash>), labelled
+     as envgen's, with an expiry annotation and the "restricted" Pod Security
+     Standard enforced; it never reuses an existing namespace;
+  2. applies every object with server-side apply (field manager envgen);
+  3. waits for the test services to be ready, then creates the build Pod;
+  4. streams the build's log to stdout while it runs; progress goes to stderr
+     (a live line on a terminal, timestamped lines otherwise);
+  5. fails fast when the build cannot run (image pull errors, unschedulable,
+     bad config), printing the namespace's events and the Pod's status;
+  6. deletes the namespace on every path (success, failure, timeout, Ctrl-C),
+     unless --keep; a killed envgen leaves the Pod's activeDeadlineSeconds and
+     the expiry for 'envgen gc';
+  7. prints how long each phase took (--report writes it as JSON).
+
+Exit codes: the build container's own exit code (0 when it succeeded);
+124 the timeout expired; 125 envgen or the cluster failed, or the build could
+not start; 130 / 143 interrupted by SIGINT / SIGTERM (after cleaning up).`,
+		Example: `  # in Jenkins, in the cloned repository:
+  envgen run --tag "$GIT_COMMIT" --build-id "$BUILD_TAG" --report timing.json`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd, args, opts)
+		},
+	}
+	opts.kube.addFlags(cmd)
+	cmd.Flags().StringVarP(&opts.env, "env", "e", "ci", "the environment whose build to run")
+	cmd.Flags().StringVar(&opts.tag, "tag", "", "replace the image tag of the service (the commit's image)")
+	cmd.Flags().StringVar(&opts.buildID, "build-id", "", "names this build and its namespace (default: $BUILD_TAG, else a random id)")
+	cmd.Flags().DurationVar(&opts.timeout, "timeout", 0, "give up after this long (default: ci.timeout + 5m)")
+	cmd.Flags().BoolVar(&opts.keep, "keep", false, "keep the namespace afterwards, for debugging")
+	cmd.Flags().StringVar(&opts.logPrefix, "log-prefix", "", "put this before every line of the build's log")
+	cmd.Flags().StringVar(&opts.report, "report", "", "write the timing report as JSON to this file")
+	return cmd
+}
+
+func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
+	start := time.Now()
+	buildID := opts.buildID
+	if buildID == "" {
+		buildID = os.Getenv("BUILD_TAG")
+	}
+	if buildID == "" {
+		buildID = randomBuildID()
+	}
+	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
+	if err != nil {
+		return err
+	}
+	service, _ := result.Project.Environment(opts.env)
+	if service.CI == nil {
+		return fmt.Errorf("envgen.cue has no ci section: nothing to run")
+	}
+	objs, err := result.Render(opts.env)
+	if err != nil {
+		return err
+	}
+	timeout := opts.timeout
+	if timeout == 0 {
+		timeout = time.Duration(service.CI.TimeoutSeconds)*time.Second + 5*time.Minute
+	}
+	clients, err := opts.kube.clients()
+	if err != nil {
+		return &exitError{code: ExitCluster, err: err}
+	}
+	stderr := cmd.ErrOrStderr()
+	progress := runner.NewProgress(stderr, isTerminal(stderr))
+	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
+		Service:     result.Project.Name,
+		BuildID:     buildID,
+		Objects:     maps(objs),
+		Timeout:     timeout,
+		Keep:        opts.keep,
+		LogPrefix:   opts.logPrefix,
+		Logs:        cmd.OutOrStdout(),
+		Progress:    progress,
+		Start:       start,
+		ExpiryGrace: 15 * time.Minute,
+	})
+	progress.Line("")
+	report.Print(stderr)
+	if opts.report != "" {
+		data, err := report.JSON()
+		if err == nil {
+			err = os.WriteFile(opts.report, data, 0o644)
+		}
+		if err != nil {
+			return &exitError{code: ExitCluster, err: fmt.Errorf("writing --report: %w", err)}
+		}
+	}
+	return runExit(cmd.Context(), runErr)
+}
+
+// runExit maps how a run ended to envgen run's exit codes.
+func runExit(ctx context.Context, err error) error {
+	var (
+		failed  *runner.BuildFailedError
+		timeout *runner.TimeoutError
+		sig     *signalError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(context.Cause(ctx), &sig):
+		return &exitError{code: 128 + int(sig.sig), err: sig}
+	case errors.As(err, &timeout):
+		return &exitError{code: ExitTimeout, err: err}
+	case errors.As(err, &failed) && failed.Ran:
+		return &exitError{code: failed.ExitCode, err: err}
+	}
+	return &exitError{code: ExitCluster, err: err}
+}
+
+func maps(objs []any) []map[string]any {
+	out := make([]map[string]any, 0, len(objs))
+	for _, o := range objs {
+		if m, err := render.Manifest(o); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func randomBuildID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "local-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,43 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// FieldManager is envgen's name in server-side apply.
+const FieldManager = "envgen"
+
+// resources maps the kinds envgen generates to their API resources. envgen
+// only applies objects it generated itself, so a fixed table is enough and
+// spares a discovery round trip on every build.
+var resources = map[string]schema.GroupVersionResource{
+	"v1/ConfigMap":                           {Version: "v1", Resource: "configmaps"},
+	"v1/Service":                             {Version: "v1", Resource: "services"},
+	"v1/Pod":                                 {Version: "v1", Resource: "pods"},
+	"apps/v1/Deployment":                     {Group: "apps", Version: "v1", Resource: "deployments"},
+	"autoscaling/v2/HorizontalPodAutoscaler": {Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"},
+	"policy/v1/PodDisruptionBudget":          {Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
+	"networking.k8s.io/v1/NetworkPolicy":     {Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"},
+}
+
+// apply server-side applies one object into namespace.
+func apply(ctx context.Context, client dynamic.Interface, namespace string, obj map[string]any) error {
+	u := &unstructured.Unstructured{Object: obj}
+	key := u.GetAPIVersion() + "/" + u.GetKind()
+	gvr, ok := resources[key]
+	if !ok {
+		return fmt.Errorf("envgen cannot apply a %s", key)
+	}
+	u.SetNamespace(namespace)
+	_, err := client.Resource(gvr).Namespace(namespace).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return &ClusterError{Op: fmt.Sprintf("applying %s %s", u.GetKind(), u.GetName()), Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package runner
+
+import (
+	"fmt"
+	"time"
+)
+
+// ClusterError says that envgen or the cluster failed: unreachable, apply
+// rejected, forbidden. The build itself did not get to decide.
+type ClusterError struct {
+	Op  string
+	Err error
+}
+
+func (e *ClusterError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
+func (e *ClusterError) Unwrap() error { return e.Err }
+
+// BuildFailedError says that the build ran, or could not start, and did not
+// succeed. ExitCode is the build container's exit code when it ran.
+type BuildFailedError struct {
+	Reason   string
+	ExitCode int
+	Ran      bool
+}
+
+func (e *BuildFailedError) Error() string {
+	if e.Ran {
+		return fmt.Sprintf("build failed with exit code %d", e.ExitCode)
+	}
+	return "build could not run: " + e.Reason
+}
+
+// TimeoutError says that the run's --timeout, or the build Pod's deadline,
+// expired before the build finished.
+type TimeoutError struct {
+	After  time.Duration
+	Reason string
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return fmt.Sprintf("timed out after %s", e.After)
+}

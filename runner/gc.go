@@ -1,0 +1,62 @@
+package runner
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Expired is a build namespace that gc deletes (or, dry, would delete).
+type Expired struct {
+	Namespace string
+	BuildID   string
+	Reason    string
+}
+
+// GCOptions select the namespaces gc deletes.
+type GCOptions struct {
+	// OlderThan, when set, also deletes namespaces created longer ago than
+	// this, expired or not.
+	OlderThan time.Duration
+	DryRun    bool
+	Now       time.Time
+}
+
+// GC deletes the build namespaces envgen created whose expiry passed. It
+// lists only namespaces with envgen's managed-by label, so it never touches
+// anyone else's.
+func GC(ctx context.Context, client kubernetes.Interface, opts GCOptions) ([]Expired, error) {
+	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
+	if err != nil {
+		return nil, &ClusterError{Op: "listing namespaces", Err: err}
+	}
+	var expired []Expired
+	for _, ns := range list.Items {
+		if ns.Labels[ManagedByLabel] != ManagedByValue || ns.DeletionTimestamp != nil {
+			continue
+		}
+		reason := ""
+		if at, err := time.Parse(time.RFC3339, ns.Annotations[ExpiresAnnotation]); err == nil && opts.Now.After(at) {
+			reason = "expired at " + at.UTC().Format(time.RFC3339)
+		} else if opts.OlderThan > 0 && opts.Now.Sub(ns.CreationTimestamp.Time) > opts.OlderThan {
+			reason = "older than " + opts.OlderThan.String()
+		}
+		if reason == "" {
+			continue
+		}
+		expired = append(expired, Expired{Namespace: ns.Name, BuildID: ns.Annotations[BuildIDAnnotation], Reason: reason})
+	}
+	sort.Slice(expired, func(i, j int) bool { return expired[i].Namespace < expired[j].Namespace })
+	if opts.DryRun {
+		return expired, nil
+	}
+	for _, e := range expired {
+		if err := deleteNamespace(ctx, client, e.Namespace); err != nil {
+			return expired, &ClusterError{Op: "deleting namespace " + e.Namespace, Err: err}
+		}
+	}
+	return expired, nil
+}

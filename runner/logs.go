@@ -1,0 +1,148 @@
+package runner
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// logStreamer copies a container's log to out as it is written. When the
+// stream ends early (a dropped connection, a kubelet that does not follow)
+// it reconnects from the last timestamp it printed and skips what it has
+// already printed, so no line is lost or repeated.
+type logStreamer struct {
+	client    kubernetes.Interface
+	namespace string
+	pod       string
+	container string
+	out       io.Writer
+	prefix    string
+	progress  *Progress
+
+	lastTS   time.Time // timestamp of the last line printed
+	atLast   int       // lines printed with exactly lastTS
+	reported map[string]bool
+}
+
+// retryLogsEvery is how long the streamer waits before reconnecting.
+var retryLogsEvery = time.Second
+
+// run streams until finished is closed, then reads once more for the last
+// lines (bounded, so a dead kubelet cannot hang the run), then returns.
+func (s *logStreamer) run(ctx context.Context, finished <-chan struct{}) {
+	for {
+		select {
+		case <-finished:
+			final, cancel := context.WithTimeout(ctx, 5*time.Second)
+			s.report(s.readOnce(final, false))
+			cancel()
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		s.report(s.readOnce(ctx, true))
+		select {
+		case <-ctx.Done():
+			return
+		case <-finished:
+		case <-time.After(retryLogsEvery):
+		}
+	}
+}
+
+// report says once per distinct problem that logs cannot be had; the run
+// goes on waiting for the build regardless.
+func (s *logStreamer) report(err error) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	msg := err.Error()
+	if s.reported == nil {
+		s.reported = map[string]bool{}
+	}
+	if s.reported[msg] {
+		return
+	}
+	s.reported[msg] = true
+	s.progress.Line("envgen: logs of %s unavailable (still waiting for the build): %s", s.pod, oneLine(msg))
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
+	opts := &corev1.PodLogOptions{Container: s.container, Follow: follow, Timestamps: true}
+	if !s.lastTS.IsZero() {
+		// SinceTime has second precision: ask from the start of that second
+		// and skip what was printed.
+		opts.SinceTime = &metav1.Time{Time: s.lastTS.Truncate(time.Second)}
+	}
+	stream, err := s.client.CoreV1().Pods(s.namespace).GetLogs(s.pod, opts).Stream(ctx)
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	skipBefore, skipAt := s.lastTS, s.atLast
+	skipped := 0
+	reader := bufio.NewReader(stream)
+	for {
+		line, err := reader.ReadString('\n')
+		if line != "" {
+			ts, text, ok := splitTimestamp(line)
+			switch {
+			case !ok:
+				s.print(line)
+			case ts.Before(skipBefore):
+			case ts.Equal(skipBefore) && skipped < skipAt:
+				skipped++
+			default:
+				s.print(text)
+				if ts.Equal(s.lastTS) {
+					s.atLast++
+				} else {
+					s.lastTS, s.atLast = ts, 1
+				}
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *logStreamer) print(text string) {
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	io.WriteString(s.out, s.prefix+text)
+}
+
+// splitTimestamp splits "2026-01-01T00:00:00.000000000Z text" as the
+// kubelet writes it with timestamps=true.
+func splitTimestamp(line string) (time.Time, string, bool) {
+	stamp, text, ok := strings.Cut(line, " ")
+	if !ok {
+		stamp, text = strings.TrimRight(line, "\n"), "\n"
+	}
+	ts, err := time.Parse(time.RFC3339Nano, stamp)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	return ts, text, true
+}

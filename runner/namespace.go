@@ -1,0 +1,103 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Labels and annotations envgen puts on the namespaces it creates. gc
+// selects on ManagedByLabel and never touches a namespace without it.
+const (
+	ManagedByLabel      = "app.kubernetes.io/managed-by"
+	ManagedByValue      = "envgen"
+	ServiceLabel        = "envgen.dev/service"
+	BuildIDLabel        = "envgen.dev/build-id"
+	BuildIDAnnotation   = "envgen.dev/build-id"
+	ExpiresAnnotation   = "envgen.dev/expires-at"
+	podSecurityEnforce  = "pod-security.kubernetes.io/enforce"
+	podSecurityVersion  = "pod-security.kubernetes.io/enforce-version"
+	maxNamespaceNameLen = 63
+)
+
+var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// NamespaceName names the namespace of one build: readable (service, "ci",
+// the build id) and unique, because a hash of the exact service and build
+// id ends it: build ids that sanitise alike ("PR_1", "pr-1") or that are
+// cut to fit 63 characters still get different namespaces.
+func NamespaceName(service, buildID string) string {
+	sum := sha256.Sum256([]byte(service + "\x00" + buildID))
+	suffix := hex.EncodeToString(sum[:])[:8]
+	readable := sanitizeLabel(service + "-ci-" + buildID)
+	if max := maxNamespaceNameLen - len(suffix) - 1; len(readable) > max {
+		readable = strings.TrimRight(readable[:max], "-")
+	}
+	return readable + "-" + suffix
+}
+
+// sanitizeLabel lowercases s and turns runs of other characters into "-".
+func sanitizeLabel(s string) string {
+	s = notDNS.ReplaceAllString(strings.ToLower(s), "-")
+	s = strings.Trim(s, "-")
+	if s == "" {
+		return "build"
+	}
+	return s
+}
+
+// labelValue fits s into a label value (63 characters of [-_.a-zA-Z0-9]).
+func labelValue(s string) string {
+	s = regexp.MustCompile(`[^-_.a-zA-Z0-9]+`).ReplaceAllString(s, "-")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.Trim(s, "-_.")
+}
+
+// createNamespace creates the build's namespace. It never adopts an
+// existing one: if the name is taken, the build fails.
+func createNamespace(ctx context.Context, client kubernetes.Interface, name, service, buildID string, expires time.Time) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: name,
+		Labels: map[string]string{
+			ManagedByLabel:     ManagedByValue,
+			ServiceLabel:       labelValue(service),
+			BuildIDLabel:       labelValue(buildID),
+			podSecurityEnforce: "restricted",
+			podSecurityVersion: "latest",
+		},
+		Annotations: map[string]string{
+			BuildIDAnnotation: buildID,
+			ExpiresAnnotation: expires.UTC().Format(time.RFC3339),
+		},
+	}}
+	_, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		return &ClusterError{Op: "creating namespace " + name, Err: fmt.Errorf("it already exists; envgen never reuses a namespace (is build id %q running already?)", buildID)}
+	}
+	if err != nil {
+		return &ClusterError{Op: "creating namespace " + name, Err: err}
+	}
+	return nil
+}
+
+// deleteNamespace deletes the namespace and everything in it. The cluster
+// finishes the deletion; envgen does not wait for it.
+func deleteNamespace(ctx context.Context, client kubernetes.Interface, name string) error {
+	policy := metav1.DeletePropagationBackground
+	err := client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Phase is one measured step of a run.
+type Phase struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+}
+
+// Report is what a run measured and how it ended.
+type Report struct {
+	Service   string  `json:"service"`
+	BuildID   string  `json:"buildId"`
+	Namespace string  `json:"namespace"`
+	Phases    []Phase `json:"phases"`
+	// Total is the wall time of the run; Build the time the build's own
+	// container ran; Overhead the rest: what Kubernetes and envgen cost.
+	TotalSeconds    float64 `json:"totalSeconds"`
+	BuildSeconds    float64 `json:"buildSeconds"`
+	OverheadSeconds float64 `json:"overheadSeconds"`
+	ExitCode        int     `json:"exitCode"`
+	Outcome         string  `json:"outcome"`
+	Error           string  `json:"error,omitempty"`
+	Cleaned         bool    `json:"cleanedUp"`
+
+	start time.Time
+	last  time.Time
+	build time.Duration
+}
+
+// The phases, in order.
+const (
+	PhaseCompile   = "compile"
+	PhaseApply     = "namespace+apply"
+	PhaseServices  = "services ready"
+	PhaseScheduled = "pod scheduled"
+	PhaseStarted   = "containers started"
+	PhaseFinished  = "build finished"
+	PhaseCleanup   = "cleanup"
+)
+
+func newReport(start time.Time) *Report {
+	return &Report{start: start, last: start}
+}
+
+// mark ends the current phase now.
+func (r *Report) mark(name string) {
+	now := time.Now()
+	d := now.Sub(r.last)
+	r.Phases = append(r.Phases, Phase{Name: name, Duration: d, Seconds: round(d)})
+	if name == PhaseFinished {
+		r.build = d
+	}
+	r.last = now
+}
+
+func (r *Report) finish() {
+	total := time.Since(r.start)
+	r.TotalSeconds = round(total)
+	r.BuildSeconds = round(r.build)
+	r.OverheadSeconds = round(total - r.build)
+}
+
+func round(d time.Duration) float64 { return float64(d.Round(time.Millisecond)) / float64(time.Second) }
+
+// Print writes the timing breakdown as a table.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "timing (namespace %s):\n", r.Namespace)
+	for _, p := range r.Phases {
+		fmt.Fprintf(w, "  %-20s %8.3fs\n", p.Name, p.Seconds)
+	}
+	fmt.Fprintf(w, "  %-20s %8.3fs (build %.3fs, overhead %.3fs)\n", "total", r.TotalSeconds, r.BuildSeconds, r.OverheadSeconds)
+}
+
+// JSON returns the report as indented JSON.
+func (r *Report) JSON() ([]byte, error) {
+	data, err := json.MarshalIndent(r, "", "  ")
+	return append(data, '\n'), err
+}

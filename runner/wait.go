@@ -1,0 +1,250 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	"envgen.dev/envgen/manifests"
+)
+
+// cannotStart are container waiting reasons after which a build will not
+// run without someone changing something: envgen fails fast on them instead
+// of waiting for the timeout.
+var cannotStart = map[string]bool{
+	"ErrImagePull":               true,
+	"ImagePullBackOff":           true,
+	"InvalidImageName":           true,
+	"ErrImageNeverPull":          true,
+	"CreateContainerConfigError": true,
+	"CreateContainerError":       true,
+	"RunContainerError":          true,
+}
+
+// watchPods watches the Pods of a namespace that match fieldSelector until
+// condition returns true or an error. It lists, then watches, and re-lists
+// after a dropped or expired watch (an informer underneath), so a
+// disconnect cannot hide a transition: the condition sees the current state.
+func watchPods(ctx context.Context, client kubernetes.Interface, namespace, fieldSelector, labelSelector string, condition watchtools.ConditionFunc) error {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector, o.LabelSelector = fieldSelector, labelSelector
+			return client.CoreV1().Pods(namespace).List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector, o.LabelSelector = fieldSelector, labelSelector
+			return client.CoreV1().Pods(namespace).Watch(ctx, o)
+		},
+	}
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, condition)
+	return err
+}
+
+// waitForServices waits until every test service has a Ready Pod, failing
+// fast when one cannot start.
+func waitForServices(ctx context.Context, client kubernetes.Interface, namespace string, services []string, progress *Progress) error {
+	if len(services) == 0 {
+		return nil
+	}
+	ready := map[string]bool{}
+	progress.Status("waiting for test services: %s", strings.Join(services, ", "))
+	selector := manifests.LabelComponent + "=" + manifests.ComponentTestService
+	return watchPods(ctx, client, namespace, "", selector, func(ev watch.Event) (bool, error) {
+		pod, ok := ev.Object.(*corev1.Pod)
+		if !ok {
+			return false, nil
+		}
+		instance := pod.Labels[manifests.LabelInstance]
+		if reason, msg := waitingProblem(pod); reason != "" {
+			return false, &BuildFailedError{Reason: fmt.Sprintf("test service %s: %s: %s", instance, reason, msg)}
+		}
+		if ev.Type != watch.Deleted && isReady(pod) && !ready[instance] {
+			ready[instance] = true
+			progress.Status("test service %s ready (%d/%d)", instance, len(ready), len(services))
+		}
+		return len(ready) == len(services), nil
+	})
+}
+
+func isReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitingProblem returns the reason and message of a container that will
+// not start.
+func waitingProblem(pod *corev1.Pod) (string, string) {
+	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		if w := cs.State.Waiting; w != nil && cannotStart[w.Reason] {
+			return w.Reason, w.Message
+		}
+	}
+	return "", ""
+}
+
+// buildWatch follows the build Pod through its phases.
+type buildWatch struct {
+	report    *Report
+	progress  *Progress
+	container string
+
+	scheduled, started bool
+	onStarted          func()
+	exitCode           int
+	outcome            error
+}
+
+// observe is the watch condition: it marks the phases as the Pod reaches
+// them and ends the watch when the build finished or cannot run.
+func (b *buildWatch) observe(ev watch.Event) (bool, error) {
+	pod, ok := ev.Object.(*corev1.Pod)
+	if !ok {
+		return false, nil
+	}
+	if ev.Type == watch.Deleted {
+		return false, &BuildFailedError{Reason: "the build Pod was deleted"}
+	}
+	if !b.scheduled {
+		if c := condition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return false, &BuildFailedError{Reason: "unschedulable: " + c.Message}
+		}
+	}
+	if reason, msg := waitingProblem(pod); reason != "" {
+		return false, &BuildFailedError{Reason: fmt.Sprintf("%s: %s", reason, msg)}
+	}
+	if !b.scheduled && (pod.Spec.NodeName != "" || isTrue(pod, corev1.PodScheduled)) {
+		b.scheduled = true
+		b.report.mark(PhaseScheduled)
+		b.progress.Status("build Pod scheduled on %s", pod.Spec.NodeName)
+	}
+	if b.scheduled && !b.started && b.containerStarted(pod) {
+		b.started = true
+		b.report.mark(PhaseStarted)
+		b.progress.Status("build running")
+		if b.onStarted != nil {
+			b.onStarted()
+		}
+	}
+	switch pod.Status.Phase {
+	case corev1.PodSucceeded, corev1.PodFailed:
+		b.finish(pod)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (b *buildWatch) containerStarted(pod *corev1.Pod) bool {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == b.container && (cs.State.Running != nil || cs.State.Terminated != nil) {
+			return true
+		}
+	}
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+// finish records how the Pod ended, marking phases it skipped past.
+func (b *buildWatch) finish(pod *corev1.Pod) {
+	if !b.scheduled {
+		b.scheduled = true
+		b.report.mark(PhaseScheduled)
+	}
+	if !b.started {
+		b.started = true
+		b.report.mark(PhaseStarted)
+		if b.onStarted != nil {
+			b.onStarted()
+		}
+	}
+	b.report.mark(PhaseFinished)
+	switch {
+	case pod.Status.Reason == "DeadlineExceeded":
+		b.outcome = &TimeoutError{Reason: "the build Pod's deadline (ci.timeout) passed: " + pod.Status.Message}
+		return
+	case pod.Status.Reason == "Evicted":
+		b.outcome = &BuildFailedError{Reason: "evicted: " + pod.Status.Message}
+		return
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == b.container && cs.State.Terminated != nil {
+			b.exitCode = int(cs.State.Terminated.ExitCode)
+			if b.exitCode != 0 {
+				b.outcome = &BuildFailedError{Ran: true, ExitCode: b.exitCode}
+			}
+			return
+		}
+	}
+	if pod.Status.Phase == corev1.PodFailed {
+		b.outcome = &BuildFailedError{Reason: fmt.Sprintf("Pod failed (%s) without an exit code: %s", pod.Status.Reason, pod.Status.Message)}
+	}
+}
+
+func condition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == t {
+			return &pod.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func isTrue(pod *corev1.Pod, t corev1.PodConditionType) bool {
+	c := condition(pod, t)
+	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// printDiagnostics shows why a build failed: the namespace's recent events
+// and the build Pod's status.
+func printDiagnostics(ctx context.Context, client kubernetes.Interface, namespace, pod string, progress *Progress) {
+	events, err := client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{})
+	if err == nil && len(events.Items) > 0 {
+		items := events.Items
+		sort.SliceStable(items, func(i, j int) bool { return eventTime(items[i]).Time.Before(eventTime(items[j]).Time) })
+		if len(items) > 20 {
+			items = items[len(items)-20:]
+		}
+		progress.Line("recent events in %s:", namespace)
+		for _, e := range items {
+			progress.Line("  %s %-7s %-20s %s/%s: %s", eventTime(e).UTC().Format("15:04:05"), e.Type, e.Reason,
+				strings.ToLower(e.InvolvedObject.Kind), e.InvolvedObject.Name, oneLine(e.Message))
+		}
+	}
+	p, err := client.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		return
+	}
+	progress.Line("build Pod %s: phase %s %s %s", pod, p.Status.Phase, p.Status.Reason, oneLine(p.Status.Message))
+	for _, cs := range p.Status.ContainerStatuses {
+		switch {
+		case cs.State.Waiting != nil:
+			progress.Line("  container %s: waiting: %s %s", cs.Name, cs.State.Waiting.Reason, oneLine(cs.State.Waiting.Message))
+		case cs.State.Terminated != nil:
+			progress.Line("  container %s: terminated: exit code %d (%s)", cs.Name, cs.State.Terminated.ExitCode, cs.State.Terminated.Reason)
+		case cs.State.Running != nil:
+			progress.Line("  container %s: running", cs.Name)
+		}
+	}
+}
+
+func eventTime(e corev1.Event) metav1.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp
+	case !e.EventTime.IsZero():
+		return metav1.Time{Time: e.EventTime.Time}
+	}
+	return e.CreationTimestamp
+}
