@@ -12,14 +12,29 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}
 dir=${ENVGEN_TESTBIN:-$cache/envgen-testbin/k8s-$K8S_VERSION-kwok-$KWOK_VERSION}
 bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
+here=$(cd "$(dirname "$0")/testbin" && pwd)
+
+# kwok's own stages (node lifecycle, pod ready/delete) ship in its module;
+# the e2e helper combines them with the project's, hack/kwok/stages.yaml.
+copy_kwok_stages() {
+	local kwok src
+	kwok=$(cd "$here" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+	mkdir -p "$1/kwok-stages"
+	for src in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+		pod/fast/pod-ready.yaml pod/fast/pod-delete.yaml; do
+		cp "$kwok/kustomize/stage/$src" "$1/kwok-stages/"
+	done
+	chmod -R u+w "$1/kwok-stages"
+}
+
 missing=0
 for b in "${bins[@]}"; do [ -x "$dir/$b" ] || missing=1; done
 if [ "$missing" = 0 ]; then
+	[ -d "$dir/kwok-stages" ] || copy_kwok_stages "$dir"
 	echo "$dir"
 	exit 0
 fi
 
-here=$(cd "$(dirname "$0")/testbin" && pwd)
 tmp="$dir.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
@@ -32,6 +47,7 @@ start=$SECONDS
 # names it after the path without /v3.
 mv "$tmp/server" "$tmp/etcd"
 for b in "${bins[@]}"; do [ -x "$tmp/$b" ] || { echo "testbin: $b was not built" >&2; exit 1; }; done
+copy_kwok_stages "$tmp"
 rm -rf "$dir"
 mv "$tmp" "$dir"
 echo "testbin: built in $((SECONDS - start))s" >&2

@@ -48,7 +48,7 @@ func (s *logStreamer) run(ctx context.Context, finished <-chan struct{}) {
 			return
 		default:
 		}
-		s.report(s.readOnce(ctx, true))
+		s.report(s.followUntil(ctx, finished))
 		select {
 		case <-ctx.Done():
 			return
@@ -56,6 +56,21 @@ func (s *logStreamer) run(ctx context.Context, finished <-chan struct{}) {
 		case <-time.After(retryLogsEvery):
 		}
 	}
+}
+
+// followUntil follows the log until the stream ends or the build finished:
+// a kubelet may keep a follow stream open after the container exited.
+func (s *logStreamer) followUntil(ctx context.Context, finished <-chan struct{}) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-finished:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return s.readOnce(ctx, true)
 }
 
 // report says once per distinct problem that logs cannot be had; the run

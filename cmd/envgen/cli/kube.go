@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 
-
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -51,4 +50,3 @@ func (o *kubeOptions) clients() (runner.Clients, error) {
 	}
 	return runner.Clients{Kube: kube, Dynamic: dyn}, nil
 }
-

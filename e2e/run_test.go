@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"envgen.dev/envgen/runner"
+)
+
+func TestRunSucceeds(t *testing.T) {
+	dir := service(t, "ok", "")
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := run(t, "run", "--build-id", "success-1", "--report", report, dir)
+	wantCode(t, r, 0)
+	// kwok serves the whole log on every request: each line must still
+	// appear exactly once.
+	for _, line := range []string{"> citoid@1.0.0 test", "warning: zotero answered slowly", "42 passing (2s)"} {
+		if n := strings.Count(r.stdout, line+"\n"); n != 1 {
+			t.Errorf("log line %q printed %d times:\n%s", line, n, r.stdout)
+		}
+	}
+	wantContains(t, "stderr", r.stderr, "timing (namespace ok-ci-success-1-")
+
+	var rep runner.Report
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range rep.Phases {
+		names = append(names, p.Name)
+	}
+	want := []string{"compile", "namespace+apply", "services ready", "pod scheduled", "containers started", "build finished", "cleanup"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("phases %v, want %v", names, want)
+	}
+	if rep.Outcome != "succeeded" || !rep.Cleaned || rep.TotalSeconds <= 0 {
+		t.Errorf("report: %s", data)
+	}
+	namespaceGone(t, rep.Namespace)
+}
+
+func TestRunPassesExitCodeThrough(t *testing.T) {
+	dir := service(t, "fails", `annotations: "kwok.test/exit-code": "3"`)
+	r := run(t, "run", "--build-id", "fail-3", dir)
+	wantCode(t, r, 3)
+	wantContains(t, "stderr", r.stderr, "build failed with exit code 3")
+	wantContains(t, "stderr", r.stderr, "recent events in fails-ci-fail-3-")
+	wantContains(t, "stderr", r.stderr, "container build: terminated: exit code 3")
+	namespaceGone(t, runner.NamespaceName("fails", "fail-3"))
+}
+
+func TestRunWaitsForServicesFirst(t *testing.T) {
+	dir := service(t, "withdb", `services: db: {image: "registry.example.org/postgres", tag: "16", ports: pg: 5432, readiness: tcp: port: "pg", securityContext: runAsUser: 999}`)
+	r := run(t, "run", "--build-id", "svc-1", "--keep", dir)
+	wantCode(t, r, 0)
+	ns := runner.NamespaceName("withdb", "svc-1")
+	defer cluster.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	wantContains(t, "stderr", r.stderr, "test service withdb-db ready (1/1)")
+
+	ctx := context.Background()
+	pods, err := cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=withdb-db"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("service pods: %v %v", err, pods)
+	}
+	var ready time.Time
+	for _, c := range pods.Items[0].Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			ready = c.LastTransitionTime.Time
+		}
+	}
+	build, err := cluster.Client.CoreV1().Pods(ns).Get(ctx, "withdb-ci-build", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready.IsZero() || build.CreationTimestamp.Time.Before(ready) {
+		t.Errorf("build Pod created at %s, before the service was ready at %s", build.CreationTimestamp, ready)
+	}
+}
+
+func TestRunImagePullErrorFailsFast(t *testing.T) {
+	dir := service(t, "badimage", `annotations: "kwok.test/waiting-reason": "ErrImagePull"`)
+	r := run(t, "run", "--build-id", "pull-1", "--timeout", "2m", dir)
+	wantCode(t, r, 125)
+	wantContains(t, "stderr", r.stderr, "build could not run: ErrImagePull: kwok: simulated ErrImagePull for registry.example.org/badimage:1.0")
+	if r.took > 30*time.Second {
+		t.Errorf("took %s to give up on an image that cannot be pulled", r.took)
+	}
+	namespaceGone(t, runner.NamespaceName("badimage", "pull-1"))
+}
+
+func TestRunTimeout(t *testing.T) {
+	dir := service(t, "slow", `annotations: "kwok.test/delay": "60s"`)
+	r := run(t, "run", "--build-id", "timeout-1", "--timeout", "4s", dir)
+	wantCode(t, r, 124)
+	wantContains(t, "stderr", r.stderr, "timed out after 4s")
+	namespaceGone(t, runner.NamespaceName("slow", "timeout-1"))
+}

@@ -1,0 +1,298 @@
+// Package testcluster starts a real, throwaway Kubernetes control plane for
+// envgen's end-to-end tests: etcd and kube-apiserver (through
+// controller-runtime's envtest), kube-controller-manager (namespace
+// deletion, garbage collection, Deployments), kube-scheduler, and kwok as
+// the kubelet of one fake Node, so that Pods really move through their
+// phases and serve logs. The binaries are built from the module proxy by
+// hack/testbin.sh (make testbin) and cached.
+//
+// Each test package starts its own cluster on random ports.
+package testcluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// NodeName is the fake Node kwok runs Pods on.
+const NodeName = "kwok-node-0"
+
+// Cluster is a running control plane.
+type Cluster struct {
+	// Kubeconfig is the path of an admin kubeconfig.
+	Kubeconfig string
+	Config     *rest.Config
+	Client     kubernetes.Interface
+	// Bin is the directory of the control-plane binaries (kubectl too).
+	Bin string
+	// Dir holds the cluster's files and the components' logs.
+	Dir string
+
+	env   *envtest.Environment
+	procs []*exec.Cmd
+}
+
+// RepoRoot is the envgen repository's root directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// BinDir returns the directory of the control-plane binaries: $ENVGEN_TESTBIN
+// if set, else what hack/testbin.sh prints (building them the first time).
+func BinDir() (string, error) {
+	if dir := os.Getenv("ENVGEN_TESTBIN"); dir != "" {
+		return dir, nil
+	}
+	cmd := exec.Command(filepath.Join(RepoRoot(), "hack", "testbin.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/testbin.sh: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Start starts a cluster; Stop it when done. logFile, if set, is a CRI
+// format log that kwok serves as every container's log.
+func Start(ctx context.Context, logFile string) (*Cluster, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "envgen-testcluster-")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Bin: bin, Dir: dir}
+	if err := c.start(ctx, logFile); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context, logFile string) error {
+	c.env = &envtest.Environment{BinaryAssetsDirectory: c.Bin}
+	// RBAC on, as in a real cluster: the RBAC test runs envgen as a
+	// ServiceAccount with only what `envgen rbac` grants.
+	c.env.ControlPlane.GetAPIServer().Configure().Set("authorization-mode", "Node,RBAC")
+	if _, err := c.env.Start(); err != nil {
+		return fmt.Errorf("starting etcd and kube-apiserver: %w", err)
+	}
+	admin, err := c.env.ControlPlane.AddUser(envtest.User{Name: "envgen-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return err
+	}
+	c.Kubeconfig = filepath.Join(c.Dir, "kubeconfig")
+	if err := os.WriteFile(c.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	c.Config = admin.Config()
+	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
+		return err
+	}
+
+	certDir := c.env.ControlPlane.APIServer.CertDir
+	if err := c.run("kube-controller-manager", "--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0",
+		"--service-account-private-key-file="+filepath.Join(certDir, "sa-signer.key"),
+		"--use-service-account-credentials=false"); err != nil {
+		return err
+	}
+	if err := c.run("kube-scheduler", "--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
+		return err
+	}
+	configs, err := c.kwokConfig(logFile)
+	if err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	args := []string{"--kubeconfig=" + c.Kubeconfig,
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--node-lease-duration-seconds=40", "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1",
+		"--node-port=" + strconv.Itoa(port), "--server-address=127.0.0.1:" + strconv.Itoa(port),
+		"--tls-cert-file=" + filepath.Join(certDir, "apiserver.crt"),
+		"--tls-private-key-file=" + filepath.Join(certDir, "apiserver.key")}
+	for _, cfg := range configs {
+		args = append(args, "--config="+cfg)
+	}
+	if err := c.run("kwok", args...); err != nil {
+		return err
+	}
+	return c.createNode(ctx)
+}
+
+// kwokConfig writes the stages: kwok's own, with pod-ready taught to leave
+// alone the Pods a test wants stuck, and the project's.
+func (c *Cluster) kwokConfig(logFile string) ([]string, error) {
+	var stages bytes.Buffer
+	for _, name := range []string{"node-initialize.yaml", "node-heartbeat-with-lease.yaml", "pod-ready.yaml", "pod-delete.yaml"} {
+		data, err := os.ReadFile(filepath.Join(c.Bin, "kwok-stages", name))
+		if err != nil {
+			return nil, fmt.Errorf("kwok stages (run make testbin): %w", err)
+		}
+		if name == "pod-ready.yaml" {
+			data = bytes.Replace(data, []byte("    matchExpressions:\n"), []byte("    matchExpressions:\n"+
+				"    - key: '.metadata.annotations[\"kwok.test/waiting-reason\"]'\n      operator: 'DoesNotExist'\n"), 1)
+		}
+		stages.Write(data)
+		stages.WriteString("\n---\n")
+	}
+	own, err := os.ReadFile(filepath.Join(RepoRoot(), "hack", "kwok", "stages.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	stages.Write(own)
+	stagesFile := filepath.Join(c.Dir, "stages.yaml")
+	if err := os.WriteFile(stagesFile, stages.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	files := []string{stagesFile}
+	if logFile != "" {
+		abs, err := filepath.Abs(logFile)
+		if err != nil {
+			return nil, err
+		}
+		logs := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata: {name: all-pods}
+spec:
+  selector: {}
+  logs:
+  - containers: []
+    logsFile: %s
+    follow: false
+`, abs)
+		logsFile := filepath.Join(c.Dir, "logs.yaml")
+		if err := os.WriteFile(logsFile, []byte(logs), 0o644); err != nil {
+			return nil, err
+		}
+		files = append(files, logsFile)
+	}
+	return files, nil
+}
+
+func (c *Cluster) run(name string, args ...string) error {
+	logFile, err := os.Create(filepath.Join(c.Dir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(c.Bin, name), args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	c.procs = append(c.procs, cmd)
+	return nil
+}
+
+// createNode registers kwok's fake Node and waits until it is Ready.
+func (c *Cluster) createNode(ctx context.Context) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name:        NodeName,
+		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+		Labels:      map[string]string{"kubernetes.io/hostname": NodeName, "kubernetes.io/os": "linux", "type": "kwok"},
+	}}
+	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		// Ready, and the controller has lifted the not-ready taint that
+		// admission puts on every new Node.
+		if err == nil && len(n.Spec.Taints) == 0 {
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					return c.waitForDefaultServiceAccount(ctx)
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("node %s not Ready after 60s: %w", NodeName, err)
+	}
+	return fmt.Errorf("node %s not Ready and untainted after 60s (taints %v, conditions %v); see %s", NodeName, n.Spec.Taints, n.Status.Conditions, c.Dir)
+}
+
+// waitForDefaultServiceAccount proves kube-controller-manager is working.
+func (c *Cluster) waitForDefaultServiceAccount(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("kube-controller-manager did not create the default ServiceAccount; see %s", c.Dir)
+}
+
+// Stop ends every component and removes the cluster's files.
+func (c *Cluster) Stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		p := c.procs[i]
+		_ = p.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = p.Process.Kill()
+			<-done
+		}
+	}
+	if c.env != nil {
+		_ = c.env.Stop()
+	}
+	if os.Getenv("ENVGEN_KEEP_CLUSTER_LOGS") == "" {
+		os.RemoveAll(c.Dir)
+	}
+}
+
+// Logs returns a component's log, for a failing test to show.
+func (c *Cluster) Logs(component string) string {
+	f, err := os.Open(filepath.Join(c.Dir, component+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(f)
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
