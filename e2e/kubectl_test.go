@@ -1,0 +1,28 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// kubectl runs the kubectl built with the control plane, as admin.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// runWithKubectl runs kubectl with another kubeconfig and returns its error.
+func runWithKubectl(t *testing.T, kubeconfig string, args ...string) error {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	return cmd.Run()
+}
