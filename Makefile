@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 CUE_VERSION := v0.17.1
 KUSTOMIZE_VERSION := v5.8.1
 
-.PHONY: all build example test unit lint golden bench testbin clean
+.PHONY: all build example test unit lint golden bench testbin testcluster testcluster-down clean
 
 all: build
 
@@ -20,8 +20,10 @@ example: build
 
 test: lint unit
 
+# The e2e tests need the control-plane binaries: built first (once, cached),
+# so that their build does not count against the test timeout.
 unit:
-	$(GO) test -count=1 ./...
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -count=1 -timeout 20m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -35,8 +37,11 @@ golden:
 
 # envgen build --env ci against the stock pipeline (cue export + kustomize
 # build), both built from the Go module proxy into bin/.
+# and envgen run's overhead against kubectl create ns + apply -k + wait +
+# logs + delete ns, on the e2e control plane.
 bench: build $(BIN)/cue $(BIN)/kustomize
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./bench/
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench RunOverhead -benchtime 10x -count 1 ./e2e/
 
 $(BIN)/cue:
 	GOBIN=$(BIN) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)
@@ -47,6 +52,20 @@ $(BIN)/kustomize:
 # The real control plane binaries for the e2e tests (cached, ~5 min once).
 testbin:
 	hack/testbin.sh
+
+# A control plane to poke at by hand: KUBECONFIG=.cache/testcluster/kubeconfig
+testcluster: testbin
+	@mkdir -p .cache/testcluster
+	$(GO) build -o $(BIN)/testcluster ./hack/testcluster
+	@if [ -f .cache/testcluster/pid ] && kill -0 $$(cat .cache/testcluster/pid) 2>/dev/null; then echo "already running"; exit 0; fi; \
+	rm -f .cache/testcluster/kubeconfig; \
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) nohup $(BIN)/testcluster > .cache/testcluster/log 2>&1 & echo $$! > .cache/testcluster/pid; \
+	for i in $$(seq 1 120); do [ -f .cache/testcluster/kubeconfig ] && break; sleep 0.5; done; \
+	cat .cache/testcluster/log
+
+testcluster-down:
+	@if [ -f .cache/testcluster/pid ]; then kill $$(cat .cache/testcluster/pid) 2>/dev/null || true; rm -f .cache/testcluster/pid; fi
+	@echo "testcluster stopped"
 
 clean:
 	rm -rf $(BIN)

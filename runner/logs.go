@@ -110,6 +110,12 @@ func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
 		return err
 	}
 	defer stream.Close()
+	return s.consume(stream)
+}
+
+// consume prints the lines of one log stream that were not printed
+// before: a reconnect starts at the second of the last line printed.
+func (s *logStreamer) consume(stream io.Reader) error {
 	skipBefore, skipAt := s.lastTS, s.atLast
 	skipped := 0
 	reader := bufio.NewReader(stream)

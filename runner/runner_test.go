@@ -1,0 +1,60 @@
+package runner
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+func TestNamespaceName(t *testing.T) {
+	tests := []struct {
+		desc, service, buildID, wantPrefix string
+	}{
+		{desc: "jenkins build tag", service: "citoid", buildID: "jenkins-citoid-pipeline-42", wantPrefix: "citoid-ci-jenkins-citoid-pipeline-42-"},
+		{desc: "characters a label cannot have", service: "citoid", buildID: "PR_17/Attempt 2", wantPrefix: "citoid-ci-pr-17-attempt-2-"},
+		{desc: "long ids are cut", service: "citoid", buildID: strings.Repeat("x", 200), wantPrefix: "citoid-ci-xxxx"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got := NamespaceName(tc.service, tc.buildID)
+			if !strings.HasPrefix(got, tc.wantPrefix) {
+				t.Errorf("%q does not start with %q", got, tc.wantPrefix)
+			}
+			if errs := validation.IsDNS1123Label(got); len(errs) > 0 {
+				t.Errorf("%q is not a namespace name: %v", got, errs)
+			}
+		})
+	}
+	// Ids that sanitise alike, or differ only past the cut, stay apart.
+	pairs := [][2]string{{"PR_1", "pr-1"}, {strings.Repeat("a", 100) + "1", strings.Repeat("a", 100) + "2"}}
+	for _, p := range pairs {
+		if NamespaceName("svc", p[0]) == NamespaceName("svc", p[1]) {
+			t.Errorf("build ids %q and %q share a namespace", p[0], p[1])
+		}
+	}
+}
+
+func TestLogReconnectNeitherLosesNorRepeats(t *testing.T) {
+	var out bytes.Buffer
+	s := &logStreamer{out: &out, prefix: "| "}
+	// The first connection drops after two lines of the same second.
+	first := "2026-01-01T00:00:01.000000000Z a\n2026-01-01T00:00:01.000000000Z b\n"
+	// The reconnect asks from that second: it gets a and b again, then a
+	// third line of the same timestamp, then more.
+	second := "2026-01-01T00:00:01.000000000Z a\n2026-01-01T00:00:01.000000000Z b\n" +
+		"2026-01-01T00:00:01.000000000Z b\n2026-01-01T00:00:02.500000000Z c\n"
+	// A server that ignores sinceTime sends everything again.
+	third := "2026-01-01T00:00:00.000000000Z early\n" + second + "2026-01-01T00:00:03.000000000Z d"
+	for _, stream := range []string{first, second, third} {
+		if err := s.consume(strings.NewReader(stream)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "| a\n| b\n| b\n| c\n| d\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
