@@ -55,6 +55,11 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	report.Namespace = NamespaceName(opts.Service, opts.BuildID)
 	report.mark(PhaseCompile)
 	progress := opts.Progress
+	// Registered first, so it runs last: the report is complete on every path.
+	defer func() {
+		report.finish()
+		report.outcome(err)
+	}()
 
 	build, services, others, err := split(opts.Objects)
 	if err != nil {
@@ -93,8 +98,6 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 			cancel()
 		}
 		report.mark(PhaseCleanup)
-		report.finish()
-		report.outcome(err)
 	}()
 
 	for _, obj := range others {

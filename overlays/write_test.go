@@ -1,0 +1,75 @@
+package overlays_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"envgen.dev/envgen/overlays"
+)
+
+func file(s string) []byte { return []byte(overlays.Header + s) }
+
+func TestWriteReplacesTreeAndRemovesStaleFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "deploy")
+	if err := overlays.Write(dir, overlays.Tree{"base/a.yaml": file("a"), "overlays/ci/old.yaml": file("old")}); err != nil {
+		t.Fatal(err)
+	}
+	want := overlays.Tree{"base/a.yaml": file("a2"), "overlays/ci/new.yaml": file("new")}
+	if err := overlays.Write(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	got, foreign, err := overlays.Read(dir)
+	if err != nil || len(foreign) > 0 {
+		t.Fatalf("read: %v %v", err, foreign)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".deploy.envgen-new-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary directories left: %v", leftovers)
+	}
+}
+
+func TestFailedWriteLeavesPreviousTree(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "deploy")
+	previous := overlays.Tree{"base/a.yaml": file("a")}
+	if err := overlays.Write(dir, previous); err != nil {
+		t.Fatal(err)
+	}
+	// "x" cannot be a file and a directory: writing fails half-way.
+	err := overlays.Write(dir, overlays.Tree{"base/a.yaml": file("changed"), "x": file("1"), "x/y": file("2")})
+	if err == nil {
+		t.Fatal("write succeeded")
+	}
+	got, _, err := overlays.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(previous, got); diff != "" {
+		t.Errorf("previous tree changed (-want +got):\n%s", diff)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".deploy.envgen-new-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary directories left: %v", leftovers)
+	}
+}
+
+func TestWriteRefusesForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := overlays.Write(dir, overlays.Tree{"base/a.yaml": file("a")})
+	var foreign *overlays.ForeignFilesError
+	if !errors.As(err, &foreign) || foreign.Files[0] != "README.md" {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
+		t.Error(err)
+	}
+}
