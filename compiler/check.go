@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 	"time"
 
 	"cuelang.org/go/cue"
@@ -39,6 +40,9 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 		}
 	}
 
+	if err := onePin(s.Tag, s.Digest, "", at, fail); err != nil {
+		return err
+	}
 	if pinned(env) && s.Tag == "latest" {
 		return fail("tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
 	}
@@ -53,12 +57,28 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	}
 
 	if s.CI != nil {
-		return c.checkCI(env, s, fail)
+		return c.checkCI(env, resolved, s, fail)
 	}
 	return nil
 }
 
-func (c *compilation) checkCI(env string, s *model.Service, fail func(field, msg string) error) error {
+// onePin wants exactly one of tag and digest.
+func onePin(tag, digest, prefix string, at func(string) cue.Value, fail func(field, msg string) error) error {
+	switch {
+	case tag == "" && digest == "":
+		return fail(strings.TrimSuffix(prefix, ".")+"image", "the image needs a tag or a digest")
+	case tag != "" && digest != "":
+		field := prefix + "digest"
+		if !at(field).Exists() {
+			field = prefix + "tag"
+		}
+		return fail(field, "give a tag or a digest, not both")
+	}
+	return nil
+}
+
+func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, fail func(field, msg string) error) error {
+	at := func(field string) cue.Value { return resolved.LookupPath(cue.ParsePath(field)) }
 	timeout, err := time.ParseDuration(s.CI.Timeout)
 	if err != nil || timeout < time.Second || timeout > maxTimeout {
 		return fail("ci.timeout", fmt.Sprintf("%q is not a duration between 1s and %s", s.CI.Timeout, maxTimeout))
@@ -71,6 +91,9 @@ func (c *compilation) checkCI(env string, s *model.Service, fail func(field, msg
 	for _, name := range sortedKeys(s.CI.Services) {
 		svc := s.CI.Services[name]
 		prefix := "ci.services." + name
+		if err := onePin(svc.Tag, svc.Digest, prefix+".", at, fail); err != nil {
+			return err
+		}
 		if pinned(env) && svc.Tag == "latest" {
 			return fail(prefix+".tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
 		}

@@ -108,6 +108,9 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 	if len(src) > MaxFileSize {
 		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", filename, len(src), MaxFileSize)}}
 	}
+	if err := checkNesting(filename, src); err != nil {
+		return nil, err
+	}
 	c := &compilation{ctx: cuecontext.New(), filename: filename}
 	c.schema = c.ctx.CompileBytes(schema.Source, cue.Filename(schema.Filename))
 	if err := c.schema.Err(); err != nil {

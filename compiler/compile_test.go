@@ -139,11 +139,11 @@ func TestErrors(t *testing.T) {
 	}, {
 		desc: "a probe with two checks",
 		src:  `probes: liveness: {tcp: port: "http", exec: command: ["true"]}`,
-		want: "probes.liveness: invalid value",
+		want: "envgen.cue:6:19: probes.liveness: a probe needs exactly one of http, tcp or exec",
 	}, {
 		desc: "both tag and digest at one level",
 		src:  `digest: "sha256:` + strings.Repeat("b", 64) + `"`,
-		want: "invalid value",
+		want: "envgen.cue:6:9: digest: give a tag or a digest, not both",
 	}, {
 		desc: "extends names no environment",
 		src:  `environments: x: extends: "nope"`,

@@ -53,7 +53,29 @@ func (c *compilation) inputError(env string, err error) error {
 	cwd, _ := os.Getwd()
 	var lines []string
 	seen := map[string]bool{}
-	for _, e := range cueerrors.Errors(err) {
+	hinted := map[string]bool{}
+	errs := cueerrors.Errors(err)
+	for _, e := range errs {
+		format, _ := e.Msg()
+		field := cuePathString(e.Path())
+		if isEnvVar(strings.Split(field, ".")) {
+			if hinted[field] {
+				continue
+			}
+			if strings.Contains(format, "empty disjunction") {
+				hinted[field] = true
+				// The disjunction has no position of its own; its parts do.
+				at := e
+				for _, other := range errs {
+					if cuePathString(other.Path()) == field && len(cueerrors.Positions(other)) > 0 {
+						at = other
+						break
+					}
+				}
+				lines = append(lines, c.positioned(cwd, at, field+": "+envVarHint))
+				continue
+			}
+		}
 		line := c.formatError(env, cwd, e)
 		if !seen[line] {
 			seen[line] = true
@@ -68,8 +90,11 @@ func (c *compilation) inputError(env string, err error) error {
 
 func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	format, args := e.Msg()
-	msg := fmt.Sprintf(format, args...)
 	field := cuePathString(e.Path())
+	msg := fmt.Sprintf(format, shortArgs(args)...)
+	if hint := oneOfHint(field); hint != "" && strings.Contains(msg, "does not satisfy matchN") {
+		msg = hint
+	}
 	if field != "" {
 		if env != "" {
 			msg = fmt.Sprintf("%s (in environment %s): %s", field, env, msg)
@@ -80,11 +105,17 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 		msg = fmt.Sprintf("environment %s: %s", env, msg)
 	}
 
+	return c.positioned(cwd, e, msg)
+}
+
+// positioned puts the user's positions of e around msg: the first in
+// front, the others after it.
+func (c *compilation) positioned(cwd string, e cueerrors.Error, msg string) string {
 	// Only the user's positions: the schema's would change with every
 	// edit of the schema and say nothing the message does not.
 	var user []string
 	for _, pos := range cueerrors.Positions(e) {
-		if pos.IsValid() && pos.Filename() != schema.Filename {
+		if pos.IsValid() && pos.Filename() != schema.Filename && pos.Filename() != "" {
 			user = appendNew(user, relativePos(cwd, pos))
 		}
 	}
@@ -97,6 +128,42 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	}
 	return where + ": " + msg
 }
+
+// maxArgLen bounds how much of a value an error message quotes: the
+// position says where the rest is.
+const maxArgLen = 80
+
+func shortArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+		if s := fmt.Sprint(a); len(s) > maxArgLen {
+			out[i] = s[:maxArgLen] + "…"
+		}
+	}
+	return out
+}
+
+// oneOfHint says in words what a failed matchN of the schema means.
+func oneOfHint(field string) string {
+	parts := strings.Split(field, ".")
+	last := parts[len(parts)-1]
+	switch {
+	case len(parts) >= 2 && parts[len(parts)-2] == "probes", last == "readiness":
+		return "a probe needs exactly one of http, tcp or exec"
+	case last == "disruptionBudget":
+		return "give exactly one of minAvailable and maxUnavailable"
+	case isEnvVar(parts):
+		return "a reference needs exactly one of secret and configMap, and a key"
+	}
+	return ""
+}
+
+func isEnvVar(parts []string) bool { return len(parts) >= 2 && parts[len(parts)-2] == "env" }
+
+// envVarHint replaces CUE's account of an environment variable that fits
+// neither form of #EnvValue (one line per form tried) with one line.
+const envVarHint = `an environment variable is a string (at most 32768 characters), {secret: name, key: k} or {configMap: name, key: k}`
 
 // cuePathString drops the schema's definition names from a path: the user
 // wrote "ports.http", not "#Service.ports.http".

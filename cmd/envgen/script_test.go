@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -28,9 +32,44 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("ENVGEN_UPDATE") != "",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"genfile": genfile,
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("EXAMPLES", examples)
 			return nil
 		},
 	})
+}
+
+// genfile writes inputs too big or too odd for a txtar file:
+//
+//	genfile big PATH MB      a valid-looking CUE file of MB megabytes
+//	genfile deep PATH N      a file nested N levels deep
+//	genfile garbage PATH N   N bytes of binary garbage (fixed seed)
+func genfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: genfile big|deep|garbage PATH N")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	var data []byte
+	switch args[0] {
+	case "big":
+		line := []byte("// padding padding padding padding padding padding padding padding\n")
+		data = append([]byte("name: \"big\"\n"), bytes.Repeat(line, n<<20/len(line))...)
+	case "deep":
+		data = []byte("name: \"deep\"\nimage: \"r.example.org/deep\"\ntag: \"1\"\nannotations: " +
+			strings.Repeat("{a: ", n) + "\"x\"" + strings.Repeat("}", n) + "\n")
+	case "garbage":
+		rng := rand.New(rand.NewPCG(1, 2))
+		data = make([]byte, n)
+		for i := range data {
+			data[i] = byte(rng.IntN(256))
+		}
+	default:
+		ts.Fatalf("unknown kind %q", args[0])
+	}
+	ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[1])), 0o755))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), data, 0o644))
 }
