@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 CUE_VERSION := v0.17.1
 KUSTOMIZE_VERSION := v5.8.1
 
-.PHONY: all build example test unit lint golden bench testbin testcluster testcluster-down clean
+.PHONY: all build example test unit lint golden bench fuzz testbin testcluster testcluster-down clean
 
 all: build
 
@@ -48,6 +48,13 @@ $(BIN)/cue:
 
 $(BIN)/kustomize:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+# Fuzz the compile path (CUE text in → objects or an error, never a panic or
+# a hang). FUZZTIME=10m for a longer run; findings land in
+# compiler/testdata/fuzz/ and then run with every go test.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./compiler -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)
 
 # The real control plane binaries for the e2e tests (cached, ~5 min once).
 testbin:
