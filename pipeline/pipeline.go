@@ -28,6 +28,20 @@ func Load(path string, opts compiler.Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	return build(project), nil
+}
+
+// LoadSource is Load for CUE text that is not in a file of its own (an
+// older revision, say); filename is used in positions.
+func LoadSource(filename string, src []byte, opts compiler.Options) (*Result, error) {
+	project, err := compiler.Compile(filename, src, opts)
+	if err != nil {
+		return nil, err
+	}
+	return build(project), nil
+}
+
+func build(project *compiler.Project) *Result {
 	r := &Result{Project: project, Base: manifests.Build("", project.Base)}
 	for _, env := range project.Environments {
 		r.Environments = append(r.Environments, overlays.Environment{
@@ -35,7 +49,7 @@ func Load(path string, opts compiler.Options) (*Result, error) {
 			Objects: manifests.Build(env.Name, env.Service),
 		})
 	}
-	return r, nil
+	return r
 }
 
 // Tree lays out the kustomize tree of all environments.

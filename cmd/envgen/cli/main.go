@@ -128,6 +128,7 @@ environment only what differs — into Kubernetes manifests.
   envgen generate --check  exit 1 with a diff when deploy/ is stale (CI gate)
   envgen build --env ci    print one environment's manifests
   envgen schema            print the schema of envgen.cue
+  envgen diff --from REV   what a change does to every environment
   envgen run               run the ci environment's build on a cluster
   envgen gc                delete expired build namespaces
   envgen rbac              print the RBAC that run and gc need
@@ -139,7 +140,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd())
 	return root
 }
 
