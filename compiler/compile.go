@@ -43,7 +43,29 @@ type Project struct {
 	Base *model.Service
 	// Environments in stable order: the standard ones, then the rest sorted.
 	Environments []Environment
+	// Vet is the vet section of envgen.cue: rules switched off and
+	// invariants between environments.
+	Vet VetConfig
+
+	sources *Sources
 }
+
+// VetConfig is what envgen.cue says to `envgen vet`.
+type VetConfig struct {
+	// Off maps a rule ID to the reason it is switched off.
+	Off map[string]string `json:"off,omitempty"`
+	// Invariants by name.
+	Invariants map[string]Invariant `json:"invariants,omitempty"`
+}
+
+// Invariant says that two environments may differ only in some fields.
+type Invariant struct {
+	Environments []string `json:"environments"`
+	MayDiffer    []string `json:"mayDiffer"`
+}
+
+// Sources maps fields back to where envgen.cue set them.
+func (p *Project) Sources() *Sources { return p.sources }
 
 // Environment is one environment's compiled model.
 type Environment struct {
@@ -140,7 +162,13 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 		override = append(override, tagLayer)
 	}
 
-	project := &Project{}
+	project := &Project{sources: &Sources{filename: filename, top: top, resolved: map[string]cue.Value{}, layers: map[string][]cue.Value{}}}
+	c.sources = project.sources
+	if vet := top.LookupPath(cue.ParsePath("vet")); vet.Exists() {
+		if err := vet.Decode(&project.Vet); err != nil {
+			return nil, c.inputError("", err)
+		}
+	}
 	if project.Base, err = c.resolve("", []cue.Value{top}); err != nil {
 		return nil, err
 	}
@@ -181,6 +209,7 @@ type compilation struct {
 	ctx      *cue.Context
 	schema   cue.Value
 	filename string
+	sources  *Sources
 }
 
 // environmentOrder returns the standard environments, then the others sorted.
@@ -248,6 +277,10 @@ func (c *compilation) resolve(env string, layers []cue.Value) (*model.Service, e
 		return nil, fmt.Errorf("decoding the checked model: %w", err)
 	}
 	service.EnvOrder = envOrder(layers)
+	if c.sources != nil {
+		c.sources.resolved[env] = resolved
+		c.sources.layers[env] = layers
+	}
 	if err := c.check(env, resolved, &service); err != nil {
 		return nil, err
 	}

@@ -40,3 +40,30 @@ func (v *IntOrPercent) UnmarshalJSON(data []byte) error {
 	}
 	return json.Unmarshal(data, &v.Percent)
 }
+
+// MarshalJSON writes the schema's form: a string or a reference.
+func (e EnvVar) MarshalJSON() ([]byte, error) {
+	switch {
+	case e.Secret != "":
+		return json.Marshal(map[string]string{"secret": e.Secret, "key": e.Key})
+	case e.ConfigMap != "":
+		return json.Marshal(map[string]string{"configMap": e.ConfigMap, "key": e.Key})
+	}
+	return json.Marshal(e.Value)
+}
+
+// MarshalJSON writes a name or a number.
+func (p PortRef) MarshalJSON() ([]byte, error) {
+	if p.Name != "" {
+		return json.Marshal(p.Name)
+	}
+	return json.Marshal(p.Number)
+}
+
+// MarshalJSON writes a percentage or a count.
+func (v IntOrPercent) MarshalJSON() ([]byte, error) {
+	if v.Percent != "" {
+		return json.Marshal(v.Percent)
+	}
+	return json.Marshal(v.Int)
+}

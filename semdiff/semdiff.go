@@ -65,6 +65,9 @@ func objectID(o map[string]any) string {
 	return kind + "/" + name
 }
 
+// Values compares two JSON-like values (maps, lists, scalars) under path.
+func Values(path string, a, b any) []Change { return values(path, a, b) }
+
 // values compares two values at path.
 func values(path string, a, b any) []Change {
 	switch av := a.(type) {

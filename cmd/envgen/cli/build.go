@@ -8,12 +8,14 @@ import (
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/render"
+	"envgen.dev/envgen/vet"
 )
 
 type buildOptions struct {
-	env    string
-	tag    string
-	output string
+	env           string
+	tag           string
+	output        string
+	allowFindings bool
 }
 
 func newBuildCmd() *cobra.Command {
@@ -38,6 +40,7 @@ what a CI job passes for the image built from the commit under test.`,
 	cmd.Flags().StringVarP(&opts.env, "env", "e", "", "the environment to print (required)")
 	cmd.Flags().StringVar(&opts.tag, "tag", "", "replace the image tag of the service")
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().BoolVar(&opts.allowFindings, "allow-findings", false, "print production even with error-level vet findings")
 	return cmd
 }
 
@@ -48,8 +51,17 @@ func runBuild(cmd *cobra.Command, args []string, opts buildOptions) error {
 	if opts.output != "yaml" && opts.output != "json" {
 		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be yaml or json, not %q", opts.output)}
 	}
-	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
+	// Only the printed environment is resolved, which is most of build's
+	// speed; production is vetted first, and its invariants need them all.
+	only := []string{opts.env}
+	if vet.Production(opts.env) && !opts.allowFindings {
+		only = nil
+	}
+	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag, Environments: only})
 	if err != nil {
+		return err
+	}
+	if err := refuseProductionFindings(result.Project, opts.env, opts.allowFindings); err != nil {
 		return err
 	}
 	objs, err := result.Render(opts.env)

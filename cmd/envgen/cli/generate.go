@@ -12,8 +12,9 @@ import (
 )
 
 type generateOptions struct {
-	out   string
-	check bool
+	out           string
+	check         bool
+	allowFindings bool
 }
 
 // staleError says that the committed tree differs from what envgen.cue
@@ -55,6 +56,7 @@ change and exits 1 if the tree is stale, 0 if it is current.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.out, "out", "", "directory of the tree (default: deploy/ beside envgen.cue)")
+	cmd.Flags().BoolVar(&opts.allowFindings, "allow-findings", false, "write production even with error-level vet findings")
 	cmd.Flags().BoolVar(&opts.check, "check", false, "write nothing; print a diff and exit 1 if the tree is stale")
 	return cmd
 }
@@ -67,6 +69,9 @@ func runGenerate(cmd *cobra.Command, args []string, opts generateOptions) error 
 	}
 	result, err := pipeline.Load(input, compiler.Options{})
 	if err != nil {
+		return err
+	}
+	if err := refuseProductionFindings(result.Project, "", opts.allowFindings); err != nil {
 		return err
 	}
 	tree, err := result.Tree()

@@ -58,6 +58,7 @@ func exitCode(err error) int {
 		unknown *compiler.UnknownEnvironmentError
 		file    *compiler.FileError
 		stale   *staleError
+		finding *findingsError
 		coded   *exitError
 	)
 	switch {
@@ -65,7 +66,7 @@ func exitCode(err error) int {
 		return coded.code
 	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale):
+	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding):
 		return ExitInvalid
 	case errors.As(err, &file) && errors.Is(err, os.ErrNotExist):
 		return ExitInvalid
@@ -128,6 +129,7 @@ environment only what differs — into Kubernetes manifests.
   envgen generate --check  exit 1 with a diff when deploy/ is stale (CI gate)
   envgen build --env ci    print one environment's manifests
   envgen schema            print the schema of envgen.cue
+  envgen vet               check envgen.cue against envgen's policies
   envgen diff --from REV   what a change does to every environment
   envgen run               run the ci environment's build on a cluster
   envgen gc                delete expired build namespaces
@@ -140,7 +142,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd())
 	return root
 }
 

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/pipeline"
+	"envgen.dev/envgen/vet"
+)
+
+// version is envgen's version as SARIF reports it.
+const version = "0.1.0"
+
+type vetOptions struct {
+	output string
+}
+
+// findingsError makes vet exit 1, and generate/build refuse production.
+type findingsError struct {
+	n   int
+	msg string
+}
+
+func (e *findingsError) Error() string { return e.msg }
+
+func newVetCmd() *cobra.Command {
+	var opts vetOptions
+	cmd := &cobra.Command{
+		Use:   "vet [dir]",
+		Short: "Check envgen.cue against envgen's policies",
+		Long: `Vet checks every environment of dir/envgen.cue against envgen's built-in
+policies and the invariants envgen.cue declares, and reports each finding at
+its place in envgen.cue (file:line:col and field) with a fix.
+
+` + ruleList() + `
+A rule is switched off only with a written reason, in envgen.cue:
+
+  vet: off: EG009: "the fake SMTP server has no health endpoint"
+
+and vet prints the reason. Invariants between environments:
+
+  vet: invariants: "prod-like-staging": {
+  	environments: ["staging", "production"]
+  	mayDiffer: ["replicas", "resources", "autoscale", "disruptionBudget"]
+  }
+
+generate and build refuse to emit production (and production-*) when it has
+error-level findings, unless --allow-findings is given.
+
+Exit codes: 0 no findings, 1 findings (or invalid envgen.cue), 2 wrong usage.`,
+		Example: `  envgen vet
+  envgen vet -o sarif > envgen.sarif`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
+			}
+			result, err := pipeline.Load(inputPath(args), compiler.Options{})
+			if err != nil {
+				return err
+			}
+			report := vet.Check(result.Project)
+			out := cmd.OutOrStdout()
+			switch opts.output {
+			case "json":
+				err = report.JSON(out)
+			case "sarif":
+				err = report.SARIF(out, version)
+			default:
+				report.Text(out)
+			}
+			if err != nil {
+				return err
+			}
+			if n := len(report.Findings); n > 0 {
+				return &findingsError{n: n, msg: fmt.Sprintf("%d finding(s)", n)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text, json or sarif (2.1.0)")
+	return cmd
+}
+
+func ruleList() string {
+	s := "Rules (staging/production rules apply to staging, production and their -variants):\n"
+	for _, r := range vet.Rules {
+		s += fmt.Sprintf("  %s %-7s %-9s %s\n", r.ID, r.Severity, r.Scope, r.Summary)
+	}
+	return s + "  EG010 error   invariants environments differ only where envgen.cue says they may\n"
+}
+
+// refuseProductionFindings is the gate of generate and build: production
+// with error-level findings is not emitted unless allowed.
+func refuseProductionFindings(project *compiler.Project, only string, allow bool) error {
+	if allow {
+		return nil
+	}
+	report := vet.Check(project)
+	keep := func(env string) bool { return vet.Production(env) && (only == "" || env == only) }
+	if n := report.Errors(keep); n > 0 {
+		return &findingsError{n: n, msg: fmt.Sprintf("production has %d error-level vet finding(s); run 'envgen vet' to see them, or pass --allow-findings", n)}
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package compiler
+
+import (
+	"os"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/token"
+
+	"envgen.dev/envgen/schema"
+)
+
+// Sources answers where a value of an environment came from. It keeps the
+// CUE values of the compile, whose positions survive the merge of layers.
+type Sources struct {
+	filename string
+	top      cue.Value
+	resolved map[string]cue.Value   // by environment ("" is the base)
+	layers   map[string][]cue.Value // top level, extended environments, the environment
+}
+
+// Origin is one place a value comes from.
+type Origin struct {
+	// Position is file:line:col, relative to the working directory.
+	Position string
+	// Layer is "schema default", "top level" or "environment <name>".
+	Layer string
+}
+
+// Origins returns where the value of field (a CUE path such as
+// "resources.limits.memory") in env came from: the position of the value
+// that won, and the layer it is in. ok is false when envgen.cue has no
+// such field.
+func (s *Sources) Origins(env, field string) (origins []Origin, ok bool) {
+	if s == nil {
+		return nil, false
+	}
+	resolved, found := s.resolved[env]
+	if !found {
+		return nil, false
+	}
+	path := cue.ParsePath(field)
+	if path.Err() != nil {
+		return nil, false
+	}
+	v := resolved.LookupPath(path)
+	if !v.Exists() {
+		return nil, false
+	}
+	cwd, _ := os.Getwd()
+	for _, pos := range userPositions(v) {
+		origins = append(origins, Origin{Position: relativePos(cwd, pos), Layer: s.layerOf(pos)})
+	}
+	if len(origins) == 0 {
+		origins = append(origins, Origin{Position: schemaPos(v, cwd), Layer: "schema default"})
+	}
+	return origins, true
+}
+
+// Where returns the user's position of field in env, or of the closest
+// enclosing field the user wrote, or of the environment's block, or the
+// file itself: where a finding about it should point.
+func (s *Sources) Where(env, field string) string {
+	cwd, _ := os.Getwd()
+	if s == nil {
+		return ""
+	}
+	if resolved, ok := s.resolved[env]; ok {
+		for f := field; f != ""; f = parent(f) {
+			if ps := userPositions(resolved.LookupPath(cue.ParsePath(f))); len(ps) > 0 {
+				return relativePos(cwd, ps[0])
+			}
+		}
+	}
+	if env != "" {
+		block := s.top.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(env)))
+		if ps := userPositions(block); len(ps) > 0 {
+			return relativePos(cwd, ps[0])
+		}
+	}
+	// A field nobody wrote belongs to the service as a whole: point at its
+	// name.
+	if ps := userPositions(s.top.LookupPath(cue.ParsePath("name"))); len(ps) > 0 {
+		return relativePos(cwd, ps[0])
+	}
+	return s.filename
+}
+
+// IsDefault says whether field of env was left to the schema's default.
+func (s *Sources) IsDefault(env, field string) bool {
+	origins, ok := s.Origins(env, field)
+	return ok && len(origins) == 1 && origins[0].Layer == "schema default"
+}
+
+func parent(field string) string {
+	i := strings.LastIndexByte(field, '.')
+	if i < 0 {
+		return ""
+	}
+	return field[:i]
+}
+
+func userPositions(v cue.Value) []token.Pos {
+	if !v.Exists() {
+		return nil
+	}
+	var out []token.Pos
+	add := func(p token.Pos) {
+		if p.IsValid() && p.Filename() != schema.Filename && p.Filename() != "" {
+			for _, q := range out {
+				if q == p {
+					return
+				}
+			}
+			out = append(out, p)
+		}
+	}
+	add(v.Pos())
+	_, args := v.Expr()
+	for _, a := range args {
+		add(a.Pos())
+	}
+	// A struct the merge assembled has no position of its own; its first
+	// field written by the user stands for it.
+	if len(out) == 0 && v.IncompleteKind() == cue.StructKind {
+		if iter, err := v.Fields(); err == nil {
+			for iter.Next() {
+				if ps := userPositions(iter.Value()); len(ps) > 0 {
+					return ps[:1]
+				}
+			}
+		}
+	}
+	return out
+}
+
+func schemaPos(v cue.Value, cwd string) string {
+	_, args := v.Expr()
+	for _, a := range append([]cue.Value{v}, args...) {
+		if p := a.Pos(); p.IsValid() && p.Filename() == schema.Filename {
+			return relativePos(cwd, p)
+		}
+	}
+	return schema.Filename
+}
+
+// layerOf names the layer a position is in: inside environments.<env> or
+// at the top level.
+func (s *Sources) layerOf(pos token.Pos) string {
+	envs := s.top.LookupPath(cue.ParsePath("environments"))
+	iter, err := envs.Fields()
+	if err != nil {
+		return "top level"
+	}
+	for iter.Next() {
+		block := iter.Value()
+		start, end := block.Pos(), endPos(block)
+		if start.IsValid() && start.Filename() == pos.Filename() && pos.Offset() >= start.Offset() && pos.Offset() <= end {
+			return "environment " + iter.Selector().Unquoted()
+		}
+	}
+	if pos.Filename() == "--tag" {
+		return "--tag"
+	}
+	return "top level"
+}
+
+// endPos is the offset where v's source ends.
+func endPos(v cue.Value) int {
+	if n := v.Source(); n != nil {
+		return n.End().Offset()
+	}
+	return -1
+}

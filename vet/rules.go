@@ -1,0 +1,201 @@
+package vet
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"envgen.dev/envgen/model"
+	"envgen.dev/envgen/semdiff"
+)
+
+// Rules are envgen's built-in policies, by stable ID.
+var Rules = []Rule{{
+	ID: "EG001", Severity: Error, Scope: "prod-like",
+	Summary: "CPU and memory requests and limits are set",
+	Fix:     "set resources: {requests: {cpu, memory}, limits: {cpu, memory}}",
+	check: func(c *context, env string, s *model.Service) {
+		for _, kind := range []string{"requests", "limits"} {
+			for _, name := range []string{"cpu", "memory"} {
+				var list map[string]string
+				if s.Resources != nil {
+					list = map[string]map[string]string{"requests": s.Resources.Requests, "limits": s.Resources.Limits}[kind]
+				}
+				if list[name] == "" {
+					c.report(env, "resources."+kind+"."+name, "no %s %s", name, strings.TrimSuffix(kind, "s"))
+				}
+			}
+		}
+	},
+}, {
+	ID: "EG002", Severity: Error, Scope: "prod-like",
+	Summary: "a readiness probe tells the Service when a Pod can take traffic",
+	Fix:     `add probes: readiness: http: {path: "/healthz", port: "http"} (or tcp, exec)`,
+	check: func(c *context, env string, s *model.Service) {
+		// Without ports there is no Service to gate (a queue worker).
+		if len(s.Ports) > 0 && s.Probes.Readiness == nil {
+			c.report(env, "probes.readiness", "no readiness probe")
+		}
+	},
+}, {
+	ID: "EG003", Severity: Error, Scope: "prod-like",
+	Summary: "the image is pinned by an immutable tag or a digest",
+	Fix:     "use a release tag or a digest, not a branch name",
+	check: func(c *context, env string, s *model.Service) {
+		mutable := []string{"latest", "main", "master", "stable", "dev", "develop", "edge", "nightly", "head"}
+		if s.Digest == "" && slices.Contains(mutable, strings.ToLower(s.Tag)) {
+			c.report(env, "tag", "tag %q names a moving target", s.Tag)
+		}
+	},
+}, {
+	ID: "EG004", Severity: Error, Scope: "prod-like",
+	Summary: "at least two replicas, or an autoscaler, so that one Pod's loss is not an outage",
+	Fix:     "set replicas: 2 or more, or autoscale: {min, max}",
+	check: func(c *context, env string, s *model.Service) {
+		if s.Autoscale == nil && s.Replicas < 2 {
+			c.report(env, "replicas", "%d replica(s) and no autoscaler", s.Replicas)
+		}
+	},
+}, {
+	ID: "EG005", Severity: Error, Scope: "prod-like",
+	Summary: "a PodDisruptionBudget keeps voluntary evictions from taking every Pod at once",
+	Fix:     "set disruptionBudget: maxUnavailable: 1 (or minAvailable)",
+	check: func(c *context, env string, s *model.Service) {
+		many := s.Replicas > 1 || (s.Autoscale != nil && s.Autoscale.Min > 1)
+		if many && s.DisruptionBudget == nil {
+			c.report(env, "disruptionBudget", "more than one replica and no disruption budget")
+		}
+	},
+}, {
+	ID: "EG006", Severity: Error, Scope: "all",
+	Summary: "a variable whose name says it is a secret takes its value from a Secret",
+	Fix:     `use NAME: {secret: "<secret>", key: "<key>"} and keep the value out of the repository`,
+	check: func(c *context, env string, s *model.Service) {
+		check := func(prefix string, vars map[string]model.EnvVar) {
+			for _, name := range sortedKeys(vars) {
+				if v := vars[name]; looksSecret(name) && v.Secret == "" && v.ConfigMap == "" {
+					c.report(env, prefix+name, "%s has a literal value", name)
+				}
+			}
+		}
+		check("env.", s.Env)
+		if s.CI != nil {
+			check("ci.env.", s.CI.Env)
+			for _, svc := range sortedKeys(s.CI.Services) {
+				check("ci.services."+svc+".env.", s.CI.Services[svc].Env)
+			}
+		}
+	},
+}, {
+	ID: "EG007", Severity: Warning, Scope: "all",
+	Summary: "probes check a port the container declares",
+	Fix:     "name the port in ports and refer to it by name",
+	check: func(c *context, env string, s *model.Service) {
+		kinds := []string{"readiness", "liveness", "startup"}
+		for i, p := range []*model.Probe{s.Probes.Readiness, s.Probes.Liveness, s.Probes.Startup} {
+			kind := kinds[i]
+			if n := probePortNumber(p); n != 0 && !slices.Contains(mapValues(s.Ports), n) {
+				c.report(env, "probes."+kind, "probes port %d, which is not in ports", n)
+			}
+		}
+	},
+}, {
+	ID: "EG008", Severity: Warning, Scope: "ci",
+	Summary: "the CI build states its timeout",
+	Fix:     `set ci: timeout: "20m" to what the tests need`,
+	check: func(c *context, env string, s *model.Service) {
+		if s.CI != nil && c.project.Sources().IsDefault(env, "ci.timeout") {
+			c.report(env, "ci.timeout", "no timeout: the default %s applies", s.CI.Timeout)
+		}
+	},
+}, {
+	ID: "EG009", Severity: Error, Scope: "ci",
+	Summary: "test services have readiness probes, so the build starts when they can serve",
+	Fix:     "add readiness to the service, or switch EG009 off in vet.off with the reason",
+	check: func(c *context, env string, s *model.Service) {
+		if s.CI == nil {
+			return
+		}
+		for _, name := range sortedKeys(s.CI.Services) {
+			if s.CI.Services[name].Readiness == nil {
+				c.report(env, "ci.services."+name, "test service %s has no readiness probe", name)
+			}
+		}
+	},
+}}
+
+// invariantRule reports the invariants of envgen.cue's vet section.
+var invariantRule = Rule{
+	ID: "EG010", Severity: Error, Summary: "environments differ only where envgen.cue says they may",
+	Fix: "undo the difference, or add the field to the invariant's mayDiffer",
+}
+
+func checkInvariants(c *context) {
+	p := c.project
+	for _, name := range sortedKeys(p.Vet.Invariants) {
+		inv := p.Vet.Invariants[name]
+		a, errA := p.Environment(inv.Environments[0])
+		b, errB := p.Environment(inv.Environments[1])
+		if errA != nil || errB != nil {
+			c.report("", "vet.invariants."+name, "invariant %s names an unknown environment", name)
+			continue
+		}
+		envA, envB := inv.Environments[0], inv.Environments[1]
+		for _, change := range semdiff.Values("", modelFields(a), modelFields(b)) {
+			top := strings.SplitN(change.Path, ".", 2)[0]
+			if slices.Contains(inv.MayDiffer, top) {
+				continue
+			}
+			c.findings = append(c.findings, Finding{
+				Rule: c.rule.ID, Severity: c.rule.Severity, Environment: envB, Field: change.Path,
+				Position: p.Sources().Where(envB, change.Path),
+				Message: fmt.Sprintf("invariant %s: %s has %s (%s), %s has %s (%s)", name,
+					envA, short(change.Old), p.Sources().Where(envA, change.Path),
+					envB, short(change.New), p.Sources().Where(envB, change.Path)),
+				Fix: c.rule.Fix,
+			})
+		}
+	}
+}
+
+func short(v any) string {
+	if v == nil {
+		return "nothing"
+	}
+	raw, _ := json.Marshal(v)
+	s := string(raw)
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	return s
+}
+
+func looksSecret(name string) bool {
+	upper := strings.ToUpper(name)
+	for _, word := range []string{"PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "PRIVATE"} {
+		if strings.Contains(upper, word) {
+			return true
+		}
+	}
+	return false
+}
+
+func probePortNumber(p *model.Probe) int32 {
+	switch {
+	case p == nil:
+	case p.HTTP != nil:
+		return p.HTTP.Port.Number
+	case p.TCP != nil:
+		return p.TCP.Port.Number
+	}
+	return 0
+}
+
+func mapValues(m map[string]int32) []int32 {
+	var out []int32
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}

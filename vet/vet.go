@@ -1,0 +1,197 @@
+// Package vet checks a compiled service against envgen's policies and
+// reports findings that point at envgen.cue (file:line:col and field),
+// never only at generated YAML. It sits beside the data flow: after package
+// compiler, before anything is written or applied; generate and build
+// refuse a production with error-level findings.
+package vet
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/model"
+)
+
+// Severity of a finding.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Finding is one policy violation.
+type Finding struct {
+	Rule        string   `json:"rule"`
+	Severity    Severity `json:"severity"`
+	Environment string   `json:"environment"`
+	Field       string   `json:"field"`
+	Position    string   `json:"position"`
+	Message     string   `json:"message"`
+	Fix         string   `json:"fix"`
+}
+
+// Rule is one built-in check.
+type Rule struct {
+	ID       string
+	Severity Severity
+	Summary  string
+	Fix      string
+	// Environments the rule applies to: "prod-like" (staging, production
+	// and those that extend them), "all", or "ci".
+	Scope string
+	check func(c *context, env string, s *model.Service)
+}
+
+// Suppressed is a rule switched off in envgen.cue, with its reason.
+type Suppressed struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// Report is the outcome of vetting one envgen.cue.
+type Report struct {
+	Findings   []Finding    `json:"findings"`
+	Suppressed []Suppressed `json:"suppressed"`
+}
+
+// Errors counts the error-level findings, in environments matching keep
+// (all when keep is nil).
+func (r *Report) Errors(keep func(env string) bool) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity != Error {
+			continue
+		}
+		for _, env := range strings.Split(f.Environment, ", ") {
+			if keep == nil || keep(env) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+type context struct {
+	project  *compiler.Project
+	rule     *Rule
+	findings []Finding
+}
+
+func (c *context) report(env, field, format string, args ...any) {
+	c.findings = append(c.findings, Finding{
+		Rule: c.rule.ID, Severity: c.rule.Severity, Environment: env, Field: field,
+		Position: c.project.Sources().Where(env, field), Message: fmt.Sprintf(format, args...), Fix: c.rule.Fix,
+	})
+}
+
+// Check runs every rule not switched off, and the invariants.
+func Check(p *compiler.Project) *Report {
+	r := &Report{}
+	for _, id := range sortedKeys(p.Vet.Off) {
+		r.Suppressed = append(r.Suppressed, Suppressed{Rule: id, Reason: p.Vet.Off[id]})
+	}
+	for i := range Rules {
+		rule := &Rules[i]
+		if _, off := p.Vet.Off[rule.ID]; off {
+			continue
+		}
+		c := &context{project: p, rule: rule}
+		for _, env := range p.Environments {
+			if applies(rule.Scope, env.Name, p) {
+				rule.check(c, env.Name, env.Service)
+			}
+		}
+		r.Findings = append(r.Findings, c.findings...)
+	}
+	if _, off := p.Vet.Off[invariantRule.ID]; !off {
+		c := &context{project: p, rule: &invariantRule}
+		checkInvariants(c)
+		r.Findings = append(r.Findings, c.findings...)
+	}
+	r.Findings = mergeAcrossEnvironments(r.Findings)
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return envIndex(p, firstEnv(a.Environment)) < envIndex(p, firstEnv(b.Environment))
+	})
+	return r
+}
+
+// mergeAcrossEnvironments reports once what several environments inherit
+// from one place: "(in environments staging, production)".
+func mergeAcrossEnvironments(findings []Finding) []Finding {
+	var out []Finding
+	index := map[string]int{}
+	for _, f := range findings {
+		key := f.Rule + "\x00" + f.Field + "\x00" + f.Position + "\x00" + f.Message
+		if i, ok := index[key]; ok {
+			out[i].Environment += ", " + f.Environment
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, f)
+	}
+	return out
+}
+
+func firstEnv(envs string) string {
+	first, _, _ := strings.Cut(envs, ", ")
+	return first
+}
+
+// ProdLike says whether env is held to production rules: staging,
+// production, and environments whose name starts with them.
+func ProdLike(env string) bool {
+	for _, prefix := range []string{"staging", "production"} {
+		if env == prefix || strings.HasPrefix(env, prefix+"-") {
+			return true
+		}
+	}
+	return false
+}
+
+// Production says whether env is production or a variant of it: the
+// environments generate and build refuse to emit with error findings.
+func Production(env string) bool {
+	return env == "production" || strings.HasPrefix(env, "production-")
+}
+
+func applies(scope, env string, p *compiler.Project) bool {
+	switch scope {
+	case "prod-like":
+		return ProdLike(env)
+	case "ci":
+		return env == "ci"
+	}
+	return true
+}
+
+func envIndex(p *compiler.Project, env string) int {
+	return slices.Index(p.EnvironmentNames(), env)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// modelFields returns the model as a map of its top-level JSON fields, for
+// invariants.
+func modelFields(s *model.Service) map[string]any {
+	data, _ := json.Marshal(s)
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	return m
+}
