@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
@@ -171,4 +172,77 @@ func endPos(v cue.Value) int {
 		return n.End().Offset()
 	}
 	return -1
+}
+
+// Contribution is one layer's value of a field.
+type Contribution struct {
+	Layer    string `json:"layer"`
+	Position string `json:"position"`
+	Value    string `json:"value"`
+}
+
+// Contributions lists, from the most general layer to the most specific,
+// every value envgen.cue gives field in env, where it is, and in which
+// layer; when no layer sets it, the schema's default. The last one is the
+// value that counts (for tag and digest, the layer that set either).
+func (s *Sources) Contributions(env, field string) []Contribution {
+	if s == nil {
+		return nil
+	}
+	path := cue.ParsePath(field)
+	if path.Err() != nil {
+		return nil
+	}
+	cwd, _ := os.Getwd()
+	var out []Contribution
+	for _, layer := range s.layers[env] {
+		v := layer.LookupPath(path)
+		if !v.Exists() {
+			continue
+		}
+		name := layerName(layer)
+		position := schemaPos(v, cwd)
+		if ps := userPositions(v); len(ps) > 0 {
+			position = relativePos(cwd, ps[0])
+		} else {
+			name = "schema default (" + name + ")"
+		}
+		if d, ok := v.Default(); ok {
+			v = d
+		}
+		out = append(out, Contribution{Layer: name, Position: position, Value: valueString(v)})
+	}
+	if len(out) == 0 {
+		if v := s.resolved[env].LookupPath(path); v.Exists() {
+			if d, ok := v.Default(); ok {
+				v = d
+			}
+			out = append(out, Contribution{Layer: "schema default", Position: schemaPos(v, cwd), Value: valueString(v)})
+		}
+	}
+	return out
+}
+
+func layerName(layer cue.Value) string {
+	var sels []cue.Selector
+	for _, sel := range layer.Path().Selectors() {
+		if !sel.IsDefinition() { // the schema's #Service
+			sels = append(sels, sel)
+		}
+	}
+	if len(sels) == 2 && sels[0].Unquoted() == "environments" {
+		return "environment " + sels[1].Unquoted()
+	}
+	if layer.Pos().Filename() == "--tag" {
+		return "--tag"
+	}
+	return "top level"
+}
+
+func valueString(v cue.Value) string {
+	data, err := v.MarshalJSON()
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
 }

@@ -130,6 +130,7 @@ environment only what differs — into Kubernetes manifests.
   envgen build --env ci    print one environment's manifests
   envgen schema            print the schema of envgen.cue
   envgen vet               check envgen.cue against envgen's policies
+  envgen explain          where a generated field comes from in envgen.cue
   envgen diff --from REV   what a change does to every environment
   envgen run               run the ci environment's build on a cluster
   envgen gc                delete expired build namespaces
@@ -142,7 +143,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd())
 	return root
 }
 

@@ -1,0 +1,219 @@
+// Package explain maps a field of a generated object back to envgen.cue:
+// the value, and every layer that contributed to it (schema default, top
+// level, environment override) with its file:line:col. Fields envgen sets
+// on its own (the secure defaults) are named as such, with the place in
+// envgen's code that decides them.
+//
+// It runs the data flow backwards: rendered object field → model field
+// (the table in fields.go) → CUE value positions (compiler.Sources).
+package explain
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"envgen.dev/envgen/compiler"
+)
+
+// Explanation says where one field's value comes from.
+type Explanation struct {
+	Environment string `json:"environment"`
+	Object      string `json:"object"`
+	Path        string `json:"path"`
+	Value       any    `json:"value"`
+	// Sources are the envgen.cue fields the value is made from, each with
+	// its contributions.
+	Sources []Source `json:"sources"`
+	// Default says why envgen sets the field when envgen.cue does not.
+	Default string `json:"default,omitempty"`
+}
+
+// Source is one envgen.cue field behind a value.
+type Source struct {
+	Field         string                  `json:"field"`
+	Contributions []compiler.Contribution `json:"contributions"`
+}
+
+// NotFoundError says that the object or the path does not exist.
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What }
+
+// Explain explains path (e.g. spec.replicas, or
+// spec.template.spec.containers[name=citoid].resources.limits.memory) of
+// the object kind/name among objs, the rendered objects of env.
+func Explain(project *compiler.Project, env string, objs []map[string]any, object, path string) (*Explanation, error) {
+	obj := findObject(objs, object)
+	if obj == nil {
+		var names []string
+		for _, o := range objs {
+			names = append(names, objectRef(o))
+		}
+		return nil, &NotFoundError{What: fmt.Sprintf("no object %s in environment %s (it has: %s)", object, env, strings.Join(names, ", "))}
+	}
+	steps, err := parsePath(path)
+	if err != nil {
+		return nil, err
+	}
+	value, canonical, err := lookup(obj, steps)
+	if err != nil {
+		return nil, &NotFoundError{What: fmt.Sprintf("%s has no %s: %v", object, path, err)}
+	}
+	e := &Explanation{Environment: env, Object: objectRef(obj), Path: canonical, Value: value}
+	fields, why := mapField(project, env, obj, canonical)
+	// An image is made of three fields; anything else comes from the most
+	// specific field that envgen.cue sets (ci.env.X before env.X).
+	all := len(fields) > 0 && strings.HasSuffix(fields[0], "image")
+	for _, f := range fields {
+		if c := project.Sources().Contributions(env, f); len(c) > 0 {
+			e.Sources = append(e.Sources, Source{Field: f, Contributions: c})
+			if !all {
+				break
+			}
+		}
+	}
+	if len(e.Sources) == 0 {
+		e.Default = why
+		if e.Default == "" {
+			e.Default = "set by envgen (not from envgen.cue)"
+		}
+	}
+	return e, nil
+}
+
+func findObject(objs []map[string]any, ref string) map[string]any {
+	for _, o := range objs {
+		if strings.EqualFold(objectRef(o), ref) {
+			return o
+		}
+	}
+	return nil
+}
+
+func objectRef(o map[string]any) string {
+	kind, _ := o["kind"].(string)
+	meta, _ := o["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	return strings.ToLower(kind) + "/" + name
+}
+
+// step is one element of a path: a key, an index, or a list item by name.
+type step struct {
+	key   string
+	index int
+	name  string
+	kind  byte // 'k', 'i', 'n'
+}
+
+var stepPattern = regexp.MustCompile(`^([^.\[\]]+)|^\[(\d+)\]|^\[name=([^\]]+)\]|^\["([^"]+)"\]`)
+
+func parsePath(path string) ([]step, error) {
+	var steps []step
+	rest := path
+	for rest != "" {
+		rest = strings.TrimPrefix(rest, ".")
+		m := stepPattern.FindStringSubmatch(rest)
+		if m == nil {
+			return nil, fmt.Errorf("cannot read the path %q at %q", path, rest)
+		}
+		switch {
+		case m[1] != "":
+			steps = append(steps, step{key: m[1], kind: 'k'})
+		case m[2] != "":
+			i, _ := strconv.Atoi(m[2])
+			steps = append(steps, step{index: i, kind: 'i'})
+		case m[3] != "":
+			steps = append(steps, step{name: m[3], kind: 'n'})
+		default:
+			steps = append(steps, step{key: m[4], kind: 'k'})
+		}
+		rest = rest[len(m[0]):]
+	}
+	return steps, nil
+}
+
+// lookup follows steps and returns the value and the path in canonical
+// form: list items by name where they have one.
+func lookup(obj any, steps []step) (any, string, error) {
+	cur := obj
+	var canonical strings.Builder
+	for _, s := range steps {
+		switch s.kind {
+		case 'k':
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil, "", fmt.Errorf("%q is not a map", canonical.String())
+			}
+			if cur, ok = m[s.key]; !ok {
+				return nil, "", fmt.Errorf("no field %q", s.key)
+			}
+			if canonical.Len() > 0 {
+				canonical.WriteByte('.')
+			}
+			if strings.ContainsAny(s.key, ".[]") {
+				fmt.Fprintf(&canonical, "[%q]", s.key)
+			} else {
+				canonical.WriteString(s.key)
+			}
+		default:
+			list, ok := cur.([]any)
+			if !ok {
+				return nil, "", fmt.Errorf("%q is not a list", canonical.String())
+			}
+			item, found := any(nil), false
+			for i, it := range list {
+				if (s.kind == 'i' && i == s.index) || (s.kind == 'n' && nameOf(it) == s.name) {
+					item, found = it, true
+					break
+				}
+			}
+			if !found {
+				return nil, "", fmt.Errorf("no item %v in %q", describe(s), canonical.String())
+			}
+			cur = item
+			if n := nameOf(item); n != "" {
+				fmt.Fprintf(&canonical, "[name=%s]", n)
+			} else {
+				fmt.Fprintf(&canonical, "[%d]", s.index)
+			}
+		}
+	}
+	return cur, canonical.String(), nil
+}
+
+func describe(s step) string {
+	if s.kind == 'n' {
+		return "name=" + s.name
+	}
+	return strconv.Itoa(s.index)
+}
+
+func nameOf(v any) string {
+	m, _ := v.(map[string]any)
+	n, _ := m["name"].(string)
+	return n
+}
+
+// Text renders an explanation for people.
+func (e *Explanation) Text() string {
+	var b strings.Builder
+	value, _ := json.Marshal(e.Value)
+	fmt.Fprintf(&b, "%s %s (environment %s) = %s\n", e.Object, e.Path, e.Environment, value)
+	if e.Default != "" {
+		fmt.Fprintf(&b, "  %s\n", e.Default)
+	}
+	for _, s := range e.Sources {
+		fmt.Fprintf(&b, "  from %s:\n", s.Field)
+		for i, c := range s.Contributions {
+			mark := "overridden"
+			if i == len(s.Contributions)-1 {
+				mark = "in effect"
+			}
+			fmt.Fprintf(&b, "    %-34s %-28s %s (%s)\n", c.Position, c.Layer, c.Value, mark)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,201 @@
+package explain
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/manifests"
+)
+
+// Why envgen sets fields that envgen.cue does not mention.
+const (
+	whyRestricted = "set by envgen: the Pod Security Standard \"restricted\" profile (manifests/pod.go)"
+	whyToken      = "set by envgen: service account tokens are mounted only with serviceAccount.automountToken (manifests/pod.go)"
+	whyTmp        = "set by envgen: the root filesystem is read-only, /tmp is an emptyDir (manifests/pod.go)"
+	whyBuild      = "set by envgen: a CI build runs once (manifests/workloads.go)"
+	whyLabels     = "set by envgen from name: the app.kubernetes.io labels (manifests/objects.go)"
+	whyShape      = "set by envgen: the shape of the object (manifests/)"
+)
+
+// target is what a path of an object can map to.
+type target struct {
+	cue []string // envgen.cue fields, most specific first
+	why string   // when none of them is set
+}
+
+var (
+	envItem  = regexp.MustCompile(`^env\[name=([^\]]+)\]`)
+	portItem = regexp.MustCompile(`^ports\[name=([^\]]+)\]`)
+	annoKey  = regexp.MustCompile(`^\["([^"]+)"\]$|^([^.]+)$`)
+)
+
+// mapField maps the canonical path of a rendered object to envgen.cue.
+func mapField(project *compiler.Project, env string, obj map[string]any, p string) ([]string, string) {
+	t := mapTarget(project, env, obj, p)
+	return t.cue, t.why
+}
+
+func mapTarget(project *compiler.Project, env string, obj map[string]any, p string) target {
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	labels, _ := meta["labels"].(map[string]any)
+	component, _ := labels[manifests.LabelComponent].(string)
+	service := project.Name
+
+	if strings.HasPrefix(p, "metadata") || p == "apiVersion" || p == "kind" {
+		if rest, ok := strings.CutPrefix(p, "metadata.annotations."); ok && kind == "Pod" {
+			return target{cue: []string{"ci.annotations." + quoteKey(rest)}}
+		}
+		return target{cue: []string{"name"}, why: whyLabels}
+	}
+	switch kind {
+	case "HorizontalPodAutoscaler":
+		switch {
+		case p == "spec.minReplicas":
+			return target{cue: []string{"autoscale.min"}}
+		case p == "spec.maxReplicas":
+			return target{cue: []string{"autoscale.max"}}
+		case strings.HasPrefix(p, "spec.metrics"):
+			return target{cue: []string{"autoscale.cpuPercent"}}
+		}
+	case "PodDisruptionBudget":
+		switch p {
+		case "spec.minAvailable":
+			return target{cue: []string{"disruptionBudget.minAvailable"}}
+		case "spec.maxUnavailable":
+			return target{cue: []string{"disruptionBudget.maxUnavailable"}}
+		}
+	case "NetworkPolicy":
+		if strings.HasPrefix(p, "spec.egress") {
+			return target{cue: []string{"egress"}, why: "set by envgen: DNS is always allowed (manifests/workloads.go)"}
+		}
+	case "ConfigMap":
+		if key, ok := strings.CutPrefix(p, "data."); ok {
+			if s, err := project.Environment(env); err == nil {
+				for filePath := range s.Files {
+					if path.Base(filePath) == strings.Trim(key, `[]"`) {
+						return target{cue: []string{fmt.Sprintf("files.%q", filePath)}}
+					}
+				}
+			}
+		}
+	case "Service":
+		prefix := ""
+		if component == manifests.ComponentTestService {
+			prefix = "ci.services." + strings.TrimPrefix(name, service+"-") + "."
+		}
+		if m := regexp.MustCompile(`^spec\.ports\[name=([^\]]+)\]`).FindStringSubmatch(p); m != nil {
+			return target{cue: []string{prefix + "ports." + m[1]}}
+		}
+	case "Deployment":
+		if component == manifests.ComponentTestService {
+			return podTarget(p, "spec.template.spec", "ci.services."+strings.TrimPrefix(name, service+"-")+".", "", true)
+		}
+		if p == "spec.replicas" {
+			return target{cue: []string{"replicas"}}
+		}
+		if rest, ok := strings.CutPrefix(p, "spec.template.metadata.annotations."); ok {
+			if rest == `["`+manifests.FilesHashAnnotation+`"]` {
+				return target{cue: []string{"files"}, why: "set by envgen: a hash of files, so that a change rolls the Pods"}
+			}
+			return target{cue: []string{"annotations." + quoteKey(rest)}}
+		}
+		return podTarget(p, "spec.template.spec", "", "", false)
+	case "Pod":
+		if p == "spec.activeDeadlineSeconds" {
+			return target{cue: []string{"ci.timeout"}}
+		}
+		if p == "spec.restartPolicy" {
+			return target{why: whyBuild}
+		}
+		return podTarget(p, "spec", "ci.", "", false)
+	}
+	return target{why: whyShape}
+}
+
+// podTarget maps the fields of a Pod spec at podPath. prefix is the
+// envgen.cue struct the container comes from ("" for the service, "ci."
+// for the build, "ci.services.x." for a test service); a build falls back
+// to the service's fields, which it inherits.
+func podTarget(p, podPath, prefix, _ string, testService bool) target {
+	rest, ok := strings.CutPrefix(p, podPath+".")
+	if !ok {
+		return target{why: whyShape}
+	}
+	with := func(fields ...string) []string {
+		var out []string
+		for _, f := range fields {
+			out = append(out, prefix+f)
+			if prefix == "ci." && !strings.HasPrefix(f, "timeout") {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	securityFields := map[string]bool{"runAsUser": true, "runAsGroup": true, "fsGroup": true}
+	switch {
+	case strings.HasPrefix(rest, "securityContext."):
+		field := strings.TrimPrefix(rest, "securityContext.")
+		if securityFields[field] {
+			if prefix == "ci." {
+				return target{cue: []string{"securityContext." + field}}
+			}
+			return target{cue: []string{prefix + "securityContext." + field}}
+		}
+		return target{why: whyRestricted}
+	case rest == "automountServiceAccountToken":
+		if testService {
+			return target{why: whyToken}
+		}
+		return target{cue: []string{"serviceAccount.automountToken"}, why: whyToken}
+	case rest == "serviceAccountName":
+		return target{cue: []string{"serviceAccount.name"}}
+	case strings.HasPrefix(rest, "volumes"):
+		return target{cue: []string{"files"}, why: whyTmp}
+	}
+	c, ok := strings.CutPrefix(rest, "containers[name=")
+	if !ok {
+		return target{why: whyShape}
+	}
+	_, field, _ := strings.Cut(c, "].")
+	switch {
+	case field == "image":
+		return target{cue: with("image", "tag", "digest")}
+	case field == "command" || strings.HasPrefix(field, "command["):
+		return target{cue: with("command")}
+	case field == "args" || strings.HasPrefix(field, "args["):
+		return target{cue: with("args")}
+	case envItem.MatchString(field):
+		return target{cue: with("env." + envItem.FindStringSubmatch(field)[1])}
+	case portItem.MatchString(field):
+		return target{cue: []string{strings.TrimPrefix(prefix, "ci.") + "ports." + portItem.FindStringSubmatch(field)[1]}}
+	case strings.HasPrefix(field, "resources"):
+		return target{cue: with(field, "resources")}
+	case strings.HasPrefix(field, "readinessProbe"):
+		if testService {
+			return target{cue: []string{prefix + "readiness"}}
+		}
+		return target{cue: []string{"probes.readiness"}}
+	case strings.HasPrefix(field, "livenessProbe"):
+		return target{cue: []string{"probes.liveness"}}
+	case strings.HasPrefix(field, "startupProbe"):
+		return target{cue: []string{"probes.startup"}}
+	case strings.HasPrefix(field, "securityContext"):
+		return target{why: whyRestricted}
+	case strings.HasPrefix(field, "volumeMounts"):
+		return target{cue: []string{"files"}, why: whyTmp}
+	}
+	return target{why: whyShape}
+}
+
+// quoteKey turns a canonical map key (a or ["a.b/c"]) into a CUE selector.
+func quoteKey(key string) string {
+	if m := annoKey.FindStringSubmatch(key); m != nil && m[1] != "" {
+		return fmt.Sprintf("%q", m[1])
+	}
+	return fmt.Sprintf("%q", key)
+}
