@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 CUE_VERSION := v0.17.1
 KUSTOMIZE_VERSION := v5.8.1
 
-.PHONY: all build example test unit lint golden bench fuzz testbin testcluster testcluster-down clean
+.PHONY: all build example test unit lint golden golden-check bench fuzz testbin testcluster testcluster-down clean
 
 all: build
 
@@ -29,6 +29,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# CI: regenerating the goldens must leave the tree as committed.
+golden-check:
+	ENVGEN_UPDATE=1 $(GO) test -count=1 ./pipeline ./cmd/envgen
+	@git diff --exit-code --stat -- golden testscripts || { echo "goldens are stale: run make golden and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- golden testscripts)" || { git status --short -- golden testscripts; echo "goldens are stale: run make golden and commit"; exit 1; }
 
 # Rewrite every golden file (testscripts included), then review the diff.
 golden:
