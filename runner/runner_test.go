@@ -2,6 +2,8 @@ package runner
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -56,5 +58,39 @@ func TestLogReconnectNeitherLosesNorRepeats(t *testing.T) {
 	want := "| a\n| b\n| b\n| c\n| d\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestLogsUnavailableIsSaidOnceAndDoesNotStopTheRun(t *testing.T) {
+	var out bytes.Buffer
+	s := &logStreamer{pod: "svc-ci-build", progress: NewProgress(&out, false)}
+	refused := errors.New(`Get "https://127.0.0.1:10250/containerLogs/ns/svc-ci-build/build": dial tcp 127.0.0.1:10250: connect: connection refused`)
+	s.report(refused)
+	s.report(refused)
+	s.report(context.Canceled)
+	s.report(errors.New("no logs found for container \"build\"\nsecond line"))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want one line per distinct problem, got:\n%s", out.String())
+	}
+	if !strings.HasPrefix(lines[0], "envgen: logs of svc-ci-build unavailable (still waiting for the build): Get ") ||
+		!strings.HasSuffix(lines[1], `no logs found for container "build"`) {
+		t.Errorf("got:\n%s", out.String())
+	}
+}
+
+func TestProgressLiveLineOnATerminalPlainLinesOtherwise(t *testing.T) {
+	var tty bytes.Buffer
+	p := NewProgress(&tty, true)
+	p.Status("waiting")
+	p.Line("a line that stays")
+	if got := tty.String(); !strings.HasPrefix(got, "\r\033[K[") || !strings.Contains(got, "waiting\r\033[Ka line that stays\n") {
+		t.Errorf("terminal output %q", got)
+	}
+	var plain bytes.Buffer
+	p = NewProgress(&plain, false)
+	p.Status("waiting")
+	if got := plain.String(); strings.Contains(got, "\r") || !strings.HasSuffix(got, " envgen: waiting\n") {
+		t.Errorf("plain output %q", got)
 	}
 }
