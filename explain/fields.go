@@ -30,6 +30,7 @@ var (
 	envItem  = regexp.MustCompile(`^env\[name=([^\]]+)\]`)
 	portItem = regexp.MustCompile(`^ports\[name=([^\]]+)\]`)
 	annoKey  = regexp.MustCompile(`^\["([^"]+)"\]$|^([^.]+)$`)
+	svcPort  = regexp.MustCompile(`^spec\.ports\[name=([^\]]+)\]`)
 )
 
 // mapField maps the canonical path of a rendered object to envgen.cue.
@@ -88,12 +89,12 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if component == manifests.ComponentTestService {
 			prefix = "ci.services." + strings.TrimPrefix(name, service+"-") + "."
 		}
-		if m := regexp.MustCompile(`^spec\.ports\[name=([^\]]+)\]`).FindStringSubmatch(p); m != nil {
+		if m := svcPort.FindStringSubmatch(p); m != nil {
 			return target{cue: []string{prefix + "ports." + m[1]}}
 		}
 	case "Deployment":
 		if component == manifests.ComponentTestService {
-			return podTarget(p, "spec.template.spec", "ci.services."+strings.TrimPrefix(name, service+"-")+".", "", true)
+			return podTarget(p, "spec.template.spec", "ci.services."+strings.TrimPrefix(name, service+"-")+".", true)
 		}
 		if p == "spec.replicas" {
 			return target{cue: []string{"replicas"}}
@@ -104,7 +105,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 			}
 			return target{cue: []string{"annotations." + quoteKey(rest)}}
 		}
-		return podTarget(p, "spec.template.spec", "", "", false)
+		return podTarget(p, "spec.template.spec", "", false)
 	case "Pod":
 		if p == "spec.activeDeadlineSeconds" {
 			return target{cue: []string{"ci.timeout"}}
@@ -112,7 +113,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if p == "spec.restartPolicy" {
 			return target{why: whyBuild}
 		}
-		return podTarget(p, "spec", "ci.", "", false)
+		return podTarget(p, "spec", "ci.", false)
 	}
 	return target{why: whyShape}
 }
@@ -121,7 +122,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 // envgen.cue struct the container comes from ("" for the service, "ci."
 // for the build, "ci.services.x." for a test service); a build falls back
 // to the service's fields, which it inherits.
-func podTarget(p, podPath, prefix, _ string, testService bool) target {
+func podTarget(p, podPath, prefix string, testService bool) target {
 	rest, ok := strings.CutPrefix(p, podPath+".")
 	if !ok {
 		return target{why: whyShape}

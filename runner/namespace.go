@@ -29,7 +29,10 @@ const (
 	maxNamespaceNameLen = 63
 )
 
-var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+var (
+	notDNS        = regexp.MustCompile(`[^a-z0-9-]+`)
+	notLabelValue = regexp.MustCompile(`[^-_.a-zA-Z0-9]+`)
+)
 
 // NamespaceName names the namespace of one build: readable (service, "ci",
 // the build id) and unique, because a hash of the exact service and build
@@ -57,7 +60,7 @@ func sanitizeLabel(s string) string {
 
 // labelValue fits s into a label value (63 characters of [-_.a-zA-Z0-9]).
 func labelValue(s string) string {
-	s = regexp.MustCompile(`[^-_.a-zA-Z0-9]+`).ReplaceAllString(s, "-")
+	s = notLabelValue.ReplaceAllString(s, "-")
 	if len(s) > 63 {
 		s = s[:63]
 	}
