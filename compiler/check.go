@@ -3,12 +3,12 @@ package compiler
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
 	"cuelang.org/go/cue"
 
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 )
 
@@ -48,7 +48,7 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	}
 
 	seen := map[string]string{}
-	for _, p := range sortedKeys(s.Files) {
+	for _, p := range sorted.Keys(s.Files) {
 		base := path.Base(p)
 		if other, ok := seen[base]; ok {
 			return fail(fmt.Sprintf("files.%q", p), fmt.Sprintf("file name %q is used twice (also %s); config files need distinct names", base, other))
@@ -88,7 +88,7 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 	if pinned(env) && s.CI.Tag == "latest" {
 		return fail("ci.tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
 	}
-	for _, name := range sortedKeys(s.CI.Services) {
+	for _, name := range sorted.Keys(s.CI.Services) {
 		svc := s.CI.Services[name]
 		prefix := "ci.services." + name
 		if err := onePin(svc.Tag, svc.Digest, prefix+".", at, fail); err != nil {
@@ -128,14 +128,5 @@ func portList(ports map[string]int32) string {
 	if len(ports) == 0 {
 		return " (there are no ports)"
 	}
-	return fmt.Sprintf(" (ports: %v)", sortedKeys(ports))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return fmt.Sprintf(" (ports: %v)", sorted.Keys(ports))
 }

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 )
 
@@ -61,7 +62,7 @@ func Build(env string, s *model.Service) []Object {
 	}
 	if env == CIEnvironment && s.CI != nil {
 		objs = append(objs, buildPod(s))
-		for _, name := range sortedKeys(s.CI.Services) {
+		for _, name := range sorted.Keys(s.CI.Services) {
 			objs = append(objs, testService(s, name)...)
 		}
 	}
@@ -108,13 +109,4 @@ func selector(service, instance string) map[string]string {
 
 func objectMeta(service, name, component string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Labels: labels(service, name, component)}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 )
 
@@ -54,7 +55,7 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 	container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{Name: tmpVolume, MountPath: "/tmp"})
 	volumes := []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	if len(s.Files) > 0 {
-		for _, p := range sortedKeys(s.Files) {
+		for _, p := range sorted.Keys(s.Files) {
 			container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{
 				Name: filesVolume, MountPath: p, SubPath: path.Base(p), ReadOnly: true,
 			})
@@ -79,7 +80,7 @@ func FilesConfigMapName(service string) string { return service + "-files" }
 // filesHash changes whenever a config file's path or content changes.
 func filesHash(files map[string]string) string {
 	h := sha256.New()
-	for _, p := range sortedKeys(files) {
+	for _, p := range sorted.Keys(files) {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 		h.Write([]byte(files[p]))
@@ -113,7 +114,7 @@ func envVar(name string, v model.EnvVar) corev1.EnvVar {
 
 func containerPorts(ports map[string]int32) []corev1.ContainerPort {
 	var out []corev1.ContainerPort
-	for _, name := range sortedKeys(ports) {
+	for _, name := range sorted.Keys(ports) {
 		out = append(out, corev1.ContainerPort{Name: name, ContainerPort: ports[name], Protocol: corev1.ProtocolTCP})
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 )
 
@@ -59,7 +60,7 @@ func podAnnotations(user, files map[string]string) map[string]string {
 
 func service(serviceName, name, component string, ports map[string]int32) *corev1.Service {
 	var servicePorts []corev1.ServicePort
-	for _, portName := range sortedKeys(ports) {
+	for _, portName := range sorted.Keys(ports) {
 		servicePorts = append(servicePorts, corev1.ServicePort{
 			Name: portName, Port: ports[portName], TargetPort: intstr.FromString(portName), Protocol: corev1.ProtocolTCP,
 		})
@@ -138,7 +139,7 @@ func networkPolicy(s *model.Service) *networkingv1.NetworkPolicy {
 			{Protocol: ptr.To(corev1.ProtocolTCP), Port: &dnsPort},
 		},
 	}}
-	for _, name := range sortedKeys(s.Egress) {
+	for _, name := range sorted.Keys(s.Egress) {
 		rules = append(rules, egressRule(s.Egress[name]))
 	}
 	return &networkingv1.NetworkPolicy{
@@ -200,7 +201,7 @@ func buildPod(s *model.Service) *corev1.Pod {
 	for k, v := range s.Env {
 		vars[k] = v
 	}
-	for _, name := range sortedKeys(ci.Env) {
+	for _, name := range sorted.Keys(ci.Env) {
 		if _, ok := vars[name]; !ok {
 			order = append(order, name)
 		}
@@ -238,7 +239,7 @@ func testService(s *model.Service, name string) []Object {
 		Command:         ts.Command,
 		Args:            ts.Args,
 		Ports:           containerPorts(ts.Ports),
-		Env:             envVars(sortedKeys(ts.Env), ts.Env),
+		Env:             envVars(sorted.Keys(ts.Env), ts.Env),
 		Resources:       resources(ts.Resources),
 		ReadinessProbe:  probe(ts.Readiness),
 		SecurityContext: containerSecurityContext(),

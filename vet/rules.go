@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/semdiff"
 )
@@ -73,7 +74,7 @@ var Rules = []Rule{{
 	Fix:     `use NAME: {secret: "<secret>", key: "<key>"} and keep the value out of the repository`,
 	check: func(c *context, env string, s *model.Service) {
 		check := func(prefix string, vars map[string]model.EnvVar) {
-			for _, name := range sortedKeys(vars) {
+			for _, name := range sorted.Keys(vars) {
 				if v := vars[name]; looksSecret(name) && v.Secret == "" && v.ConfigMap == "" {
 					c.report(env, prefix+name, "%s has a literal value", name)
 				}
@@ -82,7 +83,7 @@ var Rules = []Rule{{
 		check("env.", s.Env)
 		if s.CI != nil {
 			check("ci.env.", s.CI.Env)
-			for _, svc := range sortedKeys(s.CI.Services) {
+			for _, svc := range sorted.Keys(s.CI.Services) {
 				check("ci.services."+svc+".env.", s.CI.Services[svc].Env)
 			}
 		}
@@ -117,7 +118,7 @@ var Rules = []Rule{{
 		if s.CI == nil {
 			return
 		}
-		for _, name := range sortedKeys(s.CI.Services) {
+		for _, name := range sorted.Keys(s.CI.Services) {
 			if s.CI.Services[name].Readiness == nil {
 				c.report(env, "ci.services."+name, "test service %s has no readiness probe", name)
 			}
@@ -133,7 +134,7 @@ var invariantRule = Rule{
 
 func checkInvariants(c *context) {
 	p := c.project
-	for _, name := range sortedKeys(p.Vet.Invariants) {
+	for _, name := range sorted.Keys(p.Vet.Invariants) {
 		inv := p.Vet.Invariants[name]
 		a, errA := p.Environment(inv.Environments[0])
 		b, errB := p.Environment(inv.Environments[1])

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 )
 
@@ -93,7 +94,7 @@ func (c *context) report(env, field, format string, args ...any) {
 // Check runs every rule not switched off, and the invariants.
 func Check(p *compiler.Project) *Report {
 	r := &Report{}
-	for _, id := range sortedKeys(p.Vet.Off) {
+	for _, id := range sorted.Keys(p.Vet.Off) {
 		r.Suppressed = append(r.Suppressed, Suppressed{Rule: id, Reason: p.Vet.Off[id]})
 	}
 	for i := range Rules {
@@ -176,15 +177,6 @@ func applies(scope, env string, p *compiler.Project) bool {
 
 func envIndex(p *compiler.Project, env string) int {
 	return slices.Index(p.EnvironmentNames(), env)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // modelFields returns the model as a map of its top-level JSON fields, for
