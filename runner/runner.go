@@ -112,7 +112,7 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	}
 	report.mark(PhaseServices)
 
-	if err := applyBuildPod(runCtx, clients, report.Namespace, build); err != nil {
+	if err := applyBuildPod(runCtx, clients, report.Namespace, build, progress); err != nil {
 		return report, classify(ctx, runCtx, opts.Timeout, err)
 	}
 	progress.Status("build Pod %s created, waiting for it to be scheduled", build.GetName())
@@ -176,11 +176,14 @@ func buildContainer(build *unstructured.Unstructured) string {
 // applyBuildPod applies the build Pod, retrying while the namespace's
 // default ServiceAccount does not exist yet: the controller creates it a
 // moment after the namespace, and admission refuses Pods until then.
-func applyBuildPod(ctx context.Context, clients Clients, namespace string, build *unstructured.Unstructured) error {
-	for {
+func applyBuildPod(ctx context.Context, clients Clients, namespace string, build *unstructured.Unstructured, progress *Progress) error {
+	for said := false; ; said = true {
 		err := apply(ctx, clients.Dynamic, namespace, build.Object)
 		if err == nil || !apierrors.IsForbidden(errors.Unwrap(err)) || !strings.Contains(err.Error(), "serviceaccount") {
 			return err
+		}
+		if !said {
+			progress.Status("waiting for the namespace's default ServiceAccount")
 		}
 		select {
 		case <-ctx.Done():

@@ -92,7 +92,12 @@ func (c *Cluster) start(ctx context.Context, logFile string) error {
 	c.env = &envtest.Environment{BinaryAssetsDirectory: c.Bin}
 	// RBAC on, as in a real cluster: the RBAC test runs envgen as a
 	// ServiceAccount with only what `envgen rbac` grants.
-	c.env.ControlPlane.GetAPIServer().Configure().Set("authorization-mode", "Node,RBAC")
+	// And the ServiceAccount admission plugin on (envtest turns it off): Pods
+	// are refused until kube-controller-manager has created the namespace's
+	// default ServiceAccount, a race envgen run must handle.
+	c.env.ControlPlane.GetAPIServer().Configure().
+		Set("authorization-mode", "Node,RBAC").
+		Disable("disable-admission-plugins")
 	if _, err := c.env.Start(); err != nil {
 		return fmt.Errorf("starting etcd and kube-apiserver: %w", err)
 	}
