@@ -39,7 +39,7 @@ tmp="$dir.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-echo "testbin: building ${bins[*]} (k8s v$K8S_VERSION, kwok v$KWOK_VERSION) into $dir; about 5 minutes on 2 cores, once" >&2
+echo "testbin: building ${bins[*]} (k8s v$K8S_VERSION, kwok v$KWOK_VERSION) into $dir; about 7 minutes on 2 cores, once" >&2
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=${K8S_VERSION%%.*} -X k8s.io/component-base/version.gitMinor=$(echo $K8S_VERSION | cut -d. -f2)"
 start=$SECONDS
 (cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$tmp/" tool)
