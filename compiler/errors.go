@@ -201,22 +201,8 @@ func appendNew(list []string, s string) []string {
 func (c *compilation) positionedError(v cue.Value, field, msg string) error {
 	cwd, _ := os.Getwd()
 	where := c.filename
-	if pos := c.userPos(v); pos.IsValid() {
-		where = relativePos(cwd, pos)
+	if ps := userPositions(v); len(ps) > 0 {
+		where = relativePos(cwd, ps[0])
 	}
 	return &InputError{Lines: []string{fmt.Sprintf("%s: %s: %s", where, field, msg)}}
-}
-
-// userPos finds where the user (not the schema) wrote v.
-func (c *compilation) userPos(v cue.Value) token.Pos {
-	if pos := v.Pos(); pos.IsValid() && pos.Filename() != schema.Filename {
-		return pos
-	}
-	_, args := v.Expr()
-	for _, arg := range args {
-		if pos := arg.Pos(); pos.IsValid() && pos.Filename() != schema.Filename {
-			return pos
-		}
-	}
-	return token.NoPos
 }

@@ -17,7 +17,7 @@ import (
 type overlay struct {
 	images   imageList
 	files    []overlayFile
-	rendered []any
+	rendered []map[string]any
 }
 
 type overlayFile struct {

@@ -72,7 +72,7 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 // Render returns an environment's objects as `kustomize build` prints them
 // for its overlay: the same objects envgen compiled, with the list order
 // that applying the overlay's patches gives.
-func Render(base, env []manifests.Object) ([]any, error) {
+func Render(base, env []manifests.Object) ([]map[string]any, error) {
 	o, err := computeOverlay(base, env)
 	if err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func (r *Result) Objects(env string) ([]manifests.Object, error) {
 
 // Render returns one environment's objects as `kustomize build` of its
 // overlay prints them.
-func (r *Result) Render(env string) ([]any, error) {
+func (r *Result) Render(env string) ([]map[string]any, error) {
 	objs, err := r.Objects(env)
 	if err != nil {
 		return nil, err

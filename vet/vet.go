@@ -104,7 +104,7 @@ func Check(p *compiler.Project) *Report {
 		}
 		c := &context{project: p, rule: rule}
 		for _, env := range p.Environments {
-			if applies(rule.Scope, env.Name, p) {
+			if applies(rule.Scope, env.Name) {
 				rule.check(c, env.Name, env.Service)
 			}
 		}
@@ -165,7 +165,7 @@ func Production(env string) bool {
 	return env == "production" || strings.HasPrefix(env, "production-")
 }
 
-func applies(scope, env string, p *compiler.Project) bool {
+func applies(scope, env string) bool {
 	switch scope {
 	case "prod-like":
 		return ProdLike(env)

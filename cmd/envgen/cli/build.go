@@ -61,8 +61,10 @@ func runBuild(cmd *cobra.Command, args []string, opts buildOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := refuseProductionFindings(result.Project, opts.env, opts.allowFindings); err != nil {
-		return err
+	if vet.Production(opts.env) {
+		if err := refuseProductionFindings(result.Project, opts.env, opts.allowFindings); err != nil {
+			return err
+		}
 	}
 	objs, err := result.Render(opts.env)
 	if err != nil {

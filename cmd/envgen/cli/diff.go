@@ -13,7 +13,6 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/pipeline"
-	"envgen.dev/envgen/render"
 	"envgen.dev/envgen/semdiff"
 )
 
@@ -155,17 +154,5 @@ func renderedMaps(r *pipeline.Result, env string) ([]map[string]any, error) {
 	if r == nil || !slices.Contains(r.Project.EnvironmentNames(), env) {
 		return nil, nil
 	}
-	objs, err := r.Render(env)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(objs))
-	for _, o := range objs {
-		m, err := render.Manifest(o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return r.Render(env)
 }

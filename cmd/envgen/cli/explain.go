@@ -40,7 +40,7 @@ Paths use dots, [N] for list items, and [name=x] for items with a name:
 			if err != nil {
 				return err
 			}
-			objs, err := renderedMaps(result, opts.env)
+			objs, err := result.Render(opts.env)
 			if err != nil {
 				return err
 			}

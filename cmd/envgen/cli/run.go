@@ -14,7 +14,6 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/pipeline"
-	"envgen.dev/envgen/render"
 	"envgen.dev/envgen/runner"
 )
 
@@ -112,7 +111,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
 		Service:     result.Project.Name,
 		BuildID:     buildID,
-		Objects:     maps(objs),
+		Objects:     objs,
 		Timeout:     timeout,
 		Keep:        opts.keep,
 		LogPrefix:   opts.logPrefix,
@@ -153,16 +152,6 @@ func runExit(ctx context.Context, err error) error {
 		return &exitError{code: failed.ExitCode, err: err}
 	}
 	return &exitError{code: ExitCluster, err: err}
-}
-
-func maps(objs []any) []map[string]any {
-	out := make([]map[string]any, 0, len(objs))
-	for _, o := range objs {
-		if m, err := render.Manifest(o); err == nil {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 func randomBuildID() string {
