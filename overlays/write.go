@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/rogpeppe/go-internal/diff"
+
+	"envgen.dev/envgen/internal/sorted"
 )
 
 // ForeignFilesError says that the output directory holds files envgen did
@@ -108,20 +109,8 @@ func Diff(dir, label string, tree Tree) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := map[string]bool{}
-	for p := range current {
-		paths[p] = true
-	}
-	for p := range tree {
-		paths[p] = true
-	}
-	sorted := make([]string, 0, len(paths))
-	for p := range paths {
-		sorted = append(sorted, p)
-	}
-	sort.Strings(sorted)
 	var out bytes.Buffer
-	for _, p := range sorted {
+	for _, p := range sorted.UnionKeys(current, tree) {
 		name := filepath.ToSlash(filepath.Join(label, p))
 		out.Write(diff.Diff(name, current[p], name, tree[p]))
 	}

@@ -8,8 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
+
+	"envgen.dev/envgen/internal/sorted"
 )
 
 // Change is one difference.
@@ -87,20 +88,8 @@ func values(path string, a, b any) []Change {
 }
 
 func maps(path string, a, b map[string]any) []Change {
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
 	var changes []Change
-	for _, k := range sorted {
+	for _, k := range sorted.UnionKeys(a, b) {
 		p := join(path, k)
 		av, inA := a[k]
 		bv, inB := b[k]

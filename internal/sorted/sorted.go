@@ -16,3 +16,16 @@ func Keys[K cmp.Ordered, V any](m map[K]V) []K {
 	slices.Sort(keys)
 	return keys
 }
+
+// UnionKeys returns the keys of a and b together, sorted, each once: what
+// a comparison of two maps walks.
+func UnionKeys[K cmp.Ordered, A, B any](a map[K]A, b map[K]B) []K {
+	seen := make(map[K]bool, len(a)+len(b))
+	for k := range a {
+		seen[k] = true
+	}
+	for k := range b {
+		seen[k] = true
+	}
+	return Keys(seen)
+}
