@@ -63,7 +63,8 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 		return nil, &NotFoundError{What: fmt.Sprintf("%s has no %s: %v", object, path, err)}
 	}
 	e := &Explanation{Environment: env, Object: objectRef(obj), Path: canonical, Value: value}
-	fields, why := mapField(project, env, obj, canonical)
+	t := mapTarget(project, env, obj, canonical)
+	fields, why := t.cue, t.why
 	// An image is made of three fields; anything else comes from the most
 	// specific field that envgen.cue sets (ci.env.X before env.X).
 	all := len(fields) > 0 && strings.HasSuffix(fields[0], "image")

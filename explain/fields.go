@@ -33,12 +33,7 @@ var (
 	svcPort  = regexp.MustCompile(`^spec\.ports\[name=([^\]]+)\]`)
 )
 
-// mapField maps the canonical path of a rendered object to envgen.cue.
-func mapField(project *compiler.Project, env string, obj map[string]any, p string) ([]string, string) {
-	t := mapTarget(project, env, obj, p)
-	return t.cue, t.why
-}
-
+// mapTarget maps the canonical path of a rendered object to envgen.cue.
 func mapTarget(project *compiler.Project, env string, obj map[string]any, p string) target {
 	kind, _ := obj["kind"].(string)
 	meta, _ := obj["metadata"].(map[string]any)

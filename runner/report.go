@@ -9,9 +9,8 @@ import (
 
 // Phase is one measured step of a run.
 type Phase struct {
-	Name     string        `json:"name"`
-	Duration time.Duration `json:"-"`
-	Seconds  float64       `json:"seconds"`
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Report is what a run measured and how it ended.
@@ -54,7 +53,7 @@ func newReport(start time.Time) *Report {
 func (r *Report) mark(name string) {
 	now := time.Now()
 	d := now.Sub(r.last)
-	r.Phases = append(r.Phases, Phase{Name: name, Duration: d, Seconds: round(d)})
+	r.Phases = append(r.Phases, Phase{Name: name, Seconds: round(d)})
 	if name == PhaseFinished {
 		r.build = d
 	}

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -279,19 +278,6 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// Logs returns a component's log, for a failing test to show.
-func (c *Cluster) Logs(component string) string {
-	f, err := os.Open(filepath.Join(c.Dir, component+".log"))
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	data, _ := io.ReadAll(f)
-	if len(data) > 4000 {
-		data = data[len(data)-4000:]
-	}
-	return string(data)
-}
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
