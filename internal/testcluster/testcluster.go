@@ -278,7 +278,6 @@ func (c *Cluster) Stop() {
 	}
 }
 
-
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
