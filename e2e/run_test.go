@@ -53,8 +53,9 @@ func TestRunSucceeds(t *testing.T) {
 
 func TestRunPassesExitCodeThrough(t *testing.T) {
 	dir := service(t, "fails", `annotations: "kwok.test/exit-code": "3"`)
-	r := run(t, "run", "--build-id", "fail-3", dir)
+	r := run(t, "run", "--build-id", "fail-3", "--log-prefix", "[build] ", dir)
 	wantCode(t, r, 3)
+	wantContains(t, "stdout", r.stdout, "[build] 42 passing (2s)\n")
 	wantContains(t, "stderr", r.stderr, "build failed with exit code 3")
 	wantContains(t, "stderr", r.stderr, "recent events in fails-ci-fail-3-")
 	wantContains(t, "stderr", r.stderr, "container build: terminated: exit code 3")
