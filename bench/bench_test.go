@@ -16,7 +16,6 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/pipeline"
-	"envgen.dev/envgen/render"
 )
 
 const example = "citoid"
@@ -107,13 +106,11 @@ func BenchmarkPipelineInProcess(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		objs, err := r.Render("ci")
+		built, err := r.Render("ci")
 		if err != nil {
 			b.Fatal(err)
 		}
 		var out bytes.Buffer
-		if err := render.YAML(&out, objs); err != nil {
-			b.Fatal(err)
-		}
+		out.Write(built.YAML)
 	}
 }

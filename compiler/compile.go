@@ -69,7 +69,9 @@ func (p *Project) Sources() *Sources { return p.sources }
 
 // Environment is one environment's compiled model.
 type Environment struct {
-	Name    string
+	Name string
+	// Extends is the environment this one starts from; "" for the top level.
+	Extends string
 	Service *model.Service
 }
 
@@ -190,15 +192,17 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 		}
 		layersOf[name] = append(append([]cue.Value{top}, layers...), override...)
 	}
+	wanted := withAncestors(environments, opts.Environments)
 	for _, name := range names {
-		if opts.Environments != nil && !slices.Contains(opts.Environments, name) {
+		if opts.Environments != nil && !wanted[name] {
 			continue
 		}
 		service, err := c.resolve(name, layersOf[name])
 		if err != nil {
 			return nil, err
 		}
-		project.Environments = append(project.Environments, Environment{Name: name, Service: service})
+		extends, _ := environments.LookupPath(cue.MakePath(cue.Str(name), cue.Str("extends"))).String()
+		project.Environments = append(project.Environments, Environment{Name: name, Extends: extends, Service: service})
 	}
 	return project, nil
 }
@@ -210,6 +214,20 @@ type compilation struct {
 	schema   cue.Value
 	filename string
 	sources  *Sources
+}
+
+// withAncestors returns the named environments and those they extend,
+// directly or not: an overlay is built on its parent's. The chains were
+// checked for cycles and unknown names before.
+func withAncestors(environments cue.Value, names []string) map[string]bool {
+	out := map[string]bool{}
+	for _, name := range names {
+		for current := name; current != "" && !out[current]; {
+			out[current] = true
+			current, _ = environments.LookupPath(cue.MakePath(cue.Str(current), cue.Str("extends"))).String()
+		}
+	}
+	return out
 }
 
 // environmentOrder returns the standard environments, then the others sorted.

@@ -59,7 +59,7 @@ func TestExplainNamesEveryLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs := rendered(t, result, "production-eqiad")
-	e, err := explain.Explain(result.Project, "production-eqiad", objs, "deployment/citoid", "spec.replicas")
+	e, err := explain.Explain(result.Project, "production-eqiad", objs, "horizontalpodautoscaler/citoid", "spec.minReplicas")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +80,11 @@ func TestExplainNamesEveryLayer(t *testing.T) {
 
 func rendered(t *testing.T, r *pipeline.Result, env string) []map[string]any {
 	t.Helper()
-	objs, err := r.Render(env)
+	built, err := r.Render(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return objs
+	return built.Objects
 }
 
 // leaves lists the paths of every scalar (and empty map or list) in v.

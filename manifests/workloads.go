@@ -33,7 +33,7 @@ func deployment(s *model.Service) *appsv1.Deployment {
 		ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, s.Name, ComponentServer), Annotations: podAnnotations(s.Annotations, s.Files)},
 		Spec:       podSpec(s, container),
 	}
-	return &appsv1.Deployment{
+	d := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
 		Spec: appsv1.DeploymentSpec{
@@ -42,6 +42,13 @@ func deployment(s *model.Service) *appsv1.Deployment {
 			Template: template,
 		},
 	}
+	if s.Autoscale != nil {
+		// The autoscaler owns the replica count. A replicas field beside it
+		// would reset the Deployment to that count on every apply
+		// (Kubernetes' own advice: leave it out).
+		d.Spec.Replicas = nil
+	}
+	return d
 }
 
 func podAnnotations(user, files map[string]string) map[string]string {

@@ -23,11 +23,16 @@ func (t Tree) Paths() []string { return sorted.Keys(t) }
 
 // Environment is the input for one overlay.
 type Environment struct {
-	Name    string
+	Name string
+	// Extends names the environment whose overlay this one builds on; ""
+	// builds on the base.
+	Extends string
 	Objects []manifests.Object
 }
 
-// Generate lays out base and environments as a kustomize tree.
+// Generate lays out base and environments as a kustomize tree. An
+// environment that extends another is an overlay of that one's overlay
+// (resources: ../production), so it holds only what differs from it.
 func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 	tree := Tree{}
 	k := kustomization{}
@@ -42,13 +47,25 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 	}
 	tree["base/kustomization.yaml"] = k.encode()
 
+	byName := map[string]Environment{}
 	for _, env := range envs {
-		o, err := computeOverlay(base, env.Objects)
+		byName[env.Name] = env
+	}
+	for _, env := range envs {
+		parent, parentDir := base, "../../base"
+		if env.Extends != "" {
+			p, ok := byName[env.Extends]
+			if !ok {
+				return nil, fmt.Errorf("overlay %s: extends %s, which is not generated with it", env.Name, env.Extends)
+			}
+			parent, parentDir = p.Objects, "../"+p.Name
+		}
+		o, err := computeOverlay(parent, env.Objects)
 		if err != nil {
 			return nil, fmt.Errorf("overlay %s: %w", env.Name, err)
 		}
-		dir := "overlays/" + env.Name + "/"
-		k := kustomization{Resources: []string{"../../base"}, Images: o.images}
+		dir := OverlayDir(env.Name) + "/"
+		k := kustomization{Resources: []string{parentDir}, Images: o.images}
 		for _, f := range o.files {
 			tree[dir+f.name] = withHeader(f.doc)
 			if f.patch {
@@ -63,16 +80,8 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 	return tree, nil
 }
 
-// Render returns an environment's objects as `kustomize build` prints them
-// for its overlay: the same objects envgen compiled, with the list order
-// that applying the overlay's patches gives.
-func Render(base, env []manifests.Object) ([]map[string]any, error) {
-	o, err := computeOverlay(base, env)
-	if err != nil {
-		return nil, err
-	}
-	return o.rendered, nil
-}
+// OverlayDir is the slash-separated directory of an environment's overlay.
+func OverlayDir(env string) string { return "overlays/" + env }
 
 // objectFile names the file of an object: kind-name.yaml.
 func objectFile(obj manifests.Object, suffix string) string {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/rogpeppe/go-internal/diff"
 
@@ -14,25 +17,41 @@ import (
 )
 
 // ForeignFilesError says that the output directory holds files envgen did
-// not generate, which replacing the tree would destroy.
+// not generate (or links, or special files), which replacing the tree would
+// destroy and which envgen never reads or prints.
 type ForeignFilesError struct {
 	Dir   string
 	Files []string
 }
 
 func (e *ForeignFilesError) Error() string {
-	return fmt.Sprintf("refusing to replace %s: it holds files envgen did not generate: %v (move them, or choose another --out)", e.Dir, e.Files)
+	return fmt.Sprintf("%s holds files envgen did not generate: %s; envgen neither reads nor replaces them (move them out, or choose another --out)", e.Dir, strings.Join(e.Files, ", "))
 }
 
-// Read loads the tree at dir. A missing dir is an empty tree. Files
-// without envgen's header are reported in foreign.
+// MaxTreeFileSize bounds each file read back from a tree: envgen writes
+// nothing bigger (a ConfigMap is at most 1 MiB), so a bigger one is not
+// envgen's and is not read further.
+const MaxTreeFileSize = 2 << 20
+
+// Read loads the tree at dir. A missing dir is an empty tree. Only regular
+// files that start with envgen's header are read, and at most
+// MaxTreeFileSize of each: anything else (a hand-written file, a symbolic
+// link, a FIFO, a huge file) is reported in foreign by its path alone, so
+// that nothing outside what envgen wrote is ever read or printed.
 func Read(dir string) (tree Tree, foreign []string, err error) {
+	info, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Tree{}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.IsDir() {
+		return nil, nil, fmt.Errorf("%s is a file, not a directory", dir)
+	}
 	tree = Tree{}
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path == dir {
-				return fs.SkipAll
-			}
 			return err
 		}
 		if d.IsDir() {
@@ -40,20 +59,47 @@ func Read(dir string) (tree Tree, foreign []string, err error) {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		rel = filepath.ToSlash(rel)
-		data, err := os.ReadFile(path)
+		if !d.Type().IsRegular() {
+			foreign = append(foreign, rel+" (not a regular file)")
+			return nil
+		}
+		data, ours, err := readGenerated(path)
 		if err != nil {
 			return err
 		}
-		if !bytes.HasPrefix(data, []byte(Header)) {
+		if !ours {
 			foreign = append(foreign, rel)
+			return nil
 		}
 		tree[rel] = data
 		return nil
 	})
-	if info, statErr := os.Stat(dir); statErr == nil && !info.IsDir() {
-		return nil, nil, fmt.Errorf("%s is a file, not a directory", dir)
-	}
 	return tree, foreign, err
+}
+
+// readGenerated reads a file envgen wrote, or says it is not one, having
+// read no more than its header when it is not.
+func readGenerated(path string) (data []byte, ours bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return nil, false, err
+	}
+	head := make([]byte, len(Header))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, []byte(Header)) {
+		return nil, false, nil
+	}
+	rest, err := io.ReadAll(io.LimitReader(f, MaxTreeFileSize))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(head)+len(rest) > MaxTreeFileSize {
+		return nil, false, nil
+	}
+	return append(head, rest...), true, nil
 }
 
 // Write replaces the tree at dir atomically: the new tree is written to a
@@ -102,17 +148,29 @@ func Write(dir string, tree Tree) error {
 }
 
 // Diff returns a unified diff from the tree at dir to tree, file by file in
-// sorted order, or nil when they are the same. label is how dir is named
-// in the diff headers.
+// sorted order, or nil when they are the same. Paths are labelled as git
+// labels them (a/<label>/<path>, b/<label>/<path>, /dev/null for a file on
+// one side only). A dir holding files envgen did not write is a
+// *ForeignFilesError: their content is never printed.
 func Diff(dir, label string, tree Tree) ([]byte, error) {
-	current, _, err := Read(dir)
+	current, foreign, err := Read(dir)
 	if err != nil {
 		return nil, err
+	}
+	if len(foreign) > 0 {
+		return nil, &ForeignFilesError{Dir: dir, Files: foreign}
 	}
 	var out bytes.Buffer
 	for _, p := range sorted.UnionKeys(current, tree) {
 		name := filepath.ToSlash(filepath.Join(label, p))
-		out.Write(diff.Diff(name, current[p], name, tree[p]))
+		from, to := "a/"+name, "b/"+name
+		if _, ok := current[p]; !ok {
+			from = "/dev/null"
+		}
+		if _, ok := tree[p]; !ok {
+			to = "/dev/null"
+		}
+		out.Write(diff.Diff(from, current[p], to, tree[p]))
 	}
 	if out.Len() == 0 {
 		return nil, nil

@@ -26,7 +26,6 @@ import (
 	"envgen.dev/envgen/internal/golden"
 	"envgen.dev/envgen/overlays"
 	"envgen.dev/envgen/pipeline"
-	"envgen.dev/envgen/render"
 )
 
 var examples = []string{"citoid", "thumbnail-worker", "wiki-web"}
@@ -42,15 +41,11 @@ func load(t *testing.T, example string) *pipeline.Result {
 
 func renderYAML(t *testing.T, r *pipeline.Result, env string) []byte {
 	t.Helper()
-	objs, err := r.Render(env)
+	built, err := r.Render(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := render.YAML(&b, objs); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return built.YAML
 }
 
 // TestExamplesGolden pins the generated tree and every rendered

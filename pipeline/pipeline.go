@@ -46,33 +46,82 @@ func build(project *compiler.Project) *Result {
 	for _, env := range project.Environments {
 		r.Environments = append(r.Environments, overlays.Environment{
 			Name:    env.Name,
+			Extends: env.Extends,
 			Objects: manifests.Build(env.Name, env.Service),
 		})
 	}
 	return r
 }
 
-// Tree lays out the kustomize tree of all environments.
+// Tree lays out the kustomize tree of all environments, and proves it:
+// kustomize's own engine builds every overlay into exactly the objects
+// envgen compiled, or Tree fails with an *overlays.MismatchError.
 func (r *Result) Tree() (overlays.Tree, error) {
-	return overlays.Generate(r.Base, r.Environments)
-}
-
-// Objects returns the typed objects of one environment.
-func (r *Result) Objects(env string) ([]manifests.Object, error) {
-	for _, e := range r.Environments {
-		if e.Name == env {
-			return e.Objects, nil
-		}
-	}
-	return nil, &compiler.UnknownEnvironmentError{Name: env, Known: r.Project.EnvironmentNames()}
-}
-
-// Render returns one environment's objects as `kustomize build` of its
-// overlay prints them.
-func (r *Result) Render(env string) ([]map[string]any, error) {
-	objs, err := r.Objects(env)
+	tree, err := overlays.Generate(r.Base, r.Environments)
 	if err != nil {
 		return nil, err
 	}
-	return overlays.Render(r.Base, objs)
+	for _, env := range r.Environments {
+		if _, err := r.verifiedBuild(tree, env); err != nil {
+			return nil, err
+		}
+	}
+	return tree, nil
+}
+
+// Objects returns the typed objects of one environment, as envgen compiled
+// them.
+func (r *Result) Objects(env string) ([]manifests.Object, error) {
+	e, err := r.environment(env)
+	if err != nil {
+		return nil, err
+	}
+	return e.Objects, nil
+}
+
+func (r *Result) environment(env string) (overlays.Environment, error) {
+	for _, e := range r.Environments {
+		if e.Name == env {
+			return e, nil
+		}
+	}
+	return overlays.Environment{}, &compiler.UnknownEnvironmentError{Name: env, Known: r.Project.EnvironmentNames()}
+}
+
+// Render returns one environment as kustomize builds its overlay of the
+// generated tree: the one rendering every command prints, applies, diffs
+// and explains. It fails with an *overlays.MismatchError if that is not
+// what envgen compiled.
+func (r *Result) Render(env string) (*overlays.Built, error) {
+	e, err := r.environment(env)
+	if err != nil {
+		return nil, err
+	}
+	// Only the overlays this one builds on are generated.
+	var chain []overlays.Environment
+	for current := e; ; {
+		chain = append(chain, current)
+		if current.Extends == "" {
+			break
+		}
+		if current, err = r.environment(current.Extends); err != nil {
+			return nil, err
+		}
+	}
+	tree, err := overlays.Generate(r.Base, chain)
+	if err != nil {
+		return nil, err
+	}
+	return r.verifiedBuild(tree, e)
+}
+
+func (r *Result) verifiedBuild(tree overlays.Tree, env overlays.Environment) (*overlays.Built, error) {
+	built, err := overlays.Build(tree, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := overlays.Verify(env.Name, env.Objects, built.Objects); err != nil {
+		return nil, err
+	}
+	return built, nil
 }

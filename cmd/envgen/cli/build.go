@@ -66,12 +66,14 @@ func runBuild(cmd *cobra.Command, args []string, opts buildOptions) error {
 			return err
 		}
 	}
-	objs, err := result.Render(opts.env)
+	built, err := result.Render(opts.env)
 	if err != nil {
 		return err
 	}
 	if opts.output == "json" {
-		return render.JSON(cmd.OutOrStdout(), objs)
+		return render.JSON(cmd.OutOrStdout(), built.Objects)
 	}
-	return render.YAML(cmd.OutOrStdout(), objs)
+	// kustomize's own bytes: what `kustomize build` of the tree prints.
+	_, err = cmd.OutOrStdout().Write(built.YAML)
+	return err
 }

@@ -154,5 +154,9 @@ func renderedMaps(r *pipeline.Result, env string) ([]map[string]any, error) {
 	if r == nil || !slices.Contains(r.Project.EnvironmentNames(), env) {
 		return nil, nil
 	}
-	return r.Render(env)
+	built, err := r.Render(env)
+	if err != nil {
+		return nil, err
+	}
+	return built.Objects, nil
 }

@@ -40,11 +40,11 @@ Paths use dots, [N] for list items, and [name=x] for items with a name:
 			if err != nil {
 				return err
 			}
-			objs, err := result.Render(opts.env)
+			built, err := result.Render(opts.env)
 			if err != nil {
 				return err
 			}
-			e, err := explain.Explain(result.Project, opts.env, objs, args[0], args[1])
+			e, err := explain.Explain(result.Project, opts.env, built.Objects, args[0], args[1])
 			if err != nil {
 				return &exitError{code: ExitInvalid, err: err}
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -91,6 +92,10 @@ func runGenerate(cmd *cobra.Command, args []string, opts generateOptions) error 
 		return nil
 	}
 	if err := overlays.Write(out, tree); err != nil {
+		var foreign *overlays.ForeignFilesError
+		if errors.As(err, &foreign) {
+			return err // already names the directory
+		}
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files for %d environments to %s\n", len(tree), len(result.Environments), out)

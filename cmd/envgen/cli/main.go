@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/overlays"
 )
 
 // Exit codes of envgen's commands other than run (see run.go for its own).
@@ -60,13 +61,15 @@ func exitCode(err error) int {
 		stale   *staleError
 		finding *findingsError
 		coded   *exitError
+		differ  *overlays.MismatchError
+		foreign *overlays.ForeignFilesError
 	)
 	switch {
 	case errors.As(err, &coded):
 		return coded.code
 	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding):
+	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding), errors.As(err, &differ), errors.As(err, &foreign):
 		return ExitInvalid
 	case errors.As(err, &file) && errors.Is(err, os.ErrNotExist):
 		return ExitInvalid

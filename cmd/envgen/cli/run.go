@@ -94,7 +94,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if service.CI == nil {
 		return fmt.Errorf("envgen.cue has no ci section: nothing to run")
 	}
-	objs, err := result.Render(opts.env)
+	built, err := result.Render(opts.env)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
 		Service:     result.Project.Name,
 		BuildID:     buildID,
-		Objects:     objs,
+		Objects:     built.Objects,
 		Timeout:     timeout,
 		Keep:        opts.keep,
 		LogPrefix:   opts.logPrefix,

@@ -1,0 +1,59 @@
+package overlays
+
+import (
+	"fmt"
+	"path"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// Built is an environment as kustomize's own engine builds it from the
+// generated tree: what `kustomize build overlays/<env>` and
+// `kubectl apply -k` give.
+type Built struct {
+	// YAML is the stream kustomize prints, byte for byte.
+	YAML []byte
+	// Objects are the same objects, decoded.
+	Objects []map[string]any
+}
+
+// root is where Build lays the tree out in its in-memory filesystem.
+const root = "/deploy"
+
+// Build runs kustomize (sigs.k8s.io/kustomize/api/krusty, in process) on
+// the overlay of env in tree. Nothing touches the disk: the tree is laid
+// out in memory, so what is built is exactly what generate writes.
+func Build(tree Tree, env string) (*Built, error) {
+	fs := filesys.MakeFsInMemory()
+	for _, p := range tree.Paths() {
+		if err := fs.WriteFile(path.Join(root, p), tree[p]); err != nil {
+			return nil, err
+		}
+	}
+	dir := path.Join(root, OverlayDir(env))
+	if !fs.Exists(path.Join(dir, "kustomization.yaml")) {
+		return nil, fmt.Errorf("the tree has no overlay %s", env)
+	}
+	opts := krusty.MakeDefaultOptions()
+	// The kustomizations say sortOptions: legacy themselves, so that the
+	// kustomize CLI and kubectl -k print the same order.
+	opts.Reorder = krusty.ReorderOptionUnspecified
+	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", OverlayDir(env), err)
+	}
+	yamlOut, err := resMap.AsYaml()
+	if err != nil {
+		return nil, err
+	}
+	b := &Built{YAML: yamlOut}
+	for _, r := range resMap.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, err
+		}
+		b.Objects = append(b.Objects, m)
+	}
+	return b, nil
+}
