@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cuelang.org/go/cue"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
@@ -45,6 +46,10 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	}
 	if pinned(env) && s.Tag == "latest" {
 		return fail("tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
+	}
+
+	if err := requestsWithinLimits("resources", s.Resources, fail); err != nil {
+		return err
 	}
 
 	seen := map[string]string{}
@@ -88,9 +93,15 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 	if pinned(env) && s.CI.Tag == "latest" {
 		return fail("ci.tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
 	}
+	if err := requestsWithinLimits("ci.resources", s.CI.Resources, fail); err != nil {
+		return err
+	}
 	for _, name := range sorted.Keys(s.CI.Services) {
 		svc := s.CI.Services[name]
 		prefix := "ci.services." + name
+		if err := requestsWithinLimits(prefix+".resources", svc.Resources, fail); err != nil {
+			return err
+		}
 		if err := onePin(svc.Tag, svc.Digest, prefix+".", at, fail); err != nil {
 			return err
 		}
@@ -101,6 +112,31 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 			if _, ok := svc.Ports[port]; !ok {
 				return fail(prefix+".readiness."+field+".port", fmt.Sprintf("no port named %q in %s.ports%s", port, prefix, portList(svc.Ports)))
 			}
+		}
+	}
+	return nil
+}
+
+// requestsWithinLimits wants every request at most its limit, as
+// kube-apiserver does: the layers may set the two in different places
+// (limits at the top level, a bigger request in one environment).
+func requestsWithinLimits(prefix string, r *model.Resources, fail func(field, msg string) error) error {
+	if r == nil {
+		return nil
+	}
+	for _, name := range sorted.Keys(r.Requests) {
+		limit, ok := r.Limits[name]
+		if !ok {
+			continue
+		}
+		req, errReq := resource.ParseQuantity(r.Requests[name])
+		lim, errLim := resource.ParseQuantity(limit)
+		if errReq == nil && errLim == nil && req.Cmp(lim) > 0 {
+			field := prefix + ".requests." + name
+			if strings.Contains(name, "-") {
+				field = fmt.Sprintf("%s.requests.%q", prefix, name)
+			}
+			return fail(field, fmt.Sprintf("the %s request %s is more than its limit %s; Kubernetes refuses a request above the limit", name, r.Requests[name], limit))
 		}
 	}
 	return nil

@@ -1,0 +1,431 @@
+// Package casegen writes random envgen.cue files for differential tests:
+// every field of the schema, in every layer (top level, the standard
+// environments, custom ones extending each other two and three deep, ci),
+// with the transitions users write between layers — a probe switching
+// handler, a port renumbered, a variable switching between a literal, a
+// Secret and a ConfigMap, a list emptied or shortened, a tag replaced by a
+// digest, files added, objects only some environments have.
+//
+// The files are valid by construction (they pass envgen's schema and
+// cross-field rules), so that a test can hold envgen to its promise on
+// each: the kustomize tree builds into what envgen compiled, and
+// kube-apiserver accepts every object. A seed gives the same file on every
+// machine.
+package casegen
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+)
+
+// Case is one generated envgen.cue.
+type Case struct {
+	Seed uint64
+	// Source is the CUE text (JSON is CUE).
+	Source []byte
+}
+
+// New returns the case of a seed.
+func New(seed uint64) Case {
+	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	src, err := json.MarshalIndent(g.service(), "", "\t")
+	if err != nil {
+		panic(err) // maps of strings, numbers and lists always marshal
+	}
+	return Case{Seed: seed, Source: append(src, '\n')}
+}
+
+type obj = map[string]any
+
+type gen struct {
+	r *rand.Rand
+	// portNames are the top level's ports: probes may name them in every
+	// environment, since environments can add and renumber ports but not
+	// remove them.
+	portNames []string
+	// pdbKind is the one disruption budget field every layer uses: the
+	// layers merge field by field, and both set is an error.
+	pdbKind string
+}
+
+var (
+	portPool = []string{"http", "metrics", "admin", "grpc", "debug"}
+	envPool  = []string{"LOG_LEVEL", "DB_HOST", "API_TOKEN", "FEATURES", "MODE", "CACHE_URL", "WORKERS"}
+	filePool = []string{"/etc/svc/config.yaml", "/etc/svc/robots.txt", "/srv/app/settings.json", "/etc/svc/extra.conf"}
+	custom   = [][2]string{ // name, extends
+		{"production-eqiad", "production"},
+		{"production-codfw", "production"},
+		{"production-eqiad-canary", "production-eqiad"},
+		{"staging-beta", "staging"},
+		{"staging-beta-one", "staging-beta"},
+	}
+)
+
+func (g *gen) chance(p float64) bool { return g.r.Float64() < p }
+func (g *gen) intn(n int) int        { return g.r.IntN(n) }
+func (g *gen) pick(s []string) string {
+	return s[g.intn(len(s))]
+}
+
+// subset returns a random non-empty subset of s when nonEmpty, in order.
+func (g *gen) subset(s []string, nonEmpty bool) []string {
+	for {
+		var out []string
+		for _, v := range s {
+			if g.chance(0.4) {
+				out = append(out, v)
+			}
+		}
+		if len(out) > 0 || !nonEmpty {
+			return out
+		}
+	}
+}
+
+func (g *gen) service() obj {
+	g.portNames = g.subset(portPool[:3], false)
+	g.pdbKind = g.pick([]string{"minAvailable", "maxUnavailable"})
+	s := obj{
+		"name":  g.pick([]string{"svc", "citoid", "web-api", "a"}),
+		"image": g.pick([]string{"registry.example.org/team/svc", "docker-registry.example.org/wikimedia/app", "quay.example.com:5000/x/y"}),
+	}
+	g.pin(s, true)
+	ports := obj{}
+	for _, name := range g.portNames {
+		ports[name] = g.port(name)
+	}
+	if len(ports) > 0 {
+		s["ports"] = ports
+	}
+	g.settings(s, true)
+	if g.chance(0.8) {
+		s["ci"] = g.ci(true)
+	}
+	s["environments"] = g.environments()
+	if g.chance(0.3) {
+		s["vet"] = obj{"off": obj{"EG004": "staging runs one replica on purpose"}}
+	}
+	return s
+}
+
+// port returns a number for a port name from a range of its own, so that
+// renumbering never makes two ports share a number.
+func (g *gen) port(name string) int {
+	return 1000*(1+slices.Index(portPool, name)) + g.intn(999) + 1
+}
+
+// pin sets a tag or a digest (one of them, as a layer must).
+func (g *gen) pin(s obj, top bool) {
+	delete(s, "tag")
+	delete(s, "digest")
+	if g.chance(0.25) {
+		s["digest"] = fmt.Sprintf("sha256:%064x", g.r.Uint64())
+		return
+	}
+	s["tag"] = g.pick([]string{"1.0", "v2.3.1", "2026-11-01-173921-production", "0f3c2a1"})
+}
+
+// settings fills the fields the top level and environments share; top says
+// whether this is the top level (which sets more, more often).
+func (g *gen) settings(s obj, top bool) {
+	p := 0.3
+	if top {
+		p = 0.7
+	}
+	if g.chance(p / 2) {
+		s["command"] = g.args(0, 3, "/usr/bin/svc")
+	}
+	if g.chance(p / 2) {
+		s["args"] = g.args(0, 4, "--flag")
+	}
+	if g.chance(p) {
+		env := obj{}
+		for _, name := range g.subset(envPool, true) {
+			env[name] = g.envValue()
+		}
+		s["env"] = env
+	}
+	if g.chance(p / 2) {
+		files := obj{}
+		for _, f := range g.subset(filePool, true) {
+			files[f] = g.pick([]string{"a: 1\n", "User-agent: *\n", "{\"x\": true}\n", "line\nline 2\n"})
+		}
+		s["files"] = files
+	}
+	if g.chance(p) {
+		s["resources"] = g.resources()
+	}
+	if g.chance(p) {
+		s["probes"] = g.probes()
+	}
+	if g.chance(p / 2) {
+		s["replicas"] = g.intn(5)
+	}
+	if g.chance(p / 3) {
+		low := 1 + g.intn(4)
+		a := obj{"min": low, "max": low + g.intn(6)}
+		if g.chance(0.5) {
+			a["cpuPercent"] = 10 + g.intn(90)
+		}
+		s["autoscale"] = a
+	}
+	if g.chance(p / 3) {
+		var v any = g.intn(3)
+		if g.chance(0.5) {
+			v = fmt.Sprintf("%d%%", 10*(1+g.intn(9)))
+		}
+		s["disruptionBudget"] = obj{g.pdbKind: v}
+	}
+	if g.chance(p / 3) {
+		s["egress"] = g.egress()
+	}
+	if g.chance(p / 2) {
+		a := obj{}
+		for _, k := range g.subset([]string{"prometheus.io/port", "example.org/team", "note"}, true) {
+			a[k] = g.pick([]string{"9102", "search", "a value with spaces", ""})
+		}
+		s["annotations"] = a
+	}
+	if g.chance(p / 3) {
+		sa := obj{}
+		if g.chance(0.5) {
+			sa["name"] = g.pick([]string{"svc-runner", "deployer"})
+		}
+		sa["automountToken"] = g.chance(0.5)
+		s["serviceAccount"] = sa
+	}
+	if g.chance(p / 2) {
+		s["securityContext"] = g.securityContext()
+	}
+	if g.chance(p / 4) {
+		g.pin(s, top)
+	}
+	if !top && g.chance(p/6) {
+		s["image"] = "registry.example.org/team/other"
+	}
+	if !top && g.chance(p/3) {
+		ports := obj{}
+		for _, name := range g.subset(portPool, true) {
+			ports[name] = g.port(name)
+		}
+		s["ports"] = ports
+	}
+}
+
+func (g *gen) args(min, max int, stem string) []any {
+	out := []any{}
+	for i := range min + g.intn(max-min+1) {
+		out = append(out, fmt.Sprintf("%s-%d", stem, i))
+	}
+	return out
+}
+
+func (g *gen) envValue() any {
+	switch g.intn(3) {
+	case 0:
+		return obj{"secret": g.pick([]string{"svc-secrets", "wmf.ca-bundle", "db"}), "key": g.pick([]string{"token", "password", "tls.crt"})}
+	case 1:
+		return obj{"configMap": g.pick([]string{"svc-config", "features"}), "key": g.pick([]string{"flags", "level"})}
+	}
+	return g.pick([]string{"debug", "info", "", "redis://cache:6379", "$(HOME)/x", "42"})
+}
+
+func (g *gen) resources() obj {
+	list := func() obj {
+		l := obj{}
+		if g.chance(0.7) {
+			l["cpu"] = g.pick([]string{"100m", "250m", "1", "2", "0.5"})
+		}
+		if g.chance(0.7) {
+			l["memory"] = g.pick([]string{"128Mi", "256Mi", "1Gi", "500M"})
+		}
+		if g.chance(0.2) {
+			l["ephemeral-storage"] = g.pick([]string{"1Gi", "100Mi"})
+		}
+		return l
+	}
+	r := obj{}
+	if g.chance(0.7) {
+		r["requests"] = list()
+	}
+	if g.chance(0.7) {
+		r["limits"] = list()
+	}
+	// Requests must not exceed limits: keep the two apart by unit.
+	if req, ok := r["requests"].(obj); ok {
+		if lim, ok := r["limits"].(obj); ok {
+			for k := range req {
+				if _, both := lim[k]; both {
+					req[k] = map[string]string{"cpu": "10m", "memory": "16Mi", "ephemeral-storage": "10Mi"}[k]
+				}
+			}
+		}
+	}
+	return r
+}
+
+func (g *gen) probes() obj {
+	p := obj{}
+	for _, kind := range g.subset([]string{"readiness", "liveness", "startup"}, true) {
+		p[kind] = g.probe(g.portNames)
+	}
+	return p
+}
+
+func (g *gen) probe(ports []string) obj {
+	portRef := func() any {
+		if len(ports) > 0 && g.chance(0.7) {
+			return g.pick(ports)
+		}
+		return 1 + g.intn(65535)
+	}
+	pr := obj{}
+	switch g.intn(3) {
+	case 0:
+		h := obj{"path": g.pick([]string{"/healthz", "/", "/ready?full=1"}), "port": portRef()}
+		if g.chance(0.3) {
+			h["scheme"] = g.pick([]string{"HTTP", "HTTPS"})
+		}
+		pr["http"] = h
+	case 1:
+		pr["tcp"] = obj{"port": portRef()}
+	default:
+		pr["exec"] = obj{"command": g.args(1, 3, "check")}
+	}
+	for _, f := range []string{"initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"} {
+		if g.chance(0.3) {
+			pr[f] = 1 + g.intn(30)
+		}
+	}
+	return pr
+}
+
+func (g *gen) egress() obj {
+	e := obj{}
+	for _, name := range g.subset([]string{"db", "search", "zotero"}, true) {
+		rule := obj{}
+		if g.chance(0.6) {
+			rule["cidrs"] = []any{g.pick([]string{"10.64.32.0/24", "192.168.0.0/16", "10.0.0.1/32"})}
+		}
+		if g.chance(0.6) || len(rule) == 0 {
+			rule["namespaces"] = []any{g.pick([]string{"redis", "zotero", "db"})}
+		}
+		if g.chance(0.7) {
+			rule["ports"] = []any{1 + g.intn(65535)}
+		}
+		if g.chance(0.3) {
+			rule["protocol"] = g.pick([]string{"TCP", "UDP"})
+		}
+		e[name] = rule
+	}
+	return e
+}
+
+func (g *gen) securityContext() obj {
+	sc := obj{}
+	for _, f := range []string{"runAsUser", "runAsGroup", "fsGroup"} {
+		if g.chance(0.6) {
+			sc[f] = 1 + g.intn(65000)
+		}
+	}
+	return sc
+}
+
+func (g *gen) ci(top bool) obj {
+	ci := obj{}
+	if g.chance(0.3) {
+		ci["image"] = "registry.example.org/team/builder"
+		ci["tag"] = "2.0"
+	} else if g.chance(0.2) {
+		g.pin(ci, false)
+	}
+	if top || g.chance(0.3) {
+		ci["command"] = g.args(1, 3, "make")
+	}
+	if g.chance(0.3) {
+		ci["args"] = g.args(0, 2, "-v")
+	}
+	if g.chance(0.4) {
+		env := obj{}
+		for _, name := range g.subset([]string{"CI", "DB_HOST", "API_TOKEN"}, true) {
+			env[name] = g.envValue()
+		}
+		ci["env"] = env
+	}
+	if g.chance(0.5) {
+		ci["timeout"] = g.pick([]string{"90s", "15m", "1h", "1h30m"})
+	}
+	if g.chance(0.4) {
+		ci["resources"] = g.resources()
+	}
+	if g.chance(0.3) {
+		ci["annotations"] = obj{"example.org/build": g.pick([]string{"yes", "x"})}
+	}
+	if g.chance(0.6) {
+		services := obj{}
+		for _, name := range g.subset([]string{"db", "cache", "zotero"}, true) {
+			services[name] = g.testService()
+		}
+		ci["services"] = services
+	}
+	return ci
+}
+
+func (g *gen) testService() obj {
+	ts := obj{"image": g.pick([]string{"docker-registry.example.org/postgres", "registry.example.org/redis"})}
+	g.pin(ts, false)
+	var ports []string
+	if g.chance(0.7) {
+		p := obj{}
+		for i, name := range g.subset([]string{"db", "redis", "web"}, true) {
+			p[name] = 5000 + 100*i + g.intn(99)
+			ports = append(ports, name)
+		}
+		ts["ports"] = p
+	}
+	if g.chance(0.3) {
+		ts["command"] = g.args(1, 2, "serve")
+	}
+	if g.chance(0.2) {
+		ts["args"] = g.args(0, 2, "--x")
+	}
+	if g.chance(0.4) {
+		ts["env"] = obj{"POSTGRES_PASSWORD": obj{"secret": "db", "key": "password"}, "MODE": "test"}
+	}
+	if g.chance(0.4) {
+		ts["resources"] = g.resources()
+	}
+	if g.chance(0.6) {
+		ts["readiness"] = g.probe(ports)
+	}
+	if g.chance(0.4) {
+		ts["securityContext"] = g.securityContext()
+	}
+	return ts
+}
+
+func (g *gen) environments() obj {
+	envs := obj{}
+	for _, name := range []string{"development", "ci", "staging", "production"} {
+		if g.chance(0.7) {
+			e := obj{}
+			g.settings(e, false)
+			if name == "ci" && g.chance(0.5) {
+				e["ci"] = g.ci(false)
+			}
+			envs[name] = e
+		}
+	}
+	for _, c := range custom {
+		_, parentThere := envs[c[1]]
+		standard := slices.Contains([]string{"staging", "production"}, c[1])
+		if (parentThere || standard) && g.chance(0.35) {
+			e := obj{"extends": c[1]}
+			g.settings(e, false)
+			envs[c[0]] = e
+		}
+	}
+	return envs
+}
