@@ -12,7 +12,7 @@ KUSTOMIZE_VERSION := v5.8.1
 all: build
 
 build:
-	$(GO) build -o $(BIN)/envgen ./cmd/envgen
+	$(GO) build -ldflags "-X envgen.dev/envgen/internal/version.Commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" -o $(BIN)/envgen ./cmd/envgen
 
 # The main job on the bundled example.
 example: build

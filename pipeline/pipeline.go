@@ -24,6 +24,7 @@ type Result struct {
 // Load compiles the envgen.cue at path and builds every environment's
 // objects.
 func Load(path string, opts compiler.Options) (*Result, error) {
+	overlays.WarmUp()
 	project, err := compiler.CompileFile(path, opts)
 	if err != nil {
 		return nil, err
@@ -34,6 +35,7 @@ func Load(path string, opts compiler.Options) (*Result, error) {
 // LoadSource is Load for CUE text that is not in a file of its own (an
 // older revision, say); filename is used in positions.
 func LoadSource(filename string, src []byte, opts compiler.Options) (*Result, error) {
+	overlays.WarmUp()
 	project, err := compiler.Compile(filename, src, opts)
 	if err != nil {
 		return nil, err

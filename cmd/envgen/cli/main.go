@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		// cobra's own error for `envgen genrate`, suggestions included: a
+		// usage error like any other.
+		err = &usageError{command: "envgen", err: errors.New(strings.TrimRight(err.Error(), "\n"))}
 	}
 	fmt.Fprintf(stderr, "envgen: %v\n", err)
 	var usage *usageError
@@ -138,6 +144,7 @@ environment only what differs — into Kubernetes manifests.
   envgen run               run the ci environment's build on a cluster
   envgen gc                delete expired build namespaces
   envgen rbac              print the RBAC that run and gc need
+  envgen version           which envgen this is (release and commit)
 
 Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 2 wrong usage, 3 a file could not be read or written. envgen run has its own
@@ -146,7 +153,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"envgen.dev/envgen/internal/version"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -9,9 +10,6 @@ import (
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/vet"
 )
-
-// version is envgen's version as SARIF reports it.
-const version = "0.1.0"
 
 type vetOptions struct {
 	output string
@@ -67,7 +65,7 @@ Exit codes: 0 no findings, 1 findings (or invalid envgen.cue), 2 wrong usage.`,
 			case "json":
 				err = report.JSON(out)
 			case "sarif":
-				err = report.SARIF(out, version)
+				err = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
 			default:
 				report.Text(out)
 			}
