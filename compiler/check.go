@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,6 +112,33 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 		if field, port := namedPort(svc.Readiness); port != "" {
 			if _, ok := svc.Ports[port]; !ok {
 				return fail(prefix+".readiness."+field+".port", fmt.Sprintf("no port named %q in %s.ports%s", port, prefix, portList(svc.Ports)))
+			}
+		}
+	}
+	return nil
+}
+
+// checkMayDiffer wants every mayDiffer entry of the vet invariants to name
+// a field an environment can set: a misspelt one would silently allow
+// nothing.
+func (c *compilation) checkMayDiffer(vet cue.Value) error {
+	settings := c.schema.LookupPath(cue.ParsePath("#Settings"))
+	var known []string
+	iter, _ := settings.Fields(cue.Optional(true))
+	for iter != nil && iter.Next() {
+		known = append(known, iter.Selector().Unquoted())
+	}
+	invariants, _ := vet.LookupPath(cue.ParsePath("invariants")).Fields()
+	for invariants != nil && invariants.Next() {
+		list, err := invariants.Value().LookupPath(cue.ParsePath("mayDiffer")).List()
+		if err != nil {
+			continue // absent; the schema checked its type
+		}
+		for i := 0; list.Next(); i++ {
+			name, _ := list.Value().String()
+			if !slices.Contains(known, name) {
+				field := fmt.Sprintf("vet.invariants.%s.mayDiffer[%d]", invariants.Selector(), i)
+				return c.positionedError(list.Value(), field, fmt.Sprintf("%q is not a field an environment can set (one of: %s)", name, strings.Join(known, ", ")))
 			}
 		}
 	}

@@ -170,6 +170,9 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 		if err := vet.Decode(&project.Vet); err != nil {
 			return nil, c.inputError("", err)
 		}
+		if err := c.checkMayDiffer(vet); err != nil {
+			return nil, err
+		}
 	}
 	if project.Base, err = c.resolve("", []cue.Value{top}); err != nil {
 		return nil, err
