@@ -6,7 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // Expired is a build namespace that gc deletes (or, dry, would delete).
@@ -28,8 +28,8 @@ type GCOptions struct {
 // GC deletes the build namespaces envgen created whose expiry passed. It
 // lists only namespaces with envgen's managed-by label, so it never touches
 // anyone else's.
-func GC(ctx context.Context, client kubernetes.Interface, opts GCOptions) ([]Expired, error) {
-	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
+func GC(ctx context.Context, client corev1client.CoreV1Interface, opts GCOptions) ([]Expired, error) {
+	list, err := client.Namespaces().List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
 	if err != nil {
 		return nil, &ClusterError{Op: "listing namespaces", Err: err}
 	}

@@ -11,7 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"envgen.dev/envgen/manifests"
 )
@@ -43,7 +43,7 @@ type Options struct {
 
 // Clients are the cluster connections a run uses.
 type Clients struct {
-	Kube    kubernetes.Interface
+	Kube    corev1client.CoreV1Interface
 	Dynamic dynamic.Interface
 }
 
