@@ -24,9 +24,14 @@ var StandardEnvironments = []string{"development", "ci", "staging", "production"
 
 // Options change what Compile produces.
 type Options struct {
-	// Tag, when set, replaces the image tag (and digest) of the service and
-	// of a build that uses the service's image, in every environment. It is
-	// what a CI job passes for the image of the commit under test.
+	// Tag, when set, retags the service's image in every environment, as
+	// `kustomize edit set image <image>=<image>:<tag>` would: every
+	// container whose repository is the service's image gets this tag (and
+	// loses any digest) — the main container, and the CI build when it runs
+	// the service's image, even if ci.tag pinned another tag. Containers of
+	// other images (test services, a build with its own ci.image) keep
+	// theirs. It is what a CI job passes for the image of the commit under
+	// test.
 	Tag string
 
 	// Environments, when set, limits the environments resolved and checked
@@ -203,6 +208,9 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 		service, err := c.resolve(name, layersOf[name])
 		if err != nil {
 			return nil, err
+		}
+		if opts.Tag != "" && service.CI != nil && (service.CI.Image == "" || service.CI.Image == service.Image) {
+			service.CI.Image, service.CI.Tag, service.CI.Digest = "", "", ""
 		}
 		extends, _ := environments.LookupPath(cue.MakePath(cue.Str(name), cue.Str("extends"))).String()
 		project.Environments = append(project.Environments, Environment{Name: name, Extends: extends, Service: service})

@@ -27,8 +27,12 @@ func newBuildCmd() *cobra.Command {
 one environment as a multi-document YAML stream: the same objects, in the same
 order, as 'kustomize build deploy/overlays/<name>' of the generated tree.
 
---tag replaces the service's image tag (as 'kustomize edit set image' would):
-what a CI job passes for the image built from the commit under test.`,
+--tag retags the service's image, as 'kustomize edit set image
+<image>=<image>:<tag>' would: every container whose repository is envgen.cue's
+image gets the tag (and loses a digest) — the main container, and the CI build
+when it runs the service's image, even if ci.tag pins another tag. Test
+services and a build with its own ci.image keep theirs. It is what a CI job
+passes for the image built from the commit under test.`,
 		Example: `  envgen build --env ci
   envgen build --env production -o json services/citoid
   envgen build --env ci --tag "$GIT_COMMIT" | kubectl apply -f -`,
