@@ -2,12 +2,16 @@ package compiler
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"syscall"
 	"slices"
 	"sort"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 
@@ -99,17 +103,74 @@ func (p *Project) EnvironmentNames() []string {
 	return names
 }
 
-// CompileFile reads and compiles the envgen.cue at path.
+// Source is one CUE file of the package envgen.cue belongs to.
+type Source struct {
+	Name string // used in positions
+	Data []byte
+}
+
+// CompileFile reads and compiles the envgen.cue at path, together with
+// every other *.cue file beside it: they form one CUE package, as `cue
+// export` reads them (a team may keep shared values in defaults.cue).
+// Subdirectories (cue.mod among them) are not read.
 func CompileFile(path string, opts Options) (*Project, error) {
 	src, err := readBounded(path)
 	if err != nil {
 		return nil, err
 	}
-	return Compile(path, src, opts)
+	sources := []Source{{Name: path, Data: src}}
+	others, err := siblingCUEFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	total := len(src)
+	for _, other := range others {
+		data, err := readBounded(other)
+		if err != nil {
+			return nil, err
+		}
+		if total += len(data); total > MaxFileSize {
+			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: the package's CUE files are more than %d bytes together", other, MaxFileSize)}}
+		}
+		sources = append(sources, Source{Name: other, Data: data})
+	}
+	return CompileSources(sources, opts)
 }
 
+// maxPackageFiles bounds how many .cue files a package may have.
+const maxPackageFiles = 20
+
+// siblingCUEFiles lists the other .cue files in path's directory, sorted.
+func siblingCUEFiles(path string) ([]string, error) {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, &FileError{Path: dir, Err: err}
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || filepath.Ext(name) != ".cue" || name == filepath.Base(path) {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: not a regular file (a link or a special file); envgen reads only regular .cue files", filepath.Join(dir, name))}}
+		}
+		out = append(out, filepath.Join(dir, name))
+	}
+	if len(out)+1 > maxPackageFiles {
+		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: %d .cue files, more than the limit of %d", dir, len(out)+1, maxPackageFiles)}}
+	}
+	return out, nil
+}
+
+// readBounded reads a regular file of at most MaxFileSize bytes, without
+// following a symbolic link and without blocking on a FIFO.
 func readBounded(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: is a symbolic link; envgen reads only regular files", path)}}
+	}
 	if err != nil {
 		return nil, &FileError{Path: path, Err: err}
 	}
@@ -120,6 +181,9 @@ func readBounded(path string) ([]byte, error) {
 	}
 	if info.IsDir() {
 		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: is a directory, not a CUE file", path)}}
+	}
+	if !info.Mode().IsRegular() {
+		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: is not a regular file (%s); envgen reads only regular files", path, info.Mode().Type())}}
 	}
 	if info.Size() > MaxFileSize {
 		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", path, info.Size(), MaxFileSize)}}
@@ -134,11 +198,20 @@ func readBounded(path string) ([]byte, error) {
 // Compile compiles the CUE source of an envgen.cue; filename is used in
 // positions.
 func Compile(filename string, src []byte, opts Options) (*Project, error) {
-	if len(src) > MaxFileSize {
-		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", filename, len(src), MaxFileSize)}}
-	}
-	if err := checkNesting(filename, src); err != nil {
-		return nil, err
+	return CompileSources([]Source{{Name: filename, Data: src}}, opts)
+}
+
+// CompileSources compiles the files of one CUE package; the first is
+// envgen.cue.
+func CompileSources(sources []Source, opts Options) (*Project, error) {
+	filename := sources[0].Name
+	for _, s := range sources {
+		if len(s.Data) > MaxFileSize {
+			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", s.Name, len(s.Data), MaxFileSize)}}
+		}
+		if err := checkNesting(s.Name, s.Data); err != nil {
+			return nil, err
+		}
 	}
 	c := &compilation{ctx: cuecontext.New(), filename: filename}
 	c.schema = c.ctx.CompileBytes(schema.Source, cue.Filename(schema.Filename))
@@ -146,13 +219,9 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 		return nil, fmt.Errorf("envgen's embedded schema is broken: %w", err)
 	}
 
-	file, err := parser.ParseFile(filename, src, parser.ParseComments)
+	user, err := c.buildPackage(sources)
 	if err != nil {
-		return nil, c.inputError("", err)
-	}
-	user := c.ctx.BuildFile(file)
-	if err := user.Err(); err != nil {
-		return nil, c.inputError("", err)
+		return nil, err
 	}
 	top := c.schema.LookupPath(cue.ParsePath("#Service")).Unify(user)
 	if err := top.Validate(cue.Concrete(true)); err != nil {
@@ -216,6 +285,59 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 		project.Environments = append(project.Environments, Environment{Name: name, Extends: extends, Service: service})
 	}
 	return project, nil
+}
+
+// buildPackage parses the files and builds them as one CUE package, the
+// way `cue export` reads the files of a directory: their top levels are
+// unified, and a hidden field (_registry) or a definition of one file is
+// visible in the others. The files are joined into one syntax tree whose
+// nodes keep their own file's positions, so errors name the right file.
+func (c *compilation) buildPackage(sources []Source) (cue.Value, error) {
+	joined := &ast.File{Filename: sources[0].Name}
+	var imports []ast.Decl
+	seenImport := map[string]bool{}
+	var rest []ast.Decl
+	pkg := ""
+	for i, s := range sources {
+		file, err := parser.ParseFile(s.Name, s.Data, parser.ParseComments)
+		if err != nil {
+			return cue.Value{}, c.inputError("", err)
+		}
+		name := file.PackageName()
+		if i == 0 {
+			pkg = name
+		} else if name != pkg {
+			return cue.Value{}, &InputError{Lines: []string{fmt.Sprintf("%s: package %q, but %s is package %q; the .cue files beside envgen.cue form one package (move others into a subdirectory)",
+				s.Name, name, sources[0].Name, pkg)}}
+		}
+		for _, d := range file.Decls {
+			switch d := d.(type) {
+			case *ast.Package:
+				if i == 0 {
+					imports = append(imports, d)
+				}
+			case *ast.ImportDecl:
+				for _, spec := range d.Specs {
+					key := spec.Path.Value
+					if spec.Name != nil {
+						key = spec.Name.Name + " " + key
+					}
+					if !seenImport[key] {
+						seenImport[key] = true
+						imports = append(imports, &ast.ImportDecl{Specs: []*ast.ImportSpec{spec}})
+					}
+				}
+			default:
+				rest = append(rest, d)
+			}
+		}
+	}
+	joined.Decls = append(imports, rest...)
+	user := c.ctx.BuildFile(joined)
+	if err := user.Err(); err != nil {
+		return cue.Value{}, c.inputError("", err)
+	}
+	return user, nil
 }
 
 // compilation holds the state of one Compile call. A cue.Context is not

@@ -92,6 +92,14 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	format, args := e.Msg()
 	field := cuePathString(e.Path())
 	msg := fmt.Sprintf(format, shortArgs(args)...)
+	if strings.HasPrefix(msg, "error in call to ") {
+		// A builtin's failure wraps the reason (conflicting values "info" and
+		// "debug"); Msg has only the wrapper, Error has both.
+		full := e.Error()
+		if i := strings.Index(full, msg); i >= 0 && len(full) > i+len(msg) {
+			msg = full[i:]
+		}
+	}
 	if hint := oneOfHint(field); hint != "" && strings.Contains(msg, "does not satisfy matchN") {
 		msg = hint
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"cuelang.org/go/cue/format"
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -278,4 +279,23 @@ func mustUnmarshal(t *testing.T, data []byte, v any) {
 
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
+}
+
+// TestExamplesAreCueFormatted: `cue fmt` leaves every example unchanged,
+// so a team that copies one starts from canonical CUE.
+func TestExamplesAreCueFormatted(t *testing.T) {
+	for _, example := range examples {
+		path := filepath.Join("..", "examples", example, "envgen.cue")
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		formatted, err := format.Source(src)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if diff := cmp.Diff(string(src), string(formatted)); diff != "" {
+			t.Errorf("%s is not as cue fmt writes it (-file +cue fmt):\n%s", path, diff)
+		}
+	}
 }
