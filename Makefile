@@ -22,8 +22,11 @@ test: lint unit
 
 # The e2e tests need the control-plane binaries: built first (once, cached),
 # so that their build does not count against the test timeout.
+# The differential test runs on its own, verbose, so that its line with the
+# number of generated cases and the seed is in the output.
 unit:
-	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -count=1 -timeout 20m ./...
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v /difftest)
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -count=1 -timeout 20m -v ./difftest/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -55,12 +58,18 @@ $(BIN)/cue:
 $(BIN)/kustomize:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
-# Fuzz the compile path (CUE text in → objects or an error, never a panic or
-# a hang). FUZZTIME=10m for a longer run; findings land in
-# compiler/testdata/fuzz/ and then run with every go test.
+# Fuzz the compile path with an oracle (CUE text in → an InputError, or a
+# tree kustomize builds into exactly envgen's objects; never a panic, a hang
+# or a disagreement), then the differential test on 2000 more generated
+# cases from a new seed each run (it prints the seed to replay).
+# FUZZTIME=10m for a longer run; findings land in compiler/testdata/fuzz/
+# and then run with every go test.
 FUZZTIME ?= 60s
+DIFF_CASES ?= 2000
 fuzz:
 	$(GO) test ./compiler -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) ENVGEN_DIFF_CASES=$(DIFF_CASES) ENVGEN_DIFF_SEED=$$(date +%s) \
+		$(GO) test -count=1 -timeout 60m -v -run TestGeneratedCases ./difftest/
 
 # The real control plane binaries for the e2e tests (cached, ~5 min once).
 testbin:

@@ -10,17 +10,20 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"envgen.dev/envgen/compiler"
-	"envgen.dev/envgen/manifests"
-	"envgen.dev/envgen/overlays"
+	"envgen.dev/envgen/internal/casegen"
+	"envgen.dev/envgen/pipeline"
 )
 
 // maxCompileTime bounds one compile of fuzzed input: envgen must never hang.
 const maxCompileTime = 10 * time.Second
 
-// FuzzCompile feeds CUE text through the whole compile path: it must give
-// objects or an error, never a panic or a hang. Seeds: the examples and
-// every envgen.cue of the testscripts (the bad-input catalog included).
-// `make fuzz` runs it time-boxed.
+// FuzzCompile feeds CUE text through the whole path to the kustomize
+// tree, with an oracle: the input is refused with an *InputError, or the
+// tree it generates builds, with kustomize's own engine, into exactly the
+// objects envgen compiled (pipeline.Result.Tree proves every overlay);
+// never a panic, a hang or a disagreement. Seeds: the examples, every
+// envgen.cue of the testscripts (the bad-input catalog included) and
+// generated cases. `make fuzz` runs it time-boxed.
 func FuzzCompile(f *testing.F) {
 	examples, _ := filepath.Glob(filepath.Join("..", "examples", "*", "envgen.cue"))
 	for _, path := range examples {
@@ -42,15 +45,18 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	}
+	for seed := range uint64(20) {
+		f.Add(casegen.New(seed).Source)
+	}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		var (
-			project *compiler.Project
-			err     error
-			done    = make(chan struct{})
+			result *pipeline.Result
+			err    error
+			done   = make(chan struct{})
 		)
 		go func() {
 			defer close(done)
-			project, err = compiler.Compile("envgen.cue", src, compiler.Options{})
+			result, err = pipeline.LoadSource("envgen.cue", src, compiler.Options{})
 		}()
 		select {
 		case <-done:
@@ -63,13 +69,8 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		base := manifests.Build("", project.Base)
-		var envs []overlays.Environment
-		for _, env := range project.Environments {
-			envs = append(envs, overlays.Environment{Name: env.Name, Objects: manifests.Build(env.Name, env.Service)})
-		}
-		if _, err := overlays.Generate(base, envs); err != nil {
-			t.Fatalf("a valid envgen.cue failed to generate: %v", err)
+		if _, err := result.Tree(); err != nil {
+			t.Fatalf("a valid envgen.cue failed to generate a tree that means it: %v", err)
 		}
 	})
 }

@@ -119,7 +119,7 @@ func checkCase(t *testing.T, c casegen.Case, api *dryRunner) (envs, objects int,
 		}
 		// What a user runs: stock kustomize on the committed tree.
 		opts := krusty.MakeDefaultOptions()
-		opts.Reorder = krusty.ReorderOptionUnspecified // the kustomizations say legacy
+		opts.Reorder = krusty.ReorderOptionLegacy // the CLI's default
 		resMap, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), filepath.Join(deploy, "overlays", env))
 		if err != nil {
 			return 0, 0, fmt.Errorf("kustomize build overlays/%s: %w", env, err)

@@ -38,9 +38,10 @@ func Build(tree Tree, env string) (*Built, error) {
 		return nil, fmt.Errorf("the tree has no overlay %s", env)
 	}
 	opts := krusty.MakeDefaultOptions()
-	// The kustomizations say sortOptions: legacy themselves, so that the
-	// kustomize CLI and kubectl -k print the same order.
-	opts.Reorder = krusty.ReorderOptionUnspecified
+	// The legacy order (Namespaces, ConfigMaps, Services… first) is what the
+	// kustomize CLI and kubectl -k use by default. Saying it in the
+	// kustomizations instead would make kubectl warn on every apply.
+	opts.Reorder = krusty.ReorderOptionLegacy
 	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", OverlayDir(env), err)

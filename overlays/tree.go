@@ -93,9 +93,9 @@ func withHeader(doc []byte) []byte {
 	return append([]byte(Header), doc...)
 }
 
-// kustomization is the part of kustomization.yaml envgen writes. The sort
-// order is spelled out so that every kustomize (CLI, kubectl -k, the Go
-// API, whose defaults differ) prints the objects in the same order.
+// kustomization is the part of kustomization.yaml envgen writes. It names
+// no sort order: the kustomize CLI and kubectl -k both default to legacy,
+// and kubectl warns when a kustomization says it too.
 type kustomization struct {
 	Resources []string
 	Images    imageList
@@ -106,7 +106,6 @@ func (k kustomization) encode() []byte {
 	var b bytes.Buffer
 	b.WriteString(Header)
 	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n")
-	b.WriteString("sortOptions:\n  order: legacy\n")
 	writeList(&b, "resources", k.Resources)
 	if len(k.Images) > 0 {
 		b.WriteString("images:\n")

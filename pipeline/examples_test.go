@@ -86,7 +86,7 @@ func TestKustomizeBuildMatchesEnvgen(t *testing.T) {
 		for _, env := range r.Project.EnvironmentNames() {
 			t.Run(example+"/"+env, func(t *testing.T) {
 				opts := krusty.MakeDefaultOptions()
-				opts.Reorder = krusty.ReorderOptionUnspecified
+				opts.Reorder = krusty.ReorderOptionLegacy // the CLI's default
 				resMap, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "deploy", "overlays", env))
 				if err != nil {
 					t.Fatalf("kustomize build: %v", err)
