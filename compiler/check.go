@@ -52,6 +52,9 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	if err := requestsWithinLimits("resources", s.Resources, fail); err != nil {
 		return err
 	}
+	if err := checkApplyable(s, fail); err != nil {
+		return err
+	}
 
 	seen := map[string]string{}
 	for _, p := range sorted.Keys(s.Files) {
@@ -99,7 +102,7 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 	}
 	for _, name := range sorted.Keys(s.CI.Services) {
 		svc := s.CI.Services[name]
-		prefix := "ci.services." + name
+		prefix := "ci.services." + label(name)
 		if err := requestsWithinLimits(prefix+".resources", svc.Resources, fail); err != nil {
 			return err
 		}

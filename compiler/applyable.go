@@ -1,0 +1,131 @@
+package compiler
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"regexp"
+	"strings"
+
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/manifests"
+	"envgen.dev/envgen/model"
+)
+
+// Limits kube-apiserver enforces on what envgen derives from envgen.cue.
+// Refusing here names the envgen.cue position; the API server would name a
+// generated field instead, at apply time.
+const (
+	maxObjectName      = 63        // a DNS label: Service names, label values
+	maxAnnotationBytes = 256 << 10 // all annotations of one object together
+	// maxConfigMapBytes leaves room under the API server's 1 MiB for the
+	// object's metadata.
+	maxConfigMapBytes = 1<<20 - 16<<10
+)
+
+// restrictedAnnotationPrefixes are annotations that set a Pod's security
+// profile beside its securityContext: with them an annotation could undo
+// the restricted profile envgen gives every Pod.
+var restrictedAnnotationPrefixes = []string{
+	"container.apparmor.security.beta.kubernetes.io/",
+	"seccomp.security.alpha.kubernetes.io/",
+	"container.seccomp.security.alpha.kubernetes.io/",
+}
+
+// configKeyPattern is what a ConfigMap key may be; a file's base name
+// becomes one.
+var configKeyPattern = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+
+// checkApplyable refuses what kube-apiserver would refuse, or what would
+// weaken the restricted profile, at the envgen.cue position that causes it.
+func checkApplyable(s *model.Service, fail func(field, msg string) error) error {
+	for _, p := range sorted.Keys(s.Files) {
+		field := fmt.Sprintf("files.%q", p)
+		if p == "/tmp" {
+			return fail(field, "/tmp is where envgen mounts the writable scratch directory; put the file in a directory of its own")
+		}
+		if base := path.Base(p); !configKeyPattern.MatchString(base) {
+			return fail(field, fmt.Sprintf("file name %q can only have ASCII letters, digits, '-', '_' and '.' (it becomes a ConfigMap key)", base))
+		}
+	}
+	size := 0
+	for p, content := range s.Files {
+		size += len(path.Base(p)) + len(content)
+	}
+	if size > maxConfigMapBytes {
+		return fail("files", fmt.Sprintf("the files are %d bytes together; a ConfigMap holds at most %d", size, maxConfigMapBytes))
+	}
+	if err := uniquePorts("ports", s.Ports, fail); err != nil {
+		return err
+	}
+	if err := checkAnnotations("annotations", s.Annotations, fail); err != nil {
+		return err
+	}
+	for _, name := range sorted.Keys(s.Egress) {
+		for i, cidr := range s.Egress[name].CIDRs {
+			if _, _, err := net.ParseCIDR(cidr); err != nil {
+				return fail(fmt.Sprintf("egress.%s.cidrs[%d]", label(name), i), fmt.Sprintf("%q is not an IP block (address/prefix length, e.g. 10.64.0.0/16)", cidr))
+			}
+		}
+	}
+	if s.CI == nil {
+		return nil
+	}
+	if err := checkAnnotations("ci.annotations", s.CI.Annotations, fail); err != nil {
+		return err
+	}
+	for _, name := range sorted.Keys(s.CI.Services) {
+		field := "ci.services." + label(name)
+		objectName := manifests.TestServiceName(s.Name, name)
+		if objectName == manifests.BuildPodName(s.Name) {
+			return fail(field, fmt.Sprintf("a test service named %q would share its name and labels with the build Pod %s; choose another name", name, objectName))
+		}
+		if len(objectName) > maxObjectName {
+			return fail(field, fmt.Sprintf("the test service's objects would be named %q (%d characters; Kubernetes allows %d): shorten name or the test service's name", objectName, len(objectName), maxObjectName))
+		}
+		if err := uniquePorts(field+".ports", s.CI.Services[name].Ports, fail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func uniquePorts(field string, ports map[string]int32, fail func(field, msg string) error) error {
+	byNumber := map[int32]string{}
+	for _, name := range sorted.Keys(ports) {
+		n := ports[name]
+		if other, ok := byNumber[n]; ok {
+			return fail(field+"."+label(name), fmt.Sprintf("port %d is also %s; each port needs its own number", n, other))
+		}
+		byNumber[n] = name
+	}
+	return nil
+}
+
+func checkAnnotations(field string, annotations map[string]string, fail func(field, msg string) error) error {
+	size := 0
+	for _, key := range sorted.Keys(annotations) {
+		for _, prefix := range restrictedAnnotationPrefixes {
+			if strings.HasPrefix(key, prefix) {
+				return fail(fmt.Sprintf("%s.%q", field, key), "this annotation sets the Pod's AppArmor or seccomp profile, which envgen keeps at the restricted profile's; it cannot be changed by an annotation")
+			}
+		}
+		size += len(key) + len(annotations[key])
+	}
+	if size > maxAnnotationBytes {
+		return fail(field, fmt.Sprintf("the annotations are %d bytes together; Kubernetes allows %d", size, maxAnnotationBytes))
+	}
+	return nil
+}
+
+// identifier is a CUE label that needs no quotes in a path.
+var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+
+// label is name as a CUE path element: quoted unless an identifier
+// (database-x becomes "database-x"), so that the path finds its position.
+func label(name string) string {
+	if identifier.MatchString(name) {
+		return name
+	}
+	return fmt.Sprintf("%q", name)
+}
