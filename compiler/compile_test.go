@@ -139,7 +139,7 @@ func TestErrors(t *testing.T) {
 	}, {
 		desc: "a probe with two checks",
 		src:  `probes: liveness: {tcp: port: "http", exec: command: ["true"]}`,
-		want: "envgen.cue:6:19: probes.liveness: a probe needs exactly one of http, tcp or exec",
+		want: "envgen.cue:6:9: probes.liveness: a probe needs exactly one of http, tcp or exec",
 	}, {
 		desc: "both tag and digest at one level",
 		src:  `digest: "sha256:` + strings.Repeat("b", 64) + `"`,

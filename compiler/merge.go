@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 )
 
 // The merge rules, documented for users at the top of schema/envgen.cue.
@@ -29,22 +30,20 @@ var (
 )
 
 // mergeLayers merges concrete layers, the later overriding the earlier, into
-// a new value. Leaves are filled from the layer values themselves, so each
-// keeps its source position for error messages.
+// a new value. The merged value is assembled as one CUE syntax tree and
+// evaluated once, so the cost grows with the size of the input, not with
+// its square; every node of the tree carries the position of the layer
+// value it came from, so errors and `envgen explain` still point into
+// envgen.cue.
 func mergeLayers(ctx *cue.Context, layers []cue.Value) cue.Value {
-	m := merger{out: ctx.CompileString("{}")}
-	m.mergeStructs(nil, nil, layers)
-	return m.out
+	return ctx.BuildExpr(mergeStructs(nil, layers))
 }
 
-type merger struct {
-	out cue.Value
-}
-
-// mergeStructs merges the struct values in layers found at path (a list of
-// selectors, and their unquoted names for rule matching).
-func (m *merger) mergeStructs(path []cue.Selector, names []string, layers []cue.Value) {
-	fields, order := collectFields(layers, len(path) == 0)
+// mergeStructs merges the struct values in layers found at the field path
+// names (unquoted, for rule matching).
+func mergeStructs(names []string, layers []cue.Value) *ast.StructLit {
+	out := &ast.StructLit{}
+	fields, order := collectFields(layers, len(names) == 0)
 	groupWinner := exclusiveGroupWinners(fields, order)
 	for _, name := range order {
 		values := fields[name].values
@@ -54,19 +53,71 @@ func (m *merger) mergeStructs(path []cue.Selector, names []string, layers []cue.
 				continue
 			}
 		}
-		childPath := append(slices.Clone(path), fields[name].selector)
 		childNames := append(slices.Clone(names), name)
 		last := values[len(values)-1]
+		var value ast.Expr
 		if isStruct(last) && !matchesAny(childNames, atomicPaths) {
-			m.mergeStructs(childPath, childNames, trailingStructs(values))
-			continue
+			value = mergeStructs(childNames, trailingStructs(values))
+		} else {
+			leaf := last
+			if d, ok := last.Default(); ok {
+				leaf = d
+			}
+			value = syntaxAt(leaf)
 		}
-		leaf := last
-		if d, ok := last.Default(); ok {
-			leaf = d
-		}
-		m.out = m.out.FillPath(cue.MakePath(childPath...), leaf)
+		out.Elts = append(out.Elts, field(name, value))
 	}
+	return out
+}
+
+// field is a field whose label has its value's position: CUE reports some
+// errors at the field's label.
+func field(name string, value ast.Expr) *ast.Field {
+	label := ast.NewString(name)
+	ast.SetPos(label, value.Pos())
+	return &ast.Field{Label: label, Value: value}
+}
+
+// syntaxAt is v as syntax whose every node has the position of the value
+// it stands for.
+func syntaxAt(v cue.Value) ast.Expr {
+	var e ast.Expr
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		lit := &ast.StructLit{}
+		iter, _ := v.Fields()
+		for iter != nil && iter.Next() {
+			lit.Elts = append(lit.Elts, field(iter.Selector().Unquoted(), syntaxAt(iter.Value())))
+		}
+		e = lit
+	case cue.ListKind:
+		lit := &ast.ListLit{}
+		iter, _ := v.List()
+		for iter.Next() {
+			lit.Elts = append(lit.Elts, syntaxAt(iter.Value()))
+		}
+		e = lit
+	default:
+		node := v.Syntax(cue.Final())
+		expr, ok := node.(ast.Expr)
+		if !ok {
+			return &ast.BottomLit{}
+		}
+		e = expr
+	}
+	// The user's position: a value unified with the schema may start at
+	// the schema's.
+	pos := v.Pos()
+	if ps := userPositions(v); len(ps) > 0 {
+		pos = ps[0]
+	}
+	if lit, ok := e.(*ast.StructLit); ok && !pos.IsValid() && len(lit.Elts) > 0 {
+		// `liveness: http: …` writes no brace: the struct is where its first
+		// field is.
+		pos = lit.Elts[0].(*ast.Field).Value.Pos()
+	}
+	ast.SetPos(e, pos)
+	return e
 }
 
 type layerField struct {
