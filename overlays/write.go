@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rogpeppe/go-internal/diff"
 
 	"envgen.dev/envgen/internal/sorted"
@@ -118,7 +120,9 @@ func Write(dir string, tree Tree) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".envgen-new-")
+	prefix := "." + filepath.Base(dir) + ".envgen-new-"
+	removeLeftovers(parent, prefix)
+	tmp, err := os.MkdirTemp(parent, prefix)
 	if err != nil {
 		return err
 	}
@@ -135,16 +139,25 @@ func Write(dir string, tree Tree) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	old := tmp + ".old"
-	if err := os.Rename(dir, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	// One atomic step, whatever kills envgen when: the new tree takes the
+	// old one's place and the old one takes the temporary name, which the
+	// deferred RemoveAll (or the next generate) deletes.
+	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
+	if errors.Is(err, unix.ENOENT) {
+		return os.Rename(tmp, dir) // no tree yet
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		// Put the previous tree back: a failed generate changes nothing.
-		_ = os.Rename(old, dir)
-		return err
+	return err
+}
+
+// removeLeftovers deletes the temporary trees of an earlier generate that
+// was killed before it could.
+func removeLeftovers(parent, prefix string) {
+	matches, _ := filepath.Glob(filepath.Join(parent, prefix+"*"))
+	for _, m := range matches {
+		if info, err := os.Lstat(m); err == nil && info.IsDir() {
+			_ = os.RemoveAll(m)
+		}
 	}
-	return os.RemoveAll(old)
 }
 
 // Diff returns a unified diff from the tree at dir to tree, file by file in

@@ -73,3 +73,19 @@ func TestWriteRefusesForeignFiles(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestWriteCleansUpAKilledWrite: a generate killed mid-write leaves its
+// temporary tree behind; the next one removes it.
+func TestWriteCleansUpAKilledWrite(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "deploy")
+	leftover := filepath.Join(filepath.Dir(dir), ".deploy.envgen-new-123456")
+	if err := os.MkdirAll(filepath.Join(leftover, "base"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := overlays.Write(dir, overlays.Tree{"base/a.yaml": file("a")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed write's %s is still there: %v", leftover, err)
+	}
+}

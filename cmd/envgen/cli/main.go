@@ -41,7 +41,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err := execute(ctx, root, args)
 	if err == nil {
 		return ExitOK
 	}
@@ -58,6 +58,31 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitCode(err)
 }
 
+// execute runs the command. Commands that only evaluate envgen.cue and
+// write files end at once on SIGINT/SIGTERM (exit 130/143: generate has
+// written nothing, its tree is replaced in one atomic step at the end) and
+// when they run past their budget (exit 1); run and gc clean up first.
+func execute(ctx context.Context, root *cobra.Command, args []string) error {
+	cmd, _, _ := root.Find(args)
+	if cmd != nil && clusterCommands[cmd.Name()] {
+		return root.ExecuteContext(ctx)
+	}
+	b, err := budgetFrom(args)
+	if err != nil {
+		return &usageError{command: "envgen", err: err}
+	}
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	exceeded, stop := b.watch(ctx)
+	defer stop()
+	select {
+	case err := <-done:
+		return err
+	case err := <-exceeded:
+		return err
+	}
+}
+
 func exitCode(err error) int {
 	var (
 		usage   *usageError
@@ -69,8 +94,14 @@ func exitCode(err error) int {
 		coded   *exitError
 		differ  *overlays.MismatchError
 		foreign *overlays.ForeignFilesError
+		sig     *signalError
+		spent   *budgetError
 	)
 	switch {
+	case errors.As(err, &sig):
+		return 128 + int(sig.sig)
+	case errors.As(err, &spent):
+		return ExitInvalid
 	case errors.As(err, &coded):
 		return coded.code
 	case errors.As(err, &usage):
@@ -153,6 +184,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(flagError)
+	addBudgetFlags(root)
 	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"runtime/metrics"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// The compile budget: envgen evaluates CUE from pull requests, and CUE can
+// be made to compute for a long time in a few lines. A command that is
+// not done within its budget ends with exit 1; so does one whose heap
+// grows past its memory budget.
+const (
+	defaultMaxTime   = 60 * time.Second
+	defaultMaxMemory = 1 << 30
+)
+
+// budget is what one invocation may spend.
+type budget struct {
+	maxTime   time.Duration
+	maxMemory uint64
+}
+
+// budgetError says that evaluating the input ran past the budget.
+type budgetError struct{ what string }
+
+func (e *budgetError) Error() string { return e.what }
+
+// clusterCommands talk to a cluster and clean up after themselves when
+// interrupted; they are neither cut short by a signal nor budgeted here.
+var clusterCommands = map[string]bool{"run": true, "gc": true}
+
+func addBudgetFlags(root *cobra.Command) {
+	root.PersistentFlags().Duration("max-time", defaultMaxTime, "stop with exit 1 when evaluating envgen.cue takes longer (not run or gc)")
+	root.PersistentFlags().String("max-memory", "1GiB", "stop with exit 1 when evaluating envgen.cue needs more heap (not run or gc)")
+}
+
+// budgetFrom reads the budget flags from args before cobra does: the
+// budget watches cobra's own execution.
+func budgetFrom(args []string) (budget, error) {
+	b := budget{maxTime: defaultMaxTime, maxMemory: defaultMaxMemory}
+	for i := 0; i < len(args); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "--") || (name != "max-time" && name != "max-memory") {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			i++
+			value = args[i]
+		}
+		switch name {
+		case "max-time":
+			d, err := time.ParseDuration(value)
+			if err != nil || d <= 0 {
+				return b, fmt.Errorf("--max-time %q is not a positive duration (30s, 2m)", value)
+			}
+			b.maxTime = d
+		case "max-memory":
+			n, err := parseBytes(value)
+			if err != nil {
+				return b, fmt.Errorf("--max-memory %q is not a size (512MiB, 2GiB)", value)
+			}
+			b.maxMemory = n
+		}
+	}
+	return b, nil
+}
+
+func parseBytes(s string) (uint64, error) {
+	units := []struct {
+		suffix string
+		factor uint64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			var n uint64
+			if _, err := fmt.Sscanf(num, "%d", &n); err != nil || n == 0 || fmt.Sprint(n) != num {
+				return 0, fmt.Errorf("bad size")
+			}
+			return n * u.factor, nil
+		}
+	}
+	return 0, fmt.Errorf("bad size")
+}
+
+// watch returns a channel that gets an error when the budget is spent or
+// ctx ends (a signal); stop ends the watch.
+func (b budget) watch(ctx context.Context) (exceeded <-chan error, stop func()) {
+	out := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		deadline := time.NewTimer(b.maxTime)
+		defer deadline.Stop()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				out <- context.Cause(ctx)
+				return
+			case <-deadline.C:
+				out <- &budgetError{what: fmt.Sprintf("evaluating envgen.cue took longer than --max-time %s; the input asks for too much computation", b.maxTime)}
+				return
+			case <-tick.C:
+				metrics.Read(sample)
+				if heap := sample[0].Value.Uint64(); heap > b.maxMemory {
+					out <- &budgetError{what: fmt.Sprintf("evaluating envgen.cue needed more than --max-memory %d MiB; the input asks for too much", b.maxMemory>>20)}
+					return
+				}
+			}
+		}
+	}()
+	return out, func() { close(done) }
+}
