@@ -432,6 +432,9 @@ func (c *compilation) resolve(env string, layers []cue.Value) (*model.Service, e
 		c.sources.resolved[env] = resolved
 		c.sources.layers[env] = layers
 	}
+	if err := c.checkText(env, resolved); err != nil {
+		return nil, err
+	}
 	if err := c.check(env, resolved, &service); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ func FuzzCompile(f *testing.F) {
 	}
 	scripts, _ := filepath.Glob(filepath.Join("..", "testscripts", "*.txtar"))
 	for _, path := range scripts {
+		if filepath.Base(path) == "budget.txtar" {
+			continue // inputs made to exhaust memory: the CLI's budget stops them
+		}
 		archive, err := txtar.ParseFile(path)
 		if err != nil {
 			f.Fatal(err)

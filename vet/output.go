@@ -11,7 +11,7 @@ import (
 // Text writes findings one per line, file:line:col first, as compilers do.
 func (r *Report) Text(w io.Writer) {
 	for _, s := range r.Suppressed {
-		fmt.Fprintf(w, "%s switched off: %s\n", s.Rule, s.Reason)
+		fmt.Fprintf(w, "%s switched off: %s\n", s.Rule, terminalSafe(s.Reason))
 	}
 	for _, f := range r.Findings {
 		env := ""
@@ -21,8 +21,23 @@ func (r *Report) Text(w io.Writer) {
 		case f.Environment != "":
 			env = " (in environment " + f.Environment + ")"
 		}
-		fmt.Fprintf(w, "%s: %s %s: %s%s: %s\n\tfix: %s\n", f.Position, f.Rule, f.Severity, f.Field, env, f.Message, f.Fix)
+		fmt.Fprintf(w, "%s: %s %s: %s%s: %s\n\tfix: %s\n", f.Position, f.Rule, f.Severity, terminalSafe(f.Field), env, terminalSafe(f.Message), f.Fix)
 	}
+}
+
+// terminalSafe escapes control characters (an ANSI escape in a reason
+// written in envgen.cue) so that text meant for a terminal cannot drive
+// it.
+func terminalSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // JSON writes the report as JSON.

@@ -75,8 +75,15 @@ var Rules = []Rule{{
 	check: func(c *context, env string, s *model.Service) {
 		check := func(prefix string, vars map[string]model.EnvVar) {
 			for _, name := range sorted.Keys(vars) {
-				if v := vars[name]; looksSecret(name) && v.Secret == "" && v.ConfigMap == "" {
+				v := vars[name]
+				if v.Secret != "" || v.ConfigMap != "" {
+					continue
+				}
+				switch {
+				case looksSecret(name):
 					c.report(env, prefix+name, "%s has a literal value", name)
+				case secretValue(v.Value):
+					c.report(env, prefix+name, "%s has a literal value that holds a credential (a password in a URL, or a private key)", name)
 				}
 			}
 		}
@@ -156,12 +163,27 @@ func checkInvariants(c *context) {
 				Rule: c.rule.ID, Severity: c.rule.Severity, Environment: envB, Field: change.Path,
 				Position: p.Sources().Where(envB, change.Path),
 				Message: fmt.Sprintf("invariant %s: %s has %s (%s), %s has %s (%s)", name,
-					envA, short(change.Old), p.Sources().Where(envA, change.Path),
-					envB, short(change.New), p.Sources().Where(envB, change.Path)),
+					envA, shown(change.Path, change.Old), p.Sources().Where(envA, change.Path),
+					envB, shown(change.Path, change.New), p.Sources().Where(envB, change.Path)),
 				Fix: c.rule.Fix,
 			})
 		}
 	}
+}
+
+// shown is a value as a finding may print it: never a literal EG006 would
+// flag.
+func shown(path string, v any) string {
+	name := path[strings.LastIndexAny(path, ".[")+1:]
+	if s, ok := v.(string); ok && (looksSecret(name) || secretValue(s)) {
+		return "a literal value (not shown)"
+	}
+	if m, ok := v.(map[string]any); ok {
+		if s, ok := m["Value"].(string); ok && s != "" && (looksSecret(name) || secretValue(s)) {
+			return "a literal value (not shown)"
+		}
+	}
+	return short(v)
 }
 
 func short(v any) string {
@@ -176,11 +198,47 @@ func short(v any) string {
 	return s
 }
 
+// secretWords are the parts of a variable name that say it holds a
+// secret. The name is split at underscores and digits, and its last part
+// decides — DB_PASS, HTTP_AUTH, JWT_SIGNING_KEY, SIGNING_SALT are secrets;
+// KEYBOARD_LAYOUT, TOKEN_URL, POSTGRES_HOST_AUTH_METHOD, PASSWORD_FILE
+// name something else — with SECRET_KEY_BASE-style suffixes looked past.
+var secretWords = []string{"PASSWORD", "PASSWD", "PASS", "PWD", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIAL",
+	"CREDENTIALS", "CREDS", "PRIVATE", "AUTH", "JWT", "BEARER", "SALT"}
+
 func looksSecret(name string) bool {
-	upper := strings.ToUpper(name)
-	for _, word := range []string{"PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "PRIVATE"} {
-		if strings.Contains(upper, word) {
+	parts := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool { return r == '_' || r >= '0' && r <= '9' })
+	for len(parts) > 1 && slices.Contains([]string{"BASE", "VALUE", "DATA"}, parts[len(parts)-1]) {
+		parts = parts[:len(parts)-1]
+	}
+	if len(parts) == 0 {
+		return false
+	}
+	last := parts[len(parts)-1]
+	if slices.Contains(secretWords, last) {
+		return true
+	}
+	// One word written together: APITOKEN, DBPASSWORD, MYSECRET.
+	for _, w := range []string{"PASSWORD", "PASSWD", "TOKEN", "SECRET", "CREDENTIAL"} {
+		if strings.HasSuffix(last, w) {
 			return true
+		}
+	}
+	return false
+}
+
+// secretValue says whether a literal value itself carries a credential,
+// whatever the variable is called: a password in a URL or a PEM key.
+func secretValue(v string) bool {
+	if strings.Contains(v, "-----BEGIN ") && strings.Contains(v, "PRIVATE KEY") {
+		return true
+	}
+	if i := strings.Index(v, "://"); i >= 0 {
+		rest := v[i+3:]
+		if at := strings.IndexByte(rest, '@'); at >= 0 {
+			if slash := strings.IndexByte(rest, '/'); slash < 0 || at < slash {
+				return strings.Contains(rest[:at], ":")
+			}
 		}
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -123,7 +124,17 @@ func gitShow(input, rev string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("unknown revision %q", rev)
 	}
 	spec := rev + ":" + filepath.ToSlash(rel)
+	// The blob's size first: an old envgen.cue is read only when it is within
+	// the limit, never whole before it is checked.
 	var stderr bytes.Buffer
+	sizeCmd := exec.Command("git", "-C", dir, "cat-file", "-s", spec)
+	sizeCmd.Stderr = &stderr
+	if out, err := sizeCmd.Output(); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > compiler.MaxFileSize {
+			return nil, "", &compiler.InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", spec, n, compiler.MaxFileSize)}}
+		}
+	}
+	stderr.Reset()
 	show := exec.Command("git", "-C", dir, "show", spec)
 	show.Stderr = &stderr
 	src, err := show.Output()

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"envgen.dev/envgen/render"
 	"envgen.dev/envgen/runner"
@@ -23,6 +27,12 @@ cluster-wide because every build gets a namespace of its own.`,
 		Example: `  envgen rbac --namespace jenkins --service-account envgen | kubectl apply -f -`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
+			}
+			if errs := validation.IsDNS1123Subdomain(opts.serviceAccount); len(errs) > 0 {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--service-account %q is not a ServiceAccount name: %s", opts.serviceAccount, strings.Join(errs, "; "))}
+			}
 			return render.YAML(cmd.OutOrStdout(), []any{runner.ClusterRole(), runner.ClusterRoleBinding(opts.namespace, opts.serviceAccount)})
 		},
 	}

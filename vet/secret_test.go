@@ -1,0 +1,37 @@
+package vet
+
+import "testing"
+
+func TestLooksSecret(t *testing.T) {
+	for name, want := range map[string]bool{
+		"DB_PASS": true, "AUTH": true, "JWT_SIGNING_KEY": true, "BEARER": true, "SIGNING_SALT": true,
+		"API_TOKEN": true, "MW_API_TOKEN": true, "DBPASSWORD": true, "AWS_SECRET_ACCESS_KEY": true, "PRIVATE_KEY": true,
+		"KEYBOARD_LAYOUT": false, "MONKEY_COUNT": false, "LOG_LEVEL": false, "ZOTERO_HOST": false, "BYPASS_CACHE": false,
+		"POSTGRES_HOST_AUTH_METHOD": false, "TOKEN_URL": false, "PASSWORD_FILE": false, "HTTP_AUTH": true, "SECRET_KEY_BASE": true,
+	} {
+		if got := looksSecret(name); got != want {
+			t.Errorf("looksSecret(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestSecretValue(t *testing.T) {
+	for value, want := range map[string]bool{
+		"postgres://app:hunter2@db:5432/app":                   true,
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIE...":             true,
+		"postgres://db:5432/app":                               false,
+		"https://example.org/path@v2":                          false,
+		"redis://wiki-web-cache:6379":                          false,
+		"-----BEGIN CERTIFICATE-----\nMIIB... (a public cert)": false,
+	} {
+		if got := secretValue(value); got != want {
+			t.Errorf("secretValue(%q) = %v, want %v", value, got, want)
+		}
+	}
+}
+
+func TestTerminalSafe(t *testing.T) {
+	if got := terminalSafe("ok \x1b[31mred\u009b"); got != `ok \x1b[31mred\x9b` {
+		t.Errorf("terminalSafe: %q", got)
+	}
+}
