@@ -3,6 +3,7 @@ package vet
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 
@@ -128,6 +129,21 @@ var Rules = []Rule{{
 		for _, name := range sorted.Keys(s.CI.Services) {
 			if s.CI.Services[name].Readiness == nil {
 				c.report(env, "ci.services."+name, "test service %s has no readiness probe", name)
+			}
+		}
+	},
+}, {
+	ID: "EG011", Severity: Warning, Scope: "all",
+	Summary: "egress rules do not allow every address",
+	Fix:     "name the networks the service talks to (cidrs: [\"10.64.32.0/24\"]) or the namespaces",
+	check: func(c *context, env string, s *model.Service) {
+		for _, name := range sorted.Keys(s.Egress) {
+			for i, cidr := range s.Egress[name].CIDRs {
+				if _, ipnet, err := net.ParseCIDR(cidr); err == nil {
+					if ones, _ := ipnet.Mask.Size(); ones == 0 {
+						c.report(env, fmt.Sprintf("egress.%s.cidrs[%d]", name, i), "%s allows egress to every address: the NetworkPolicy restricts nothing", cidr)
+					}
+				}
 			}
 		}
 	},

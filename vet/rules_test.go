@@ -23,7 +23,7 @@ func TestEveryRuleCanBeSwitchedOff(t *testing.T) {
 			t.Errorf("%s cannot be switched off: %v", id, err)
 		}
 	}
-	next := fmt.Sprintf("EG%03d", len(ids)+1)
+	next := fmt.Sprintf("EG%03d", len(ids)+1) // IDs are numbered without gaps
 	_, err := compiler.Compile("envgen.cue", []byte(head+"vet: off: "+next+": \"no such rule here\"\n"), compiler.Options{})
 	if err == nil || !strings.Contains(err.Error(), "vet.off."+next+": field not allowed") {
 		t.Errorf("an unknown rule %s was accepted: %v", next, err)
