@@ -49,7 +49,8 @@ golden:
 # and envgen run's overhead against kubectl create ns + apply -k + wait +
 # logs + delete ns, on the e2e control plane.
 bench: build $(BIN)/cue $(BIN)/kustomize
-	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./bench/
+	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench 'BuildCI|PipelineInProcess' -benchtime 20x -count 1 ./bench/
+	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench Limits -benchtime 3x -count 1 ./bench/
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench RunOverhead -benchtime 10x -count 1 ./e2e/
 
 $(BIN)/cue:
@@ -64,7 +65,7 @@ $(BIN)/kustomize:
 # cases from a new seed each run (it prints the seed to replay).
 # FUZZTIME=10m for a longer run; findings land in compiler/testdata/fuzz/
 # and then run with every go test.
-FUZZTIME ?= 60s
+FUZZTIME ?= 10m
 DIFF_CASES ?= 2000
 fuzz:
 	$(GO) test ./compiler -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME)

@@ -205,12 +205,17 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 // envgen.cue.
 func CompileSources(sources []Source, opts Options) (*Project, error) {
 	filename := sources[0].Name
+	fields := 0
 	for _, s := range sources {
 		if len(s.Data) > MaxFileSize {
 			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", s.Name, len(s.Data), MaxFileSize)}}
 		}
-		if err := checkNesting(s.Name, s.Data); err != nil {
+		n, err := scanLimits(s.Name, s.Data)
+		if err != nil {
 			return nil, err
+		}
+		if fields += n; fields > MaxFields {
+			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: more than %d fields (envgen.cue describes one service; split what is not this service's)", s.Name, MaxFields)}}
 		}
 	}
 	c := &compilation{ctx: cuecontext.New(), filename: filename}
