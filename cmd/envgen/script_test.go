@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -47,6 +48,7 @@ func TestScripts(t *testing.T) {
 //	genfile big PATH MB      a valid-looking CUE file of MB megabytes
 //	genfile deep PATH N      a file nested N levels deep
 //	genfile garbage PATH N   N bytes of binary garbage (fixed seed)
+//	genfile fields PATH N    a valid service with N hidden fields more
 func genfile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: genfile big|deep|garbage PATH N")
@@ -61,6 +63,13 @@ func genfile(ts *testscript.TestScript, neg bool, args []string) {
 	case "deep":
 		data = []byte("name: \"deep\"\nimage: \"r.example.org/deep\"\ntag: \"1\"\nannotations: " +
 			strings.Repeat("{a: ", n) + "\"x\"" + strings.Repeat("}", n) + "\n")
+	case "fields":
+		var b strings.Builder
+		b.WriteString("name: \"svc\"\nimage: \"registry.example.org/svc\"\ntag: \"1.0\"\n")
+		for i := range n {
+			fmt.Fprintf(&b, "_f%d: %d\n", i, i)
+		}
+		data = []byte(b.String())
 	case "garbage":
 		rng := rand.New(rand.NewPCG(1, 2))
 		data = make([]byte, n)
