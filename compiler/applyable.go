@@ -48,6 +48,18 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 			return fail(field, fmt.Sprintf("file name %q can only have ASCII letters, digits, '-', '_' and '.' (it becomes a ConfigMap key)", base))
 		}
 	}
+	if err := checkWritable("writable", s.Writable, s.Files, fail); err != nil {
+		return err
+	}
+	if s.PreStop != nil && s.PreStop.Sleep > 0 {
+		grace := int64(30) // Kubernetes' default
+		if s.TerminationGracePeriodSeconds != nil {
+			grace = *s.TerminationGracePeriodSeconds
+		}
+		if s.PreStop.Sleep >= grace {
+			return fail("preStop.sleep", fmt.Sprintf("the preStop sleep of %ds must end before terminationGracePeriodSeconds (%ds) does", s.PreStop.Sleep, grace))
+		}
+	}
 	size := 0
 	for p, content := range s.Files {
 		size += len(path.Base(p)) + len(content)
@@ -85,6 +97,24 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		}
 		if err := uniquePorts(field+".ports", s.CI.Services[name].Ports, fail); err != nil {
 			return err
+		}
+		if err := checkWritable(field+".writable", s.CI.Services[name].Writable, nil, fail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkWritable wants each writable path mounted once: not at /tmp (envgen's
+// own scratch directory) and not where a config file is.
+func checkWritable(field string, writable map[string]model.Writable, files map[string]string, fail func(field, msg string) error) error {
+	for _, p := range sorted.Keys(writable) {
+		at := fmt.Sprintf("%s.%q", field, p)
+		if p == "/tmp" {
+			return fail(at, "/tmp is writable already (envgen mounts an emptyDir there)")
+		}
+		if _, ok := files[p]; ok {
+			return fail(at, fmt.Sprintf("%s is a config file in files; a path is either a file or a writable directory", p))
 		}
 	}
 	return nil

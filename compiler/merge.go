@@ -22,6 +22,7 @@ var (
 		{"ci", "env", "*"},
 		{"ci", "services", "*", "env", "*"},
 		{"ci", "services", "*", "readiness"},
+		{"preStop"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

@@ -151,7 +151,12 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case rest == "serviceAccountName":
 		return target{cue: []string{"serviceAccount.name"}}
 	case strings.HasPrefix(rest, "volumes"):
+		if strings.Contains(rest, "[name=writable-") {
+			return target{cue: []string{writable(prefix)}}
+		}
 		return target{cue: []string{"files"}, why: whyTmp}
+	case rest == "terminationGracePeriodSeconds":
+		return target{cue: []string{"terminationGracePeriodSeconds"}}
 	}
 	c, ok := strings.CutPrefix(rest, "containers[name=")
 	if !ok {
@@ -183,9 +188,23 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case strings.HasPrefix(field, "securityContext"):
 		return target{why: whyRestricted}
 	case strings.HasPrefix(field, "volumeMounts"):
+		if strings.Contains(field, "[name=writable-") {
+			return target{cue: []string{writable(prefix)}}
+		}
 		return target{cue: []string{"files"}, why: whyTmp}
+	case strings.HasPrefix(field, "lifecycle"):
+		return target{cue: []string{"preStop"}}
 	}
 	return target{why: whyShape}
+}
+
+// writable is where the writable directories of a Pod come from: the
+// service's (the build inherits them) or a test service's own.
+func writable(prefix string) string {
+	if prefix == "ci." {
+		return "writable"
+	}
+	return prefix + "writable"
 }
 
 // quoteKey turns a canonical map key (a or ["a.b/c"]) into a CUE selector.

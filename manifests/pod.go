@@ -64,6 +64,9 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: FilesConfigMapName(s.Name)}},
 		}})
 	}
+	mounts, writable := writableVolumes(s.Writable)
+	container.VolumeMounts = append(container.VolumeMounts, mounts...)
+	volumes = append(volumes, writable...)
 	return corev1.PodSpec{
 		Containers:                   []corev1.Container{container},
 		Volumes:                      volumes,

@@ -28,6 +28,7 @@ func deployment(s *model.Service) *appsv1.Deployment {
 		ReadinessProbe: probe(s.Probes.Readiness),
 		LivenessProbe:  probe(s.Probes.Liveness),
 		StartupProbe:   probe(s.Probes.Startup),
+		Lifecycle:      preStop(s.PreStop),
 	}
 	template := corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, s.Name, ComponentServer), Annotations: podAnnotations(s.Annotations, s.Files)},
@@ -42,6 +43,7 @@ func deployment(s *model.Service) *appsv1.Deployment {
 			Template: template,
 		},
 	}
+	d.Spec.Template.Spec.TerminationGracePeriodSeconds = s.TerminationGracePeriodSeconds
 	if s.Autoscale != nil {
 		// The autoscaler owns the replica count. A replicas field beside it
 		// would reset the Deployment to that count on every apply
@@ -252,6 +254,8 @@ func testService(s *model.Service, name string) []Object {
 		SecurityContext: containerSecurityContext(),
 		VolumeMounts:    []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}},
 	}
+	mounts, writable := writableVolumes(ts.Writable)
+	container.VolumeMounts = append(container.VolumeMounts, mounts...)
 	deploy := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: objectMeta(s.Name, objName, ComponentTestService),
@@ -262,7 +266,7 @@ func testService(s *model.Service, name string) []Object {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, objName, ComponentTestService)},
 				Spec: corev1.PodSpec{
 					Containers:                   []corev1.Container{container},
-					Volumes:                      []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					Volumes:                      append([]corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, writable...),
 					SecurityContext:              podSecurityContext(ts.SecurityContext),
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),

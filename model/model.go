@@ -10,25 +10,28 @@ package model
 // Service is one environment's view of the service: the top level of
 // envgen.cue with that environment's overrides applied.
 type Service struct {
-	Name             string            `json:"name"`
-	Image            string            `json:"image"`
-	Tag              string            `json:"tag,omitempty"`
-	Digest           string            `json:"digest,omitempty"`
-	Command          []string          `json:"command,omitempty"`
-	Args             []string          `json:"args,omitempty"`
-	Ports            map[string]int32  `json:"ports,omitempty"`
-	Env              map[string]EnvVar `json:"env,omitempty"`
-	Files            map[string]string `json:"files,omitempty"`
-	Resources        *Resources        `json:"resources,omitempty"`
-	Probes           Probes            `json:"probes,omitzero"`
-	Replicas         int32             `json:"replicas"`
-	Autoscale        *Autoscale        `json:"autoscale,omitempty"`
-	DisruptionBudget *DisruptionBudget `json:"disruptionBudget,omitempty"`
-	Egress           map[string]Egress `json:"egress,omitempty"`
-	Annotations      map[string]string `json:"annotations,omitempty"`
-	ServiceAccount   ServiceAccount    `json:"serviceAccount,omitzero"`
-	SecurityContext  SecurityContext   `json:"securityContext,omitzero"`
-	CI               *CI               `json:"ci,omitempty"`
+	Name                          string              `json:"name"`
+	Image                         string              `json:"image"`
+	Tag                           string              `json:"tag,omitempty"`
+	Digest                        string              `json:"digest,omitempty"`
+	Command                       []string            `json:"command,omitempty"`
+	Args                          []string            `json:"args,omitempty"`
+	Ports                         map[string]int32    `json:"ports,omitempty"`
+	Env                           map[string]EnvVar   `json:"env,omitempty"`
+	Files                         map[string]string   `json:"files,omitempty"`
+	Resources                     *Resources          `json:"resources,omitempty"`
+	Writable                      map[string]Writable `json:"writable,omitempty"`
+	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
+	PreStop                       *PreStop            `json:"preStop,omitempty"`
+	Probes                        Probes              `json:"probes,omitzero"`
+	Replicas                      int32               `json:"replicas"`
+	Autoscale                     *Autoscale          `json:"autoscale,omitempty"`
+	DisruptionBudget              *DisruptionBudget   `json:"disruptionBudget,omitempty"`
+	Egress                        map[string]Egress   `json:"egress,omitempty"`
+	Annotations                   map[string]string   `json:"annotations,omitempty"`
+	ServiceAccount                ServiceAccount      `json:"serviceAccount,omitzero"`
+	SecurityContext               SecurityContext     `json:"securityContext,omitzero"`
+	CI                            *CI                 `json:"ci,omitempty"`
 
 	// EnvOrder lists the names in Env in the order the containers get them:
 	// names set at the top level first, then those an environment added,
@@ -55,6 +58,19 @@ type EnvVar struct {
 	Secret    string
 	ConfigMap string
 	Key       string
+}
+
+// Writable is an emptyDir mounted at a path.
+type Writable struct {
+	SizeLimit string `json:"sizeLimit,omitempty"`
+	Memory    bool   `json:"memory,omitempty"`
+}
+
+// PreStop is what runs before the main container is stopped; one of Sleep
+// (seconds) and Exec is set.
+type PreStop struct {
+	Sleep int64      `json:"sleep,omitempty"`
+	Exec  *ExecCheck `json:"exec,omitempty"`
 }
 
 // Resources are requests and limits by resource name (cpu, memory, …).
@@ -164,14 +180,15 @@ type CI struct {
 
 // TestService is a dependency of the tests, run beside the build Pod.
 type TestService struct {
-	Image           string            `json:"image"`
-	Tag             string            `json:"tag,omitempty"`
-	Digest          string            `json:"digest,omitempty"`
-	Command         []string          `json:"command,omitempty"`
-	Args            []string          `json:"args,omitempty"`
-	Ports           map[string]int32  `json:"ports,omitempty"`
-	Env             map[string]EnvVar `json:"env,omitempty"`
-	Resources       *Resources        `json:"resources,omitempty"`
-	Readiness       *Probe            `json:"readiness,omitempty"`
-	SecurityContext SecurityContext   `json:"securityContext,omitzero"`
+	Image           string              `json:"image"`
+	Tag             string              `json:"tag,omitempty"`
+	Digest          string              `json:"digest,omitempty"`
+	Command         []string            `json:"command,omitempty"`
+	Args            []string            `json:"args,omitempty"`
+	Ports           map[string]int32    `json:"ports,omitempty"`
+	Env             map[string]EnvVar   `json:"env,omitempty"`
+	Resources       *Resources          `json:"resources,omitempty"`
+	Readiness       *Probe              `json:"readiness,omitempty"`
+	Writable        map[string]Writable `json:"writable,omitempty"`
+	SecurityContext SecurityContext     `json:"securityContext,omitzero"`
 }

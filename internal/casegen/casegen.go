@@ -199,6 +199,19 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 2) {
 		s["securityContext"] = g.securityContext()
 	}
+	if g.chance(p / 3) {
+		s["writable"] = g.writable()
+	}
+	if g.chance(p / 3) {
+		s["terminationGracePeriodSeconds"] = g.intn(120)
+	}
+	if g.chance(p / 3) {
+		if g.chance(0.5) {
+			s["preStop"] = obj{"sleep": 1 + g.intn(20)}
+		} else {
+			s["preStop"] = obj{"exec": obj{"command": g.args(1, 3, "drain")}}
+		}
+	}
 	if g.chance(p / 4) {
 		g.pin(s, top)
 	}
@@ -323,6 +336,22 @@ func (g *gen) egress() obj {
 	return e
 }
 
+// writable picks directories from a pool that never meets filePool's paths.
+func (g *gen) writable() obj {
+	w := obj{}
+	for _, p := range g.subset([]string{"/var/cache/app", "/var/lib/data", "/run/app", "/srv/scratch"}, true) {
+		d := obj{}
+		if g.chance(0.4) {
+			d["sizeLimit"] = g.pick([]string{"64Mi", "1Gi"})
+		}
+		if g.chance(0.3) {
+			d["memory"] = g.chance(0.5)
+		}
+		w[p] = d
+	}
+	return w
+}
+
 func (g *gen) securityContext() obj {
 	sc := obj{}
 	for _, f := range []string{"runAsUser", "runAsGroup", "fsGroup"} {
@@ -402,6 +431,9 @@ func (g *gen) testService() obj {
 	}
 	if g.chance(0.4) {
 		ts["securityContext"] = g.securityContext()
+	}
+	if g.chance(0.3) {
+		ts["writable"] = g.writable()
 	}
 	return ts
 }

@@ -22,6 +22,7 @@ var patternFields = []string{
 	"ci.services.*.image", "ci.services.*.tag", "ci.services.*.digest", "ci.services.*.command",
 	"ci.services.*.args", "ci.services.*.ports", "ci.services.*.env", "ci.services.*.resources",
 	"ci.services.*.readiness", "ci.services.*.securityContext",
+	"writable.*", "writable.*.sizeLimit", "writable.*.memory", "ci.services.*.writable",
 }
 
 // SchemaFields lists every field path of the schema's #Settings (what the

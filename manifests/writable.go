@@ -1,0 +1,50 @@
+package manifests
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/model"
+)
+
+// writableVolumes are the emptyDirs of envgen.cue's writable paths and
+// their mounts. A volume is named after a hash of its path, so that adding
+// or removing another path never renames it (and patches stay small).
+func writableVolumes(paths map[string]model.Writable) ([]corev1.VolumeMount, []corev1.Volume) {
+	var mounts []corev1.VolumeMount
+	var volumes []corev1.Volume
+	for _, p := range sorted.Keys(paths) {
+		w := paths[p]
+		sum := sha256.Sum256([]byte(p))
+		name := "writable-" + hex.EncodeToString(sum[:5])
+		dir := &corev1.EmptyDirVolumeSource{}
+		if w.Memory {
+			dir.Medium = corev1.StorageMediumMemory
+		}
+		if w.SizeLimit != "" {
+			q := resource.MustParse(w.SizeLimit) // checked by the schema
+			dir.SizeLimit = &q
+		}
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: p})
+		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: dir}})
+	}
+	return mounts, volumes
+}
+
+// preStop is the lifecycle hook of the main container.
+func preStop(p *model.PreStop) *corev1.Lifecycle {
+	if p == nil {
+		return nil
+	}
+	h := &corev1.LifecycleHandler{}
+	if p.Exec != nil {
+		h.Exec = &corev1.ExecAction{Command: p.Exec.Command}
+	} else {
+		h.Sleep = &corev1.SleepAction{Seconds: p.Sleep}
+	}
+	return &corev1.Lifecycle{PreStop: h}
+}
