@@ -161,6 +161,8 @@ func oneOfHint(field string) string {
 		return "a probe needs exactly one of http, tcp or exec"
 	case last == "disruptionBudget":
 		return "give exactly one of minAvailable and maxUnavailable"
+	case last == "preStop":
+		return "give exactly one of sleep and exec"
 	case isEnvVar(parts):
 		return "a reference needs exactly one of secret and configMap, and a key"
 	}
