@@ -1,8 +1,10 @@
 package compiler_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,22 @@ import (
 
 // maxCompileTime bounds one compile of fuzzed input: envgen must never hang.
 const maxCompileTime = 10 * time.Second
+
+// maxFuzzHeap bounds the heap of a fuzz worker. An input that makes the
+// compile allocate past it crashes the worker with a panic that says so,
+// which makes the fuzzer keep the input, instead of the machine's OOM
+// killer ending the worker with nothing saved.
+const maxFuzzHeap = 2 << 30
+
+func heapWatchdog() {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	for range time.Tick(10 * time.Millisecond) {
+		metrics.Read(sample)
+		if heap := sample[0].Value.Uint64(); heap > maxFuzzHeap {
+			panic(fmt.Sprintf("a compile allocated more than %d MiB of heap", heap>>20))
+		}
+	}
+}
 
 // FuzzCompile feeds CUE text through the whole path to the kustomize
 // tree, with an oracle: the input is refused with an *InputError, or the
@@ -51,6 +69,7 @@ func FuzzCompile(f *testing.F) {
 	for seed := range uint64(20) {
 		f.Add(casegen.New(seed).Source)
 	}
+	go heapWatchdog()
 	f.Fuzz(func(t *testing.T, src []byte) {
 		var (
 			result *pipeline.Result
