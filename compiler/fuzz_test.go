@@ -17,7 +17,10 @@ import (
 )
 
 // maxCompileTime bounds one compile of fuzzed input: envgen must never hang.
-const maxCompileTime = 10 * time.Second
+// It is short, well under the time the fuzz engine waits for a worker, so
+// that a slow input is reported as a failure with its text, not as a hung
+// worker with nothing saved.
+const maxCompileTime = 3 * time.Second
 
 // maxFuzzHeap bounds the heap of a fuzz worker. An input that makes the
 // compile allocate past it crashes the worker with a panic that says so,
