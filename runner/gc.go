@@ -6,7 +6,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // Expired is a build namespace that gc deletes (or, dry, would delete).
@@ -28,8 +27,8 @@ type GCOptions struct {
 // GC deletes the build namespaces envgen created whose expiry passed. It
 // lists only namespaces with envgen's managed-by label, so it never touches
 // anyone else's.
-func GC(ctx context.Context, client corev1client.CoreV1Interface, opts GCOptions) ([]Expired, error) {
-	list, err := client.Namespaces().List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
+func GC(ctx context.Context, client *Core, opts GCOptions) ([]Expired, error) {
+	list, err := client.ListNamespaces(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
 	if err != nil {
 		return nil, &ClusterError{Op: "listing namespaces", Err: err}
 	}

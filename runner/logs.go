@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // logStreamer copies a container's log to out as it is written. When the
@@ -18,7 +17,7 @@ import (
 // it reconnects from the last timestamp it printed and skips what it has
 // already printed, so no line is lost or repeated.
 type logStreamer struct {
-	client    corev1client.CoreV1Interface
+	client    *Core
 	namespace string
 	pod       string
 	container string
@@ -105,7 +104,7 @@ func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
 		// and skip what was printed.
 		opts.SinceTime = &metav1.Time{Time: s.lastTS.Truncate(time.Second)}
 	}
-	stream, err := s.client.Pods(s.namespace).GetLogs(s.pod, opts).Stream(ctx)
+	stream, err := s.client.PodLogs(ctx, s.namespace, s.pod, opts)
 	if err != nil {
 		return err
 	}

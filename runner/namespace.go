@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // Labels and annotations envgen puts on the namespaces it creates. gc
@@ -69,7 +68,7 @@ func labelValue(s string) string {
 
 // createNamespace creates the build's namespace. It never adopts an
 // existing one: if the name is taken, the build fails.
-func createNamespace(ctx context.Context, client corev1client.CoreV1Interface, name, service, buildID string, expires time.Time) error {
+func createNamespace(ctx context.Context, client *Core, name, service, buildID string, expires time.Time) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: name,
 		Labels: map[string]string{
@@ -84,7 +83,7 @@ func createNamespace(ctx context.Context, client corev1client.CoreV1Interface, n
 			ExpiresAnnotation: expires.UTC().Format(time.RFC3339),
 		},
 	}}
-	_, err := client.Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
+	err := client.CreateNamespace(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		return &ClusterError{Op: "creating namespace " + name, Err: fmt.Errorf("it already exists; envgen never reuses a namespace (is build id %q running already?)", buildID)}
 	}
@@ -96,9 +95,9 @@ func createNamespace(ctx context.Context, client corev1client.CoreV1Interface, n
 
 // deleteNamespace deletes the namespace and everything in it. The cluster
 // finishes the deletion; envgen does not wait for it.
-func deleteNamespace(ctx context.Context, client corev1client.CoreV1Interface, name string) error {
+func deleteNamespace(ctx context.Context, client *Core, name string) error {
 	policy := metav1.DeletePropagationBackground
-	err := client.Namespaces().Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
+	err := client.DeleteNamespace(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"envgen.dev/envgen/manifests"
 )
@@ -43,7 +42,7 @@ type Options struct {
 
 // Clients are the cluster connections a run uses.
 type Clients struct {
-	Kube    corev1client.CoreV1Interface
+	Kube    *Core
 	Dynamic dynamic.Interface
 }
 

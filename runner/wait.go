@@ -10,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
@@ -34,15 +33,15 @@ var cannotStart = map[string]bool{
 // condition returns true or an error. It lists, then watches, and re-lists
 // after a dropped or expired watch (an informer underneath), so a
 // disconnect cannot hide a transition: the condition sees the current state.
-func watchPods(ctx context.Context, client corev1client.CoreV1Interface, namespace, fieldSelector, labelSelector string, condition watchtools.ConditionFunc) error {
+func watchPods(ctx context.Context, client *Core, namespace, fieldSelector, labelSelector string, condition watchtools.ConditionFunc) error {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector, o.LabelSelector = fieldSelector, labelSelector
-			return client.Pods(namespace).List(ctx, o)
+			return client.ListPods(ctx, namespace, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector, o.LabelSelector = fieldSelector, labelSelector
-			return client.Pods(namespace).Watch(ctx, o)
+			return client.WatchPods(ctx, namespace, o)
 		},
 	}
 	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, condition)
@@ -51,7 +50,7 @@ func watchPods(ctx context.Context, client corev1client.CoreV1Interface, namespa
 
 // waitForServices waits until every test service has a Ready Pod, failing
 // fast when one cannot start.
-func waitForServices(ctx context.Context, client corev1client.CoreV1Interface, namespace string, services []string, progress *Progress) error {
+func waitForServices(ctx context.Context, client *Core, namespace string, services []string, progress *Progress) error {
 	if len(services) == 0 {
 		return nil
 	}
@@ -208,8 +207,8 @@ func isTrue(pod *corev1.Pod, t corev1.PodConditionType) bool {
 
 // printDiagnostics shows why a build failed: the namespace's recent events
 // and the build Pod's status.
-func printDiagnostics(ctx context.Context, client corev1client.CoreV1Interface, namespace, pod string, progress *Progress) {
-	events, err := client.Events(namespace).List(ctx, metav1.ListOptions{})
+func printDiagnostics(ctx context.Context, client *Core, namespace, pod string, progress *Progress) {
+	events, err := client.ListEvents(ctx, namespace)
 	if err == nil && len(events.Items) > 0 {
 		items := events.Items
 		sort.SliceStable(items, func(i, j int) bool { return eventTime(items[i]).Time.Before(eventTime(items[j]).Time) })
@@ -222,7 +221,7 @@ func printDiagnostics(ctx context.Context, client corev1client.CoreV1Interface, 
 				strings.ToLower(e.InvolvedObject.Kind), e.InvolvedObject.Name, oneLine(e.Message))
 		}
 	}
-	p, err := client.Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
+	p, err := client.GetPod(ctx, namespace, pod)
 	if err != nil {
 		return
 	}

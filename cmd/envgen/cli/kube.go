@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"envgen.dev/envgen/runner"
@@ -40,11 +39,11 @@ func (o *kubeOptions) clients() (runner.Clients, error) {
 	// (5/s) would be the slowest part of it.
 	config.QPS, config.Burst = 50, 100
 	config.UserAgent = "envgen"
-	kube, err := corev1client.NewForConfig(config)
+	dyn, err := dynamic.NewForConfig(config)
 	if err != nil {
 		return runner.Clients{}, &runner.ClusterError{Op: "connecting", Err: err}
 	}
-	dyn, err := dynamic.NewForConfig(config)
+	kube, err := runner.NewCore(config, dyn)
 	if err != nil {
 		return runner.Clients{}, &runner.ClusterError{Op: "connecting", Err: err}
 	}
