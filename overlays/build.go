@@ -24,10 +24,15 @@ type Built struct {
 // root is where Build lays the tree out in its in-memory filesystem.
 const root = "/deploy"
 
-// Build runs kustomize (sigs.k8s.io/kustomize/api/krusty, in process) on
-// the overlay of env in tree. Nothing touches the disk: the tree is laid
-// out in memory, so what is built is exactly what generate writes.
-func Build(tree Tree, env string) (*Built, error) {
+// Builder runs kustomize (sigs.k8s.io/kustomize/api/krusty, in process) on
+// the overlays of one tree. Nothing touches the disk: the tree is laid out
+// in memory once, so what is built is exactly what generate writes.
+type Builder struct {
+	fs filesys.FileSystem
+}
+
+// NewBuilder lays tree out in an in-memory filesystem.
+func NewBuilder(tree Tree) (*Builder, error) {
 	WarmUp()
 	fs := filesys.MakeFsInMemory()
 	for _, p := range tree.Paths() {
@@ -35,8 +40,13 @@ func Build(tree Tree, env string) (*Built, error) {
 			return nil, err
 		}
 	}
+	return &Builder{fs: fs}, nil
+}
+
+// Build runs kustomize on the overlay of env.
+func (b *Builder) Build(env string) (*Built, error) {
 	dir := path.Join(root, OverlayDir(env))
-	if !fs.Exists(path.Join(dir, "kustomization.yaml")) {
+	if !b.fs.Exists(path.Join(dir, "kustomization.yaml")) {
 		return nil, fmt.Errorf("the tree has no overlay %s", env)
 	}
 	opts := krusty.MakeDefaultOptions()
@@ -44,7 +54,7 @@ func Build(tree Tree, env string) (*Built, error) {
 	// kustomize CLI and kubectl -k use by default. Saying it in the
 	// kustomizations instead would make kubectl warn on every apply.
 	opts.Reorder = krusty.ReorderOptionLegacy
-	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	resMap, err := krusty.MakeKustomizer(opts).Run(b.fs, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", OverlayDir(env), err)
 	}
@@ -52,15 +62,15 @@ func Build(tree Tree, env string) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Built{YAML: yamlOut}
+	built := &Built{YAML: yamlOut}
 	for _, r := range resMap.Resources() {
 		m, err := r.Map()
 		if err != nil {
 			return nil, err
 		}
-		b.Objects = append(b.Objects, m)
+		built.Objects = append(built.Objects, m)
 	}
-	return b, nil
+	return built, nil
 }
 
 // kubeSchema is the part of kustomize's built-in OpenAPI schema that

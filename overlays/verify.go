@@ -106,17 +106,15 @@ func differences(path string, want, got any, meta strategicpatch.LookupPatchMeta
 		}
 		var out []string
 		for _, k := range sorted.UnionKeys(w, g) {
-			var sub strategicpatch.LookupPatchMeta
-			if meta != nil {
-				if _, isList := w[k].([]any); isList {
-					sub = meta
-				} else if m, _, err := meta.LookupPatchMetadataForStruct(k); err == nil {
-					sub = m
-				}
-			}
 			if _, isList := w[k].([]any); isList && meta != nil {
 				out = append(out, listDifferences(join(path, k), k, w[k], g[k], meta)...)
 				continue
+			}
+			var sub strategicpatch.LookupPatchMeta // nil for plain maps (labels, data)
+			if meta != nil {
+				if m, _, err := meta.LookupPatchMetadataForStruct(k); err == nil {
+					sub = m
+				}
 			}
 			out = append(out, differences(join(path, k), w[k], g[k], sub)...)
 		}

@@ -63,8 +63,12 @@ func (r *Result) Tree() (overlays.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	builder, err := overlays.NewBuilder(tree) // laid out once for every overlay
+	if err != nil {
+		return nil, err
+	}
 	for _, env := range r.Environments {
-		if _, err := r.verifiedBuild(tree, env); err != nil {
+		if _, err := verifiedBuild(builder, env); err != nil {
 			return nil, err
 		}
 	}
@@ -114,11 +118,15 @@ func (r *Result) Render(env string) (*overlays.Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.verifiedBuild(tree, e)
+	builder, err := overlays.NewBuilder(tree)
+	if err != nil {
+		return nil, err
+	}
+	return verifiedBuild(builder, e)
 }
 
-func (r *Result) verifiedBuild(tree overlays.Tree, env overlays.Environment) (*overlays.Built, error) {
-	built, err := overlays.Build(tree, env.Name)
+func verifiedBuild(builder *overlays.Builder, env overlays.Environment) (*overlays.Built, error) {
+	built, err := builder.Build(env.Name)
 	if err != nil {
 		return nil, err
 	}
