@@ -26,7 +26,7 @@ func testMain(m *testing.M) int {
 	}
 	start := time.Now()
 	var err error
-	cluster, err = testcluster.Start(context.Background(), "")
+	cluster, err = testcluster.Start(context.Background(), testcluster.Options{Kwok: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the test cluster:", err)
 		return 1

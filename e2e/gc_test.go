@@ -38,8 +38,8 @@ func TestGCDeletesOnlyExpiredEnvgenNamespaces(t *testing.T) {
 
 	dry := run(t, "gc", "--dry-run")
 	wantCode(t, dry, 0)
-	if dry.stdout != "would delete gc-expired (build gc-expired, expired at "+past+")\n" {
-		t.Errorf("dry run printed:\n%s", dry.stdout)
+	if dry.Stdout != "would delete gc-expired (build gc-expired, expired at "+past+")\n" {
+		t.Errorf("dry run printed:\n%s", dry.Stdout)
 	}
 	if _, err := cluster.Client.CoreV1().Namespaces().Get(ctx, "gc-expired", metav1.GetOptions{}); err != nil {
 		t.Fatalf("--dry-run deleted: %v", err)
@@ -47,7 +47,7 @@ func TestGCDeletesOnlyExpiredEnvgenNamespaces(t *testing.T) {
 
 	r := run(t, "gc")
 	wantCode(t, r, 0)
-	wantContains(t, "stdout", r.stdout, "deleted gc-expired")
+	wantContains(t, "stdout", r.Stdout, "deleted gc-expired")
 	namespaceGone(t, "gc-expired")
 	for _, n := range namespaces[1:] {
 		ns, err := cluster.Client.CoreV1().Namespaces().Get(ctx, n.name, metav1.GetOptions{})
@@ -60,5 +60,5 @@ func TestGCDeletesOnlyExpiredEnvgenNamespaces(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	r = run(t, "gc", "--older-than", "1s")
 	wantCode(t, r, 0)
-	wantContains(t, "stdout", r.stdout, "deleted gc-current (build gc-current, older than 1s)")
+	wantContains(t, "stdout", r.Stdout, "deleted gc-current (build gc-current, older than 1s)")
 }

@@ -144,7 +144,7 @@ func TestRunSurvivesBrokenConnections(t *testing.T) {
 	ns := runner.NamespaceName("flaky", "cut-1")
 	select {
 	case r := <-done:
-		t.Fatalf("run ended early: %d\n%s", r.code, r.stderr)
+		t.Fatalf("run ended early: %d\n%s", r.Code, r.Stderr)
 	case <-time.After(time.Second):
 	}
 	waitForRunningBuild(t, ns, "flaky-ci-build")
@@ -156,8 +156,8 @@ func TestRunSurvivesBrokenConnections(t *testing.T) {
 	p.cut()
 	r := <-done
 	wantCode(t, r, 0)
-	if n := strings.Count(r.stdout, "42 passing (2s)\n"); n != 1 {
-		t.Errorf("last log line printed %d times:\n%s", n, r.stdout)
+	if n := strings.Count(r.Stdout, "42 passing (2s)\n"); n != 1 {
+		t.Errorf("last log line printed %d times:\n%s", n, r.Stdout)
 	}
 	namespaceGone(t, ns)
 }
@@ -183,7 +183,7 @@ func TestConcurrentRunsDoNotCollide(t *testing.T) {
 			t.Errorf("namespace %s used twice", ns)
 		}
 		seen[ns] = true
-		wantContains(t, "stderr", r.stderr, "timing (namespace "+ns+")")
+		wantContains(t, "stderr", r.Stderr, "timing (namespace "+ns+")")
 	}
 	for ns := range seen {
 		namespaceGone(t, ns)
@@ -207,7 +207,7 @@ func TestRunRefusesAnExistingNamespace(t *testing.T) {
 	defer cluster.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 	r := run(t, "run", "--build-id", "b1", service(t, "taken", ""))
 	wantCode(t, r, 125)
-	wantContains(t, "stderr", r.stderr, "it already exists; envgen never reuses a namespace")
+	wantContains(t, "stderr", r.Stderr, "it already exists; envgen never reuses a namespace")
 	if _, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 		t.Errorf("the foreign namespace was touched: %v", err)
 	}

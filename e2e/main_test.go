@@ -4,20 +4,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
+	"envgen.dev/envgen/internal/e2ekit"
 	"envgen.dev/envgen/internal/testcluster"
 )
 
@@ -42,16 +37,12 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	envgen = filepath.Join(tmp, "envgen")
-	build := exec.Command("go", "build", "-o", envgen, "./cmd/envgen")
-	build.Dir = testcluster.RepoRoot()
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building envgen:", err)
+	if envgen, err = e2ekit.BuildEnvgen(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	start := time.Now()
-	cluster, err = testcluster.Start(context.Background(), filepath.Join(testcluster.RepoRoot(), "hack", "kwok", "build.log"))
+	cluster, err = testcluster.Start(context.Background(), testcluster.Options{Kwok: true, KwokLog: filepath.Join(testcluster.RepoRoot(), "hack", "kwok", "build.log")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the test cluster:", err)
 		return 1
@@ -83,11 +74,7 @@ ci: {
 	return dir
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-	took           time.Duration
-}
+type result = e2ekit.Result
 
 // run runs envgen with args against the test cluster.
 func run(t *testing.T, args ...string) result {
@@ -97,45 +84,15 @@ func run(t *testing.T, args ...string) result {
 
 func runWith(t *testing.T, kubeconfig string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(envgen, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "BUILD_TAG=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
-	if exit, ok := err.(*exec.ExitError); ok {
-		r.code = exit.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running envgen: %v", err)
-	}
-	return r
+	return e2ekit.Run(t, envgen, kubeconfig, args...)
 }
 
-// namespaceGone waits until the namespace no longer exists.
 func namespaceGone(t *testing.T, name string) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		_, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Errorf("namespace %s still exists 90s after the run", name)
+	e2ekit.NamespaceGone(t, cluster.Client, name)
 }
 
-func wantCode(t *testing.T, r result, code int) {
-	t.Helper()
-	if r.code != code {
-		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
-	}
-}
-
-func wantContains(t *testing.T, what, s, sub string) {
-	t.Helper()
-	if !strings.Contains(s, sub) {
-		t.Errorf("%s does not contain %q:\n%s", what, sub, s)
-	}
-}
+var (
+	wantCode     = e2ekit.WantCode
+	wantContains = e2ekit.WantContains
+)

@@ -30,7 +30,7 @@ func TestRunWithDocumentedRBACOnly(t *testing.T) {
 	rbac := run(t, "rbac", "--namespace", "jenkins", "--service-account", "envgen")
 	wantCode(t, rbac, 0)
 	rbacFile := filepath.Join(t.TempDir(), "rbac.yaml")
-	os.WriteFile(rbacFile, []byte(rbac.stdout), 0o644)
+	os.WriteFile(rbacFile, []byte(rbac.Stdout), 0o644)
 	kubectl(t, "apply", "-f", rbacFile)
 
 	token, err := client.CoreV1().ServiceAccounts("jenkins").CreateToken(ctx, "envgen", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
@@ -51,8 +51,8 @@ func TestRunWithDocumentedRBACOnly(t *testing.T) {
 services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, readiness: tcp: port: "db"}`)
 	r := runWith(t, kubeconfig, "run", "--build-id", "rbac-1", dir)
 	wantCode(t, r, 2) // the build's own failure, with events shown: nothing was forbidden
-	wantContains(t, "stderr", r.stderr, "recent events in")
-	wantContains(t, "stdout", r.stdout, "42 passing (2s)")
+	wantContains(t, "stderr", r.Stderr, "recent events in")
+	wantContains(t, "stdout", r.Stdout, "42 passing (2s)")
 	namespaceGone(t, runner.NamespaceName("rbac", "rbac-1"))
 
 	gc := runWith(t, kubeconfig, "gc", "--dry-run")

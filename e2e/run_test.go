@@ -23,11 +23,11 @@ func TestRunSucceeds(t *testing.T) {
 	// kwok serves the whole log on every request: each line must still
 	// appear exactly once.
 	for _, line := range []string{"> citoid@1.0.0 test", "warning: zotero answered slowly", "42 passing (2s)"} {
-		if n := strings.Count(r.stdout, line+"\n"); n != 1 {
-			t.Errorf("log line %q printed %d times:\n%s", line, n, r.stdout)
+		if n := strings.Count(r.Stdout, line+"\n"); n != 1 {
+			t.Errorf("log line %q printed %d times:\n%s", line, n, r.Stdout)
 		}
 	}
-	wantContains(t, "stderr", r.stderr, "timing (namespace ok-ci-success-1-")
+	wantContains(t, "stderr", r.Stderr, "timing (namespace ok-ci-success-1-")
 
 	var rep runner.Report
 	data, err := os.ReadFile(report)
@@ -55,10 +55,10 @@ func TestRunPassesExitCodeThrough(t *testing.T) {
 	dir := service(t, "fails", `annotations: "kwok.test/exit-code": "3"`)
 	r := run(t, "run", "--build-id", "fail-3", "--log-prefix", "[build] ", dir)
 	wantCode(t, r, 3)
-	wantContains(t, "stdout", r.stdout, "[build] 42 passing (2s)\n")
-	wantContains(t, "stderr", r.stderr, "build failed with exit code 3")
-	wantContains(t, "stderr", r.stderr, "recent events in fails-ci-fail-3-")
-	wantContains(t, "stderr", r.stderr, "container build: terminated: exit code 3")
+	wantContains(t, "stdout", r.Stdout, "[build] 42 passing (2s)\n")
+	wantContains(t, "stderr", r.Stderr, "build failed with exit code 3")
+	wantContains(t, "stderr", r.Stderr, "recent events in fails-ci-fail-3-")
+	wantContains(t, "stderr", r.Stderr, "container build: terminated: exit code 3")
 	namespaceGone(t, runner.NamespaceName("fails", "fail-3"))
 }
 
@@ -68,7 +68,7 @@ func TestRunWaitsForServicesFirst(t *testing.T) {
 	wantCode(t, r, 0)
 	ns := runner.NamespaceName("withdb", "svc-1")
 	defer cluster.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	wantContains(t, "stderr", r.stderr, "test service withdb-db ready (1/1)")
+	wantContains(t, "stderr", r.Stderr, "test service withdb-db ready (1/1)")
 
 	ctx := context.Background()
 	pods, err := cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=withdb-db"})
@@ -94,9 +94,9 @@ func TestRunImagePullErrorFailsFast(t *testing.T) {
 	dir := service(t, "badimage", `annotations: "kwok.test/waiting-reason": "ErrImagePull"`)
 	r := run(t, "run", "--build-id", "pull-1", "--timeout", "2m", dir)
 	wantCode(t, r, 125)
-	wantContains(t, "stderr", r.stderr, "build could not run: ErrImagePull: kwok: simulated ErrImagePull for registry.example.org/badimage:1.0")
-	if r.took > 30*time.Second {
-		t.Errorf("took %s to give up on an image that cannot be pulled", r.took)
+	wantContains(t, "stderr", r.Stderr, "build could not run: ErrImagePull: kwok: simulated ErrImagePull for registry.example.org/badimage:1.0")
+	if r.Took > 30*time.Second {
+		t.Errorf("took %s to give up on an image that cannot be pulled", r.Took)
 	}
 	namespaceGone(t, runner.NamespaceName("badimage", "pull-1"))
 }
@@ -105,6 +105,6 @@ func TestRunTimeout(t *testing.T) {
 	dir := service(t, "slow", `annotations: "kwok.test/delay": "60s"`)
 	r := run(t, "run", "--build-id", "timeout-1", "--timeout", "4s", dir)
 	wantCode(t, r, 124)
-	wantContains(t, "stderr", r.stderr, "timed out after 4s")
+	wantContains(t, "stderr", r.Stderr, "timed out after 4s")
 	namespaceGone(t, runner.NamespaceName("slow", "timeout-1"))
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the real control-plane binaries envgen's e2e tests run against
-# (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-# kwok) from the committed tools module hack/testbin, into a versioned cache
-# directory. Skips the build when all six are already there.
+# Builds the real cluster binaries envgen's e2e tests run against (etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, and
+# kubelet for the real node) from the committed tools module hack/testbin,
+# into a versioned cache directory, and installs the real node's runtime
+# from Debian's packages (containerd, runc, the CNI plugins, busybox-static
+# for the test images). Builds only what is missing; installs only what is
+# missing.
 # Prints the directory on stdout; progress goes to stderr.
 set -euo pipefail
 
@@ -10,9 +13,37 @@ K8S_VERSION=1.37.2
 KWOK_VERSION=0.8.0
 cache=${XDG_CACHE_HOME:-$HOME/.cache}
 dir=${ENVGEN_TESTBIN:-$cache/envgen-testbin/k8s-$K8S_VERSION-kwok-$KWOK_VERSION}
-bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+# binary name → package in the tools module
+declare -A pkgs=(
+	[etcd]=go.etcd.io/etcd/server/v3
+	[kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
+	[kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
+	[kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
+	[kubectl]=k8s.io/kubernetes/cmd/kubectl
+	[kwok]=sigs.k8s.io/kwok/cmd/kwok
+	[kubelet]=k8s.io/kubernetes/cmd/kubelet
+)
+debs=(containerd runc containernetworking-plugins busybox-static)
 
 here=$(cd "$(dirname "$0")/testbin" && pwd)
+
+# The real node's runtime. Debian's packages, as a user would install them;
+# the real-node tests check for them and say what is missing.
+install_debs() {
+	local missing=() d
+	for d in "${debs[@]}"; do
+		dpkg-query -W -f '${Status}' "$d" 2>/dev/null | grep -q 'install ok installed' || missing+=("$d")
+	done
+	[ ${#missing[@]} = 0 ] && return 0
+	local sudo=""
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null || { echo "testbin: ${missing[*]} missing and not root: install them with apt-get" >&2; return 0; }
+		sudo="sudo -n"
+	fi
+	echo "testbin: installing ${missing[*]} (Debian packages for the real node)" >&2
+	$sudo apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
 
 # kwok's own stages (node lifecycle, pod ready/delete) ship in its module;
 # the e2e helper combines them with the project's, hack/kwok/stages.yaml.
@@ -27,28 +58,32 @@ copy_kwok_stages() {
 	chmod -R u+w "$1/kwok-stages"
 }
 
-missing=0
-for b in "${bins[@]}"; do [ -x "$dir/$b" ] || missing=1; done
-if [ "$missing" = 0 ]; then
+[ "${ENVGEN_REAL_NODE:-}" = skip ] || install_debs
+
+missing=()
+for b in "${!pkgs[@]}"; do [ -x "$dir/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} = 0 ]; then
 	[ -d "$dir/kwok-stages" ] || copy_kwok_stages "$dir"
 	echo "$dir"
 	exit 0
 fi
 
-tmp="$dir.tmp.$$"
+mkdir -p "$dir"
+tmp="$dir/.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-echo "testbin: building ${bins[*]} (k8s v$K8S_VERSION, kwok v$KWOK_VERSION) into $dir; about 7 minutes on 2 cores, once" >&2
+echo "testbin: building ${missing[*]} (k8s v$K8S_VERSION, kwok v$KWOK_VERSION) into $dir; about 25 minutes on 2 cores for all of them, once" >&2
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=${K8S_VERSION%%.*} -X k8s.io/component-base/version.gitMinor=$(echo $K8S_VERSION | cut -d. -f2)"
 start=$SECONDS
-(cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$tmp/" tool)
-# etcd's main package is its module root, go.etcd.io/etcd/server/v3: go build
-# names it after the path without /v3.
-mv "$tmp/server" "$tmp/etcd"
-for b in "${bins[@]}"; do [ -x "$tmp/$b" ] || { echo "testbin: $b was not built" >&2; exit 1; }; done
-copy_kwok_stages "$tmp"
-rm -rf "$dir"
-mv "$tmp" "$dir"
+for b in "${missing[@]}"; do
+	# One at a time: go build -o names a binary after its package path
+	# (etcd's would be "server"), so each gets its name here.
+	(cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$tmp/$b" "${pkgs[$b]}")
+done
+[ -d "$dir/kwok-stages" ] || copy_kwok_stages "$tmp"
+# Each binary lands whole or not at all: an interrupted build leaves the
+# cache as it was.
+for f in "$tmp"/*; do mv "$f" "$dir/"; done
 echo "testbin: built in $((SECONDS - start))s" >&2
 echo "$dir"

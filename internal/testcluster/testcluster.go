@@ -3,7 +3,9 @@
 // controller-runtime's envtest), kube-controller-manager (namespace
 // deletion, garbage collection, Deployments), kube-scheduler, and kwok as
 // the kubelet of one fake Node, so that Pods really move through their
-// phases and serve logs. The binaries are built from the module proxy by
+// phases and serve logs; and, when asked, a real node (kubelet, containerd,
+// runc, the CNI bridge, images from a registry in this process) where Pods
+// really run. The binaries are built from the module proxy by
 // hack/testbin.sh (make testbin) and cached.
 //
 // Each test package starts its own cluster on random ports.
@@ -42,9 +44,24 @@ type Cluster struct {
 	Bin string
 	// Dir holds the cluster's files and the components' logs.
 	Dir string
+	// Registry is host:port of the real node's image registry, which
+	// serves BusyboxImage and PauseImage; "" without a real node.
+	Registry string
 
 	env   *envtest.Environment
 	procs []*exec.Cmd
+	node  *realNode
+}
+
+// Options say which nodes a cluster has. With both, the real node is
+// tainted (RealNodeTaint): Pods go to kwok unless they tolerate it.
+type Options struct {
+	// Kwok adds kwok's fake node, NodeName. KwokLog, if set, is a CRI
+	// format log that kwok serves as every container's log.
+	Kwok    bool
+	KwokLog string
+	// RealNode adds a kubelet with containerd, RealNodeName.
+	RealNode bool
 }
 
 // RepoRoot is the envgen repository's root directory.
@@ -68,9 +85,8 @@ func BinDir() (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Start starts a cluster; Stop it when done. logFile, if set, is a CRI
-// format log that kwok serves as every container's log.
-func Start(ctx context.Context, logFile string) (*Cluster, error) {
+// Start starts a cluster; Stop it when done.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -80,14 +96,14 @@ func Start(ctx context.Context, logFile string) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{Bin: bin, Dir: dir}
-	if err := c.start(ctx, logFile); err != nil {
+	if err := c.start(ctx, opts); err != nil {
 		c.Stop()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Cluster) start(ctx context.Context, logFile string) error {
+func (c *Cluster) start(ctx context.Context, opts Options) error {
 	c.env = &envtest.Environment{BinaryAssetsDirectory: c.Bin}
 	// RBAC on, as in a real cluster: the RBAC test runs envgen as a
 	// ServiceAccount with only what `envgen rbac` grants.
@@ -126,6 +142,22 @@ func (c *Cluster) start(ctx context.Context, logFile string) error {
 	if err := c.run("kube-scheduler", "--kubeconfig="+c.Kubeconfig, "--leader-elect=false", "--secure-port=0"); err != nil {
 		return err
 	}
+	if opts.Kwok {
+		if err := c.startKwok(ctx, opts.KwokLog); err != nil {
+			return err
+		}
+	}
+	if opts.RealNode {
+		if err := c.startRealNode(ctx, opts.Kwok); err != nil {
+			return err
+		}
+	}
+	return c.waitForDefaultServiceAccount(ctx)
+}
+
+// startKwok starts kwok and registers its fake Node.
+func (c *Cluster) startKwok(ctx context.Context, logFile string) error {
+	certDir := c.env.ControlPlane.APIServer.CertDir
 	configs, err := c.kwokConfig(logFile)
 	if err != nil {
 		return err
@@ -199,18 +231,38 @@ spec:
 	return files, nil
 }
 
+// run starts one of the control plane's binaries, logging to Dir.
 func (c *Cluster) run(name string, args ...string) error {
-	logFile, err := os.Create(filepath.Join(c.Dir, name+".log"))
+	cmd, err := c.startLogged(name, filepath.Join(c.Bin, name), args...)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(c.Bin, name), args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", name, err)
-	}
 	c.procs = append(c.procs, cmd)
 	return nil
+}
+
+// runIn starts a process of the real node.
+func (c *Cluster) runIn(n *realNode, name, path string, args ...string) error {
+	cmd, err := c.startLogged(name, path, args...)
+	if err != nil {
+		return err
+	}
+	n.procs = append(n.procs, cmd)
+	return nil
+}
+
+func (c *Cluster) startLogged(name, path string, args ...string) (*exec.Cmd, error) {
+	logFile, err := os.Create(filepath.Join(c.Dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	return cmd, nil
 }
 
 // createNode registers kwok's fake Node and waits until it is Ready.
@@ -223,25 +275,9 @@ func (c *Cluster) createNode(ctx context.Context) error {
 	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-		// Ready, and the controller has lifted the not-ready taint that
-		// admission puts on every new Node.
-		if err == nil && len(n.Spec.Taints) == 0 {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					return c.waitForDefaultServiceAccount(ctx)
-				}
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("node %s not Ready after 60s: %w", NodeName, err)
-	}
-	return fmt.Errorf("node %s not Ready and untainted after 60s (taints %v, conditions %v); see %s", NodeName, n.Spec.Taints, n.Status.Conditions, c.Dir)
+	// Ready, and the controller has lifted the not-ready taint that
+	// admission puts on every new Node.
+	return c.waitForNode(ctx, NodeName, 60*time.Second, func(n *corev1.Node) bool { return len(n.Spec.Taints) == 0 })
 }
 
 // waitForDefaultServiceAccount proves kube-controller-manager is working.
@@ -258,17 +294,11 @@ func (c *Cluster) waitForDefaultServiceAccount(ctx context.Context) error {
 
 // Stop ends every component and removes the cluster's files.
 func (c *Cluster) Stop() {
+	if c.node != nil {
+		c.node.stop()
+	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		p := c.procs[i]
-		_ = p.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = p.Process.Kill()
-			<-done
-		}
+		stopProcess(c.procs[i])
 	}
 	if c.env != nil {
 		_ = c.env.Stop()

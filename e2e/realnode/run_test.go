@@ -1,0 +1,72 @@
+package realnode
+
+import (
+	"strings"
+	"testing"
+
+	"envgen.dev/envgen/internal/e2ekit"
+)
+
+// The build's command really runs: its output is the log envgen streams,
+// its exit code is envgen's.
+func TestRealCommandExitCodeAndLog(t *testing.T) {
+	dir := service(t, "real-exit", `command: ["sh", "-c", "echo hello from the build; echo on stderr >&2; id -u; exit 5"]`)
+	r := run(t, "run", "--build-id", "exit-5", dir)
+	e2ekit.WantCode(t, r, 5)
+	for _, line := range []string{"hello from the build\n", "on stderr\n", "1000\n"} {
+		e2ekit.WantContains(t, "stdout", r.Stdout, line)
+	}
+	e2ekit.WantContains(t, "stderr", r.Stderr, "build failed with exit code 5")
+}
+
+// A Secret the build needs and nobody created: the kubelet refuses to
+// start the container (CreateContainerConfigError), which kwok never does;
+// envgen fails fast with 125 and names the Secret.
+func TestMissingSecretFailsFast(t *testing.T) {
+	dir := service(t, "real-secret", `command: ["sh", "-c", "echo should not run"]
+	env: TOKEN: {secret: "build-credentials", key: "token"}`)
+	r := run(t, "run", "--build-id", "secret-1", dir)
+	e2ekit.WantCode(t, r, 125)
+	e2ekit.WantContains(t, "stderr", r.Stderr, "CreateContainerConfigError")
+	e2ekit.WantContains(t, "stderr", r.Stderr, `secret "build-credentials" not found`)
+	if strings.Contains(r.Stdout, "should not run") {
+		t.Errorf("the build ran:\n%s", r.Stdout)
+	}
+	if r.Took.Seconds() > 60 {
+		t.Errorf("took %s to fail", r.Took)
+	}
+}
+
+// The build's root filesystem is read-only for real; the writable paths
+// envgen.cue declares, and /tmp, are not.
+func TestReadOnlyRootFilesystemAndWritablePaths(t *testing.T) {
+	dir := service(t, "real-rofs", `command: ["sh", "-c", """
+		if touch /root-fs-write 2>/dev/null; then echo root filesystem writable; exit 1; fi
+		echo root filesystem read-only
+		echo data > /tmp/t && echo /tmp writable || exit 2
+		echo data > /var/cache/build/t && echo /var/cache/build writable || exit 3
+		"""]`)
+	src := readFile(t, dir)
+	writeFile(t, dir, strings.Replace(src, "ci: {", "writable: \"/var/cache/build\": {}\nci: {", 1))
+	r := run(t, "run", "--build-id", "rofs-1", dir)
+	e2ekit.WantCode(t, r, 0)
+	for _, line := range []string{"root filesystem read-only\n", "/tmp writable\n", "/var/cache/build writable\n"} {
+		e2ekit.WantContains(t, "stdout", r.Stdout, line)
+	}
+}
+
+// A tag the registry does not have: a real pull fails, and envgen fails
+// fast naming the image instead of waiting out the timeout.
+func TestMissingImageTagFailsFast(t *testing.T) {
+	dir := service(t, "real-pull", `command: ["true"]
+	tag: "no-such-tag"`)
+	r := run(t, "run", "--build-id", "pull-1", dir)
+	e2ekit.WantCode(t, r, 125)
+	if !strings.Contains(r.Stderr, "ErrImagePull") && !strings.Contains(r.Stderr, "ImagePullBackOff") {
+		t.Errorf("stderr does not name the pull error:\n%s", r.Stderr)
+	}
+	e2ekit.WantContains(t, "stderr", r.Stderr, "busybox:no-such-tag")
+	if r.Took.Seconds() > 60 {
+		t.Errorf("took %s to fail", r.Took)
+	}
+}

@@ -1,0 +1,174 @@
+package testcluster
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// The test images. There is no Docker Hub here: both are built from
+// Debian's busybox-static and served by a registry in the test process.
+const (
+	// BusyboxImage is a shell and the usual tools (busybox's applets), at
+	// Registry + "/" + BusyboxImage + ":" + ImageTag.
+	BusyboxImage = "busybox"
+	// PauseImage is the Pod sandbox image: busybox sleeping forever.
+	PauseImage = "pause"
+	// ImageTag is the tag of both images.
+	ImageTag = "test"
+)
+
+// busyboxPath is Debian's busybox-static.
+const busyboxPath = "/bin/busybox"
+
+// imageRegistry is an OCI registry on 127.0.0.1 in this process.
+type imageRegistry struct {
+	host   string // 127.0.0.1:port
+	server *http.Server
+}
+
+// startRegistry serves an empty in-memory registry and pushes the test
+// images into it.
+func startRegistry() (*imageRegistry, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &imageRegistry{
+		host:   l.Addr().String(),
+		server: &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: 10 * time.Second},
+	}
+	go func() { _ = r.server.Serve(l) }()
+	busybox, err := busyboxImage(nil)
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	pause, err := busyboxImage([]string{"/bin/sleep", "2147483647"})
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	for repo, img := range map[string]v1.Image{BusyboxImage: busybox, PauseImage: pause} {
+		if err := r.push(repo+":"+ImageTag, img); err != nil {
+			r.stop()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// push stores img in the registry under ref (repository:tag).
+func (r *imageRegistry) push(ref string, img v1.Image) error {
+	tag, err := name.NewTag(r.host+"/"+ref, name.Insecure)
+	if err != nil {
+		return err
+	}
+	if err := remote.Write(tag, img); err != nil {
+		return fmt.Errorf("pushing %s: %w", tag, err)
+	}
+	return nil
+}
+
+func (r *imageRegistry) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = r.server.Shutdown(ctx)
+}
+
+// busyboxImage is one layer: /bin/busybox and a symlink per applet, an
+// empty world-writable /tmp. The config names os and architecture:
+// containerd filters out images whose platform it cannot match.
+func busyboxImage(entrypoint []string) (v1.Image, error) {
+	layer, err := busyboxLayer()
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+		OS:           "linux",
+		Architecture: runtime.GOARCH,
+		Config: v1.Config{
+			Entrypoint: entrypoint,
+			Env:        []string{"PATH=/bin"},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendLayers(img, layer)
+}
+
+func busyboxLayer() (v1.Layer, error) {
+	bin, err := os.ReadFile(busyboxPath)
+	if err != nil {
+		return nil, fmt.Errorf("the test images are built from Debian's busybox-static (make testbin installs it): %w", err)
+	}
+	list, err := exec.Command(busyboxPath, "--list").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list: %w", busyboxPath, err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	// A fixed time: the same busybox gives the same image digest.
+	epoch := time.Unix(0, 0)
+	dirs := []*tar.Header{
+		{Name: "bin/", Mode: 0o755},
+		{Name: "tmp/", Mode: 0o1777},
+		{Name: "etc/", Mode: 0o755},
+	}
+	for _, h := range dirs {
+		h.Typeflag, h.ModTime = tar.TypeDir, epoch
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "bin/busybox", Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg, ModTime: epoch}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(bin); err != nil {
+		return nil, err
+	}
+	for _, applet := range strings.Fields(string(list)) {
+		if applet == "busybox" || strings.Contains(applet, "/") {
+			continue
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Linkname: "busybox", Typeflag: tar.TypeSymlink, Mode: 0o777, ModTime: epoch}); err != nil {
+			return nil, err
+		}
+	}
+	// nobody, for images run as a non-root user that want a name.
+	passwd := []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/passwd", Mode: 0o644, Size: int64(len(passwd)), Typeflag: tar.TypeReg, ModTime: epoch}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(passwd); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	if len(data) == 0 {
+		return nil, errors.New("empty busybox layer")
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+}
