@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,6 +144,12 @@ func (c *Core) PodLogs(ctx context.Context, namespace, pod string, opts *corev1.
 	}
 	if opts.Timestamps {
 		q.Set("timestamps", "true")
+	}
+	if opts.Previous {
+		q.Set("previous", "true")
+	}
+	if opts.TailLines != nil {
+		q.Set("tailLines", strconv.FormatInt(*opts.TailLines, 10))
 	}
 	if opts.SinceTime != nil {
 		q.Set("sinceTime", opts.SinceTime.UTC().Format(time.RFC3339))

@@ -21,7 +21,12 @@ type BuildFailedError struct {
 	Reason   string
 	ExitCode int
 	Ran      bool
+	// crashed names the test service Pod and container whose crashes
+	// ended the run: the diagnostics show its last log lines.
+	crashed *podContainer
 }
+
+type podContainer struct{ pod, container string }
 
 func (e *BuildFailedError) Error() string {
 	if e.Ran {

@@ -82,6 +82,9 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 		if err != nil && !errors.Is(err, context.Canceled) {
 			dctx, cancel := cleanupCtx()
 			printDiagnostics(dctx, clients.Kube, report.Namespace, build.GetName(), progress)
+			if failed := (*BuildFailedError)(nil); errors.As(err, &failed) && failed.crashed != nil {
+				printCrashLog(dctx, clients.Kube, report.Namespace, failed.crashed, progress)
+			}
 			cancel()
 		}
 		if opts.Keep {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -92,5 +93,23 @@ func TestProgressLiveLineOnATerminalPlainLinesOtherwise(t *testing.T) {
 	p.Status("waiting")
 	if got := plain.String(); strings.Contains(got, "\r") || !strings.HasSuffix(got, " envgen: waiting\n") {
 		t.Errorf("plain output %q", got)
+	}
+}
+
+func TestCrashLoopingAfterTheSecondRestart(t *testing.T) {
+	pod := func(restarts int32) *corev1.Pod {
+		return &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+			Name:                 "db",
+			RestartCount:         restarts,
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}},
+		}}}}
+	}
+	if c, msg := crashLooping(pod(1)); c != "" || msg != "" {
+		t.Errorf("one crash is not a loop yet: %q %q", c, msg)
+	}
+	c, msg := crashLooping(pod(2))
+	if want := "container db is crash-looping (restarted 2 times, last exit code 137 (OOMKilled))"; c != "db" || msg != want {
+		t.Errorf("got %q %q, want db %q", c, msg, want)
 	}
 }

@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -66,6 +68,10 @@ func waitForServices(ctx context.Context, client *Core, namespace string, servic
 		if reason, msg := waitingProblem(pod); reason != "" {
 			return false, &BuildFailedError{Reason: fmt.Sprintf("test service %s: %s: %s", instance, reason, msg)}
 		}
+		if container, msg := crashLooping(pod); msg != "" {
+			return false, &BuildFailedError{Reason: fmt.Sprintf("test service %s: %s", instance, msg),
+				crashed: &podContainer{pod: pod.Name, container: container}}
+		}
 		if ev.Type != watch.Deleted && isReady(pod) && !ready[instance] {
 			ready[instance] = true
 			progress.Status("test service %s ready (%d/%d)", instance, len(ready), len(services))
@@ -91,6 +97,31 @@ func waitingProblem(pod *corev1.Pod) (string, string) {
 		if w := cs.State.Waiting; w != nil && cannotStart[w.Reason] {
 			return w.Reason, w.Message
 		}
+	}
+	return "", ""
+}
+
+// crashLoopRestarts is how often a test service may crash before envgen
+// gives up on it: one crash can be a race with a dependency, a third is a
+// loop that the timeout would only prolong.
+const crashLoopRestarts = 2
+
+// crashLooping names and describes a container in CrashLoopBackOff that
+// has crashed crashLoopRestarts times, or returns "".
+func crashLooping(pod *corev1.Pod) (container, msg string) {
+	for _, cs := range pod.Status.ContainerStatuses {
+		w := cs.State.Waiting
+		if w == nil || w.Reason != "CrashLoopBackOff" || cs.RestartCount < crashLoopRestarts {
+			continue
+		}
+		msg = fmt.Sprintf("container %s is crash-looping (restarted %d times", cs.Name, cs.RestartCount)
+		if last := cs.LastTerminationState.Terminated; last != nil {
+			msg += fmt.Sprintf(", last exit code %d", last.ExitCode)
+			if last.Reason != "" && last.Reason != "Error" {
+				msg += " (" + last.Reason + ")"
+			}
+		}
+		return cs.Name, msg + ")"
 	}
 	return "", ""
 }
@@ -203,6 +234,26 @@ func condition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition 
 func isTrue(pod *corev1.Pod, t corev1.PodConditionType) bool {
 	c := condition(pod, t)
 	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// crashLogLines is how much of a crashed test service's log envgen shows.
+const crashLogLines = 20
+
+// printCrashLog shows the last lines a crashed container wrote before its
+// last crash: usually the reason.
+func printCrashLog(ctx context.Context, client *Core, namespace string, crashed *podContainer, progress *Progress) {
+	tail := int64(crashLogLines)
+	stream, err := client.PodLogs(ctx, namespace, crashed.pod, &corev1.PodLogOptions{Container: crashed.container, Previous: true, TailLines: &tail})
+	if err != nil {
+		progress.Line("log of %s/%s before its last crash: unavailable: %v", crashed.pod, crashed.container, err)
+		return
+	}
+	defer stream.Close()
+	progress.Line("last %d lines of %s/%s before its last crash:", crashLogLines, crashed.pod, crashed.container)
+	lines := bufio.NewScanner(io.LimitReader(stream, 64<<10))
+	for lines.Scan() {
+		progress.Line("  %s", lines.Text())
+	}
 }
 
 // printDiagnostics shows why a build failed: the namespace's recent events

@@ -1,10 +1,13 @@
 package realnode
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"envgen.dev/envgen/internal/e2ekit"
+	"envgen.dev/envgen/internal/testcluster"
 )
 
 // The build's command really runs: its output is the log envgen streams,
@@ -69,4 +72,44 @@ func TestMissingImageTagFailsFast(t *testing.T) {
 	if r.Took.Seconds() > 60 {
 		t.Errorf("took %s to fail", r.Took)
 	}
+}
+
+// A test service that crashes on start: the kubelet restarts it with a
+// growing back-off (CrashLoopBackOff), which would wait out the timeout;
+// envgen gives up after its second restart, names it and shows its log.
+func TestCrashLoopingTestServiceFailsFast(t *testing.T) {
+	dir := service(t, "real-crash", fmt.Sprintf(`command: ["true"]
+	services: db: {
+		image: "%s/%s"
+		tag: %q
+		command: ["sh", "-c", "echo cannot open the data directory; exit 3"]
+		ports: pg: 5432
+		readiness: tcp: port: "pg"
+		securityContext: runAsUser: 999
+	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	r := run(t, "run", "--build-id", "crash-1", dir)
+	e2ekit.WantCode(t, r, 125)
+	e2ekit.WantContains(t, "stderr", r.Stderr, "test service real-crash-db: container db is crash-looping (restarted 2 times, last exit code 3)")
+	e2ekit.WantContains(t, "stderr", r.Stderr, "  cannot open the data directory\n")
+	// Two back-offs, 10 s and 20 s, then the third crash: well under the
+	// 5 minute timeout.
+	if r.Took > 90*time.Second {
+		t.Errorf("took %s to fail", r.Took)
+	}
+}
+
+// An image whose user is root, in a test service without runAsUser: the
+// restricted profile's runAsNonRoot makes the kubelet refuse it (kwok
+// starts it). envgen fails fast and says why.
+func TestRootImageWithoutRunAsUserIsRefused(t *testing.T) {
+	dir := service(t, "real-root", fmt.Sprintf(`command: ["true"]
+	services: cache: {
+		image: "%s/%s"
+		tag: %q
+		command: ["sleep", "600"]
+		ports: redis: 6379
+	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	r := run(t, "run", "--build-id", "root-1", dir)
+	e2ekit.WantCode(t, r, 125)
+	e2ekit.WantContains(t, "stderr", r.Stderr, "test service real-root-cache: CreateContainerConfigError: container has runAsNonRoot and image will run as root")
 }
