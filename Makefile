@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 CUE_VERSION := v0.17.1
 KUSTOMIZE_VERSION := v5.8.1
 
-.PHONY: all build example test unit lint golden golden-check bench fuzz testbin testcluster testcluster-down clean
+.PHONY: all build example test unit lint golden golden-check bench spike-report fuzz testbin testcluster testcluster-down clean
 
 all: build
 
@@ -45,13 +45,22 @@ golden:
 	git status --short golden testscripts
 
 # envgen build --env ci against the stock pipeline (cue export + kustomize
-# build), both built from the Go module proxy into bin/.
-# and envgen run's overhead against kubectl create ns + apply -k + wait +
-# logs + delete ns, on the e2e control plane.
+# build), both built from the Go module proxy into bin/;
+# envgen run's overhead against kubectl create ns + apply -k + wait +
+# logs + delete ns, on the e2e control plane (kwok);
+# and envgen run against a plain container on the real node (the spike).
 bench: build $(BIN)/cue $(BIN)/kustomize
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench 'BuildCI|PipelineInProcess' -benchtime 20x -count 1 ./bench/
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench Limits -benchtime 3x -count 1 ./bench/
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench RunOverhead -benchtime 10x -count 1 ./e2e/
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench SpikeOverhead -benchtime 10x -count 1 ./e2e/realnode/
+
+# The spike's question (a CI build as a Pod against a plain container, on
+# the real test node), answered in docs/spike-report.md: rewrites it.
+SPIKE_ROUNDS ?= 20
+spike-report:
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) ENVGEN_SPIKE_REPORT=$(CURDIR)/docs/spike-report.md \
+		$(GO) test -run '^$$' -bench SpikeOverhead -benchtime $(SPIKE_ROUNDS)x -count 1 ./e2e/realnode/
 
 $(BIN)/cue:
 	GOBIN=$(BIN) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)

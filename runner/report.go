@@ -15,10 +15,13 @@ type Phase struct {
 
 // Report is what a run measured and how it ended.
 type Report struct {
-	Service   string  `json:"service"`
-	BuildID   string  `json:"buildId"`
-	Namespace string  `json:"namespace"`
-	Phases    []Phase `json:"phases"`
+	Service   string `json:"service"`
+	BuildID   string `json:"buildId"`
+	Namespace string `json:"namespace"`
+	// Started is when envgen began (wall clock); the phases follow on
+	// from it.
+	Started time.Time `json:"started"`
+	Phases  []Phase   `json:"phases"`
 	// Total is the wall time of the run; Build the time the build's own
 	// container ran; Overhead the rest: what Kubernetes and envgen cost.
 	TotalSeconds    float64 `json:"totalSeconds"`
@@ -46,7 +49,7 @@ const (
 )
 
 func newReport(start time.Time) *Report {
-	return &Report{start: start, last: start}
+	return &Report{Started: start.UTC(), start: start, last: start}
 }
 
 // mark ends the current phase now.

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/watch"
 )
 
 func TestNamespaceName(t *testing.T) {
@@ -111,5 +114,31 @@ func TestCrashLoopingAfterTheSecondRestart(t *testing.T) {
 	c, msg := crashLooping(pod(2))
 	if want := "container db is crash-looping (restarted 2 times, last exit code 137 (OOMKilled))"; c != "db" || msg != want {
 		t.Errorf("got %q %q, want db %q", c, msg, want)
+	}
+}
+
+func TestBuildEndsWhenItsContainerExitsForGood(t *testing.T) {
+	pod := func(code int32) *corev1.Pod {
+		return &corev1.Pod{
+			Spec: corev1.PodSpec{NodeName: "n", RestartPolicy: corev1.RestartPolicyNever},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
+				Name:  "build",
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code}},
+			}}},
+		}
+	}
+	for _, tc := range []struct {
+		code int32
+		done bool
+	}{{0, true}, {5, true}, {137, false}, {143, false}} {
+		b := &buildWatch{report: newReport(time.Now()), progress: NewProgress(io.Discard, false), container: "build"}
+		done, err := b.observe(watch.Event{Type: watch.Modified, Object: pod(tc.code)})
+		if err != nil || done != tc.done {
+			t.Errorf("exit code %d: done %v, err %v; want done %v", tc.code, done, err, tc.done)
+			continue
+		}
+		if done && b.exitCode != int(tc.code) {
+			t.Errorf("exit code %d reported as %d", tc.code, b.exitCode)
+		}
 	}
 }

@@ -174,7 +174,30 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 		b.finish(pod)
 		return true, nil
 	}
+	if b.exitedForGood(pod) {
+		b.finish(pod)
+		return true, nil
+	}
 	return false, nil
+}
+
+// exitedForGood says the build container's exit is final and its own:
+// the Pod never restarts it, and it was not killed (a kill can be the
+// Pod's deadline or an eviction, which the Pod's phase will say). The
+// kubelet reports the container's exit about a second before it moves the
+// Pod to Succeeded or Failed (measured on a real node: docs/spike-report.md);
+// envgen ends the build on the first.
+func (b *buildWatch) exitedForGood(pod *corev1.Pod) bool {
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		return false
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == b.container && cs.State.Terminated != nil {
+			code := cs.State.Terminated.ExitCode
+			return code != 128+9 && code != 128+15 // SIGKILL, SIGTERM
+		}
+	}
+	return false
 }
 
 func (b *buildWatch) containerStarted(pod *corev1.Pod) bool {

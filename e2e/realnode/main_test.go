@@ -77,7 +77,7 @@ func testMain(m *testing.M) int {
 
 // service writes an envgen.cue whose image is the registry's busybox and
 // whose ci section has body ci, and returns its directory.
-func service(t *testing.T, name, ci string) string {
+func service(t testing.TB, name, ci string) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := fmt.Sprintf(`name: %q

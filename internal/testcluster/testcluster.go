@@ -53,6 +53,15 @@ type Cluster struct {
 	node  *realNode
 }
 
+// ContainerdSocket is the real node's containerd socket ("" without one):
+// benchmarks run plain containers beside the Pods on it.
+func (c *Cluster) ContainerdSocket() string {
+	if c.node == nil {
+		return ""
+	}
+	return c.node.socket
+}
+
 // Options say which nodes a cluster has. With both, the real node is
 // tainted (RealNodeTaint): Pods go to kwok unless they tolerate it.
 type Options struct {
