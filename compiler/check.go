@@ -100,6 +100,15 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 	if err := requestsWithinLimits("ci.resources", s.CI.Resources, fail); err != nil {
 		return err
 	}
+	for _, name := range sorted.Keys(s.CI.Secrets) {
+		seen := map[string]bool{}
+		for i, key := range s.CI.Secrets[name] {
+			if seen[key] {
+				return fail(fmt.Sprintf("ci.secrets.%s[%d]", label(name), i), fmt.Sprintf("key %q is listed twice", key))
+			}
+			seen[key] = true
+		}
+	}
 	for _, name := range sorted.Keys(s.CI.Services) {
 		svc := s.CI.Services[name]
 		prefix := "ci.services." + label(name)

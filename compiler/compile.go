@@ -432,7 +432,12 @@ func (c *compilation) resolve(env string, layers []cue.Value) (*model.Service, e
 	if err := json.Unmarshal(data, &service); err != nil {
 		return nil, fmt.Errorf("decoding the checked model: %w", err)
 	}
-	service.EnvOrder = envOrder(layers)
+	// In the order the layers first wrote them; without those a layer
+	// dropped (null).
+	service.EnvOrder = slices.DeleteFunc(envOrder(layers), func(name string) bool {
+		_, kept := service.Env[name]
+		return !kept
+	})
 	if c.sources != nil {
 		c.sources.resolved[env] = resolved
 		c.sources.layers[env] = layers

@@ -25,6 +25,15 @@ var (
 		{"preStop"},
 	}
 
+	// droppedByNull are the fields a later layer removes by setting them to
+	// null: environment variables. ci.env is not among them: its null
+	// reaches the model, where it removes a variable the build would
+	// inherit from the service's env.
+	droppedByNull = [][]string{
+		{"env", "*"},
+		{"ci", "services", "*", "env", "*"},
+	}
+
 	// exclusiveGroups are fields of one struct that are replaced together:
 	// the layer that sets any of them decides all of them.
 	exclusiveGroups = [][]string{{"tag", "digest"}}
@@ -56,6 +65,9 @@ func mergeStructs(names []string, layers []cue.Value) *ast.StructLit {
 		}
 		childNames := append(slices.Clone(names), name)
 		last := values[len(values)-1]
+		if last.IsNull() && matchesAny(childNames, droppedByNull) {
+			continue
+		}
 		var value ast.Expr
 		if isStruct(last) && !matchesAny(childNames, atomicPaths) {
 			value = mergeStructs(childNames, trailingStructs(values))

@@ -211,6 +211,11 @@ func buildPod(s *model.Service) *corev1.Pod {
 		vars[k] = v
 	}
 	for _, name := range sorted.Keys(ci.Env) {
+		if ci.Env[name].Unset {
+			delete(vars, name)
+			order = slices.DeleteFunc(order, func(n string) bool { return n == name })
+			continue
+		}
 		if _, ok := vars[name]; !ok {
 			order = append(order, name)
 		}

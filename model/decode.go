@@ -5,9 +5,13 @@ import (
 	"fmt"
 )
 
-// UnmarshalJSON accepts the schema's #EnvValue: a string, or
-// {secret: name, key: k} / {configMap: name, key: k}.
+// UnmarshalJSON accepts the schema's #EnvSetting: a string,
+// {secret: name, key: k} / {configMap: name, key: k}, or null (Unset).
 func (e *EnvVar) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*e = EnvVar{Unset: true}
+		return nil
+	}
 	var literal string
 	if err := json.Unmarshal(data, &literal); err == nil {
 		*e = EnvVar{Value: literal}
@@ -44,6 +48,8 @@ func (v *IntOrPercent) UnmarshalJSON(data []byte) error {
 // MarshalJSON writes the schema's form: a string or a reference.
 func (e EnvVar) MarshalJSON() ([]byte, error) {
 	switch {
+	case e.Unset:
+		return []byte("null"), nil
 	case e.Secret != "":
 		return json.Marshal(map[string]string{"secret": e.Secret, "key": e.Key})
 	case e.ConfigMap != "":

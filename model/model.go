@@ -52,12 +52,15 @@ func ImageRef(image, tag, digest string) string {
 }
 
 // EnvVar is a literal value or a reference to a Secret or ConfigMap key.
-// Exactly one of Value, Secret and ConfigMap is set.
+// Exactly one of Value, Secret and ConfigMap is set, or Unset.
 type EnvVar struct {
 	Value     string
 	Secret    string
 	ConfigMap string
 	Key       string
+	// Unset (null in ci.env) removes a variable the build would inherit
+	// from the service.
+	Unset bool
 }
 
 // Writable is an emptyDir mounted at a path.
@@ -173,6 +176,9 @@ type CI struct {
 	Resources   *Resources             `json:"resources,omitempty"`
 	Annotations map[string]string      `json:"annotations,omitempty"`
 	Services    map[string]TestService `json:"services,omitempty"`
+	// Secrets are the Secrets envgen run creates in the build's namespace:
+	// name → keys.
+	Secrets map[string][]string `json:"secrets,omitempty"`
 
 	// TimeoutSeconds is Timeout, parsed.
 	TimeoutSeconds int64 `json:"-"`

@@ -144,6 +144,9 @@ func (g *gen) settings(s obj, top bool) {
 		env := obj{}
 		for _, name := range g.subset(envPool, true) {
 			env[name] = g.envValue()
+			if !top && g.chance(0.15) {
+				env[name] = nil // drops what a lower layer set
+			}
 		}
 		s["env"] = env
 	}
@@ -381,7 +384,18 @@ func (g *gen) ci(top bool) obj {
 		for _, name := range g.subset([]string{"CI", "DB_HOST", "API_TOKEN"}, true) {
 			env[name] = g.envValue()
 		}
+		if g.chance(0.3) {
+			// Drops one the build would inherit from the service.
+			env[g.pick(envPool)] = nil
+		}
 		ci["env"] = env
+	}
+	if g.chance(0.3) {
+		secrets := obj{}
+		for _, name := range g.subset([]string{"svc-secrets", "wmf.ca-bundle", "db"}, true) {
+			secrets[name] = []any{"token", "tls.crt"}[:1+g.intn(2)]
+		}
+		ci["secrets"] = secrets
 	}
 	if g.chance(0.5) {
 		ci["timeout"] = g.pick([]string{"90s", "15m", "1h", "1h30m"})
