@@ -48,8 +48,11 @@ func TestRunWithDocumentedRBACOnly(t *testing.T) {
 	}
 
 	dir := service(t, "rbac", `annotations: "kwok.test/exit-code": "2"
+env: TOKEN: {secret: "rbac-secrets", key: "token"}
+secrets: "rbac-secrets": ["token"]
 services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, readiness: tcp: port: "db"}`)
-	r := runWith(t, kubeconfig, "run", "--build-id", "rbac-1", dir)
+	t.Setenv("RBAC_TOKEN", "rbac-token-value")
+	r := runWith(t, kubeconfig, "run", "--build-id", "rbac-1", "--secret", "rbac-secrets/token=env:RBAC_TOKEN", dir)
 	wantCode(t, r, 2) // the build's own failure, with events shown: nothing was forbidden
 	wantContains(t, "stderr", r.Stderr, "recent events in")
 	wantContains(t, "stdout", r.Stdout, "42 passing (2s)")
@@ -59,8 +62,9 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	wantCode(t, gc, 0)
 
 	// And the account cannot do what envgen does not need.
-	forbidden := runWithKubectl(t, kubeconfig, "get", "secrets", "-A")
-	if forbidden == nil {
-		t.Error("the ServiceAccount can list secrets")
+	for _, args := range [][]string{{"get", "secrets", "-A"}, {"get", "secret", "rbac-secrets", "-n", "jenkins"}} {
+		if runWithKubectl(t, kubeconfig, args...) == nil {
+			t.Errorf("the ServiceAccount can kubectl %v", args)
+		}
 	}
 }

@@ -46,6 +46,7 @@ var (
 	namespacesResource = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	podsResource       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	eventsResource     = schema.GroupVersionResource{Version: "v1", Resource: "events"}
+	secretsResource    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 func fromUnstructured[T any](u map[string]any) (*T, error) {
@@ -73,6 +74,16 @@ func (c *Core) CreateNamespace(ctx context.Context, ns *corev1.Namespace, opts m
 		return err
 	}
 	_, err = c.dyn.Resource(namespacesResource).Create(ctx, &unstructured.Unstructured{Object: u}, opts)
+	return err
+}
+
+// CreateSecret creates a Secret in its namespace.
+func (c *Core) CreateSecret(ctx context.Context, secret *corev1.Secret) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(secret)
+	if err != nil {
+		return err
+	}
+	_, err = c.dyn.Resource(secretsResource).Namespace(secret.Namespace).Create(ctx, &unstructured.Unstructured{Object: u}, metav1.CreateOptions{FieldManager: FieldManager})
 	return err
 }
 

@@ -18,6 +18,9 @@ func ClusterRole() *rbacv1.ClusterRole {
 		Rules: []rbacv1.PolicyRule{
 			// The build namespace: created, deleted; gc lists them.
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"create", "delete", "get", "list"}},
+			// The build's Secrets (ci.secrets), created from the CI job's
+			// credentials; never read back.
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 			// The objects of the ci overlay, by server-side apply.
 			{APIGroups: []string{""}, Resources: []string{"pods", "services", "configmaps"}, Verbs: []string{"create", "get", "patch"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"create", "get", "patch"}},

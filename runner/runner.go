@@ -24,6 +24,9 @@ type Options struct {
 	// Objects are the ci environment's objects as `envgen build --env ci`
 	// prints them.
 	Objects []map[string]any
+	// Secrets are created in the build's namespace before the objects
+	// (CollectSecrets).
+	Secrets Secrets
 	// Timeout bounds the whole run, from start to the build's end.
 	Timeout time.Duration
 	// Keep leaves the namespace in place for debugging.
@@ -102,6 +105,9 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 		report.mark(PhaseCleanup)
 	}()
 
+	if err := createSecrets(runCtx, clients.Kube, report.Namespace, opts.Secrets); err != nil {
+		return report, classify(ctx, runCtx, opts.Timeout, err)
+	}
 	for _, obj := range others {
 		if err := apply(runCtx, clients.Dynamic, report.Namespace, obj.Object); err != nil {
 			return report, classify(ctx, runCtx, opts.Timeout, err)
@@ -144,6 +150,10 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	return report, watcher.outcome
 }
 
+func isTestService(u *unstructured.Unstructured) bool {
+	return u.GetLabels()[manifests.LabelComponent] == manifests.ComponentTestService
+}
+
 // split finds the build Pod and the test services among the objects.
 func split(objs []map[string]any) (build *unstructured.Unstructured, services []string, others []*unstructured.Unstructured, err error) {
 	for _, m := range objs {
@@ -151,7 +161,7 @@ func split(objs []map[string]any) (build *unstructured.Unstructured, services []
 		switch component := u.GetLabels()[manifests.LabelComponent]; {
 		case u.GetKind() == "Pod" && component == manifests.ComponentCIBuild:
 			build = u
-		case u.GetKind() == "Deployment" && component == manifests.ComponentTestService:
+		case u.GetKind() == "Deployment" && isTestService(u):
 			services = append(services, u.GetName())
 			others = append(others, u)
 		default:

@@ -1,13 +1,20 @@
 package realnode
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"envgen.dev/envgen/internal/e2ekit"
 	"envgen.dev/envgen/internal/testcluster"
+	"envgen.dev/envgen/runner"
 )
 
 // The build's command really runs: its output is the log envgen streams,
@@ -22,21 +29,19 @@ func TestRealCommandExitCodeAndLog(t *testing.T) {
 	e2ekit.WantContains(t, "stderr", r.Stderr, "build failed with exit code 5")
 }
 
-// A Secret the build needs and nobody created: the kubelet refuses to
-// start the container (CreateContainerConfigError), which kwok never does;
-// envgen fails fast with 125 and names the Secret.
-func TestMissingSecretFailsFast(t *testing.T) {
+// A Secret the build reads that ci.secrets does not declare: on a real node
+// the kubelet would refuse to start the container
+// (CreateContainerConfigError, which kwok never shows). envgen refuses
+// before it creates anything (1) and says how to fix it.
+func TestUndeclaredSecretRefusedBeforeAnything(t *testing.T) {
 	dir := service(t, "real-secret", `command: ["sh", "-c", "echo should not run"]
 	env: TOKEN: {secret: "build-credentials", key: "token"}`)
 	r := run(t, "run", "--build-id", "secret-1", dir)
-	e2ekit.WantCode(t, r, 125)
-	e2ekit.WantContains(t, "stderr", r.Stderr, "CreateContainerConfigError")
-	e2ekit.WantContains(t, "stderr", r.Stderr, `secret "build-credentials" not found`)
-	if strings.Contains(r.Stdout, "should not run") {
-		t.Errorf("the build ran:\n%s", r.Stdout)
-	}
-	if r.Took.Seconds() > 60 {
-		t.Errorf("took %s to fail", r.Took)
+	e2ekit.WantCode(t, r, 1)
+	e2ekit.WantContains(t, "stderr", r.Stderr, `reads Secret "build-credentials" key "token" into TOKEN, which the build's namespace will not have`)
+	ns := runner.NamespaceName("real-secret", "secret-1")
+	if _, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace %s: %v, want not found", ns, err)
 	}
 }
 
@@ -112,4 +117,42 @@ func TestRootImageWithoutRunAsUserIsRefused(t *testing.T) {
 	r := run(t, "run", "--build-id", "root-1", dir)
 	e2ekit.WantCode(t, r, 125)
 	e2ekit.WantContains(t, "stderr", r.Stderr, "test service real-root-cache: CreateContainerConfigError: container has runAsNonRoot and image will run as root")
+}
+
+// The build reads the Secrets ci.secrets declares, created by envgen run
+// from an environment variable and from a file, as Jenkins'
+// withCredentials hands them over; no value appears in envgen's output or
+// its report.
+func TestBuildReadsItsSecrets(t *testing.T) {
+	dir := service(t, "real-secrets", `command: ["sh", "-c", """
+		test "$TOKEN" = "tok-1f2e3d" || { echo wrong token; exit 1; }
+		test "$CA" = "$(printf 'line one\\nline two')" || { echo wrong ca; exit 2; }
+		echo secrets read
+		"""]
+	env: {
+		TOKEN: {secret: "build-credentials", key: "token"}
+		CA: {secret: "build-credentials", key: "ca.crt"}
+	}
+	secrets: "build-credentials": ["token", "ca.crt"]`)
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, []byte("line one\nline two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("JENKINS_TOKEN", "tok-1f2e3d")
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := run(t, "run", "--build-id", "secrets-1", "--report", report,
+		"--secret", "build-credentials/token=env:JENKINS_TOKEN", "--secret", "build-credentials/ca.crt=file:"+caFile, dir)
+	e2ekit.WantCode(t, r, 0)
+	e2ekit.WantContains(t, "stdout", r.Stdout, "secrets read\n")
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, out := range map[string]string{"stdout": r.Stdout, "stderr": r.Stderr, "report": string(data)} {
+		for _, value := range []string{"tok-1f2e3d", "line one", "dG9rLTFmMmUzZA"} { // and the base64 of the token
+			if strings.Contains(out, value) {
+				t.Errorf("%s shows a secret value (%q):\n%s", what, value, out)
+			}
+		}
+	}
 }

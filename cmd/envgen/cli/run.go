@@ -32,6 +32,7 @@ type runOptions struct {
 	keep      bool
 	logPrefix string
 	report    string
+	secrets   []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -45,7 +46,9 @@ it on the cluster of your kubeconfig:
   1. creates a namespace for this build (<service>-ci-<build id>-<hash>), labelled
      as envgen's, with an expiry annotation and the "restricted" Pod Security
      Standard enforced; it never reuses an existing namespace;
-  2. applies every object with server-side apply (field manager envgen);
+  2. creates the Secrets ci.secrets declares there, from the CI job's
+     credentials (--secret), then applies every object with server-side apply
+     (field manager envgen);
   3. waits for the test services to be ready, then creates the build Pod;
   4. streams the build's log to stdout while it runs; progress goes to stderr
      (a live line on a terminal, timestamped lines otherwise);
@@ -56,11 +59,30 @@ it on the cluster of your kubeconfig:
      the expiry for 'envgen gc';
   7. prints how long each phase took (--report writes it as JSON).
 
+Before it creates anything, envgen checks that every Secret and ConfigMap key
+the build and its test services read will be in the namespace: a Secret of
+ci.secrets, or a ConfigMap of the ci overlay. envgen.cue names the Secrets;
+their values come only from the command line, one --secret per key:
+
+  --secret NAME/KEY=env:VARIABLE   the value of an environment variable
+  --secret NAME/KEY=file:PATH      the content of a file
+
+The values go into the Secret in the build's namespace and nowhere else (not
+the manifests, the logs or --report), and die with the namespace.
+
 Exit codes: the build container's own exit code (0 when it succeeded);
-124 the timeout expired; 125 envgen or the cluster failed, or the build could
-not start; 130 / 143 interrupted by SIGINT / SIGTERM (after cleaning up).`,
+1 envgen.cue is invalid, or its build reads a Secret or ConfigMap that the
+namespace will not have; 2 wrong usage, or a --secret missing, undeclared or
+unreadable; 124 the timeout expired; 125 envgen or the cluster failed, or the
+build could not start; 130 / 143 interrupted by SIGINT / SIGTERM (after
+cleaning up).`,
 		Example: `  # in Jenkins, in the cloned repository:
-  envgen run --tag "$GIT_COMMIT" --build-id "$BUILD_TAG" --report timing.json`,
+  envgen run --tag "$GIT_COMMIT" --build-id "$BUILD_TAG" --report timing.json
+
+  # with ci.secrets: {"citoid-secrets": ["mw-api-token"]}, in a Jenkinsfile:
+  #   withCredentials([string(credentialsId: 'citoid-mw-token', variable: 'MW_TOKEN')]) {
+  #     sh 'envgen run --secret citoid-secrets/mw-api-token=env:MW_TOKEN'
+  #   }`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd, args, opts)
@@ -74,6 +96,7 @@ not start; 130 / 143 interrupted by SIGINT / SIGTERM (after cleaning up).`,
 	cmd.Flags().BoolVar(&opts.keep, "keep", false, "keep the namespace afterwards, for debugging")
 	cmd.Flags().StringVar(&opts.logPrefix, "log-prefix", "", "put this before every line of the build's log")
 	cmd.Flags().StringVar(&opts.report, "report", "", "write the timing report as JSON to this file")
+	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
 	return cmd
 }
 
@@ -98,6 +121,13 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := runner.CheckReferences(built.Objects, service.CI.Secrets); err != nil {
+		return &exitError{code: ExitInvalid, err: fmt.Errorf("envgen.cue: %w", err)}
+	}
+	secrets, err := runner.CollectSecrets(service.CI.Secrets, opts.secrets, os.LookupEnv)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
 	timeout := opts.timeout
 	if timeout == 0 {
 		timeout = time.Duration(service.CI.TimeoutSeconds)*time.Second + 5*time.Minute
@@ -112,6 +142,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		Service:     result.Project.Name,
 		BuildID:     buildID,
 		Objects:     built.Objects,
+		Secrets:     secrets,
 		Timeout:     timeout,
 		Keep:        opts.keep,
 		LogPrefix:   opts.logPrefix,

@@ -1,0 +1,162 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"envgen.dev/envgen/internal/sorted"
+)
+
+// maxSecretBytes is the most a Secret may hold: kube-apiserver refuses
+// objects over 1 MiB, and the metadata needs some of it.
+const maxSecretBytes = 1<<20 - 16<<10
+
+// Secrets are the build's Secrets with their values: name → key → value.
+// They exist only in memory and in the build's namespace.
+type Secrets map[string]map[string][]byte
+
+// SecretsError says that the command line does not give the Secrets
+// envgen.cue declares, or gives others: a usage error.
+type SecretsError struct{ msg string }
+
+func (e *SecretsError) Error() string { return e.msg }
+
+func secretsError(format string, args ...any) error {
+	return &SecretsError{msg: fmt.Sprintf(format, args...)}
+}
+
+// CollectSecrets reads the value of every key ci.secrets declares from the
+// sources the command line names, one "NAME/KEY=env:VARIABLE" or
+// "NAME/KEY=file:PATH" per key (Jenkins' withCredentials puts a credential
+// in a variable, or a file whose path is in a variable). Every declared key
+// needs a source and every source a declared key. Errors name the Secret,
+// the key and the source, never a value.
+func CollectSecrets(declared map[string][]string, specs []string, lookupEnv func(string) (string, bool)) (Secrets, error) {
+	wanted := map[string]bool{}
+	for name, keys := range declared {
+		for _, key := range keys {
+			wanted[name+"/"+key] = true
+		}
+	}
+	out := Secrets{}
+	given := map[string]bool{}
+	for _, spec := range specs {
+		ref, source, ok := strings.Cut(spec, "=")
+		name, key, okRef := strings.Cut(ref, "/")
+		if !ok || !okRef || name == "" || key == "" {
+			return nil, secretsError("--secret %q: want NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH", spec)
+		}
+		if !wanted[ref] {
+			return nil, secretsError("--secret %s: envgen.cue's ci.secrets does not declare it%s", ref, declaredList(declared))
+		}
+		if given[ref] {
+			return nil, secretsError("--secret %s is given twice", ref)
+		}
+		given[ref] = true
+		value, err := readSecretSource(ref, source, lookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		if out[name] == nil {
+			out[name] = map[string][]byte{}
+		}
+		out[name][key] = value
+	}
+	for _, ref := range sorted.Keys(wanted) {
+		if !given[ref] {
+			return nil, secretsError("envgen.cue's ci.secrets declares %s: pass it with --secret %s=env:VARIABLE (or =file:PATH)", ref, ref)
+		}
+	}
+	for name, keys := range out {
+		size := 0
+		for _, v := range keys {
+			size += len(v)
+		}
+		if size > maxSecretBytes {
+			return nil, secretsError("Secret %s: its values are %d bytes together; a Secret holds at most %d", name, size, maxSecretBytes)
+		}
+	}
+	return out, nil
+}
+
+func readSecretSource(ref, source string, lookupEnv func(string) (string, bool)) ([]byte, error) {
+	kind, where, _ := strings.Cut(source, ":")
+	switch kind {
+	case "env":
+		value, ok := lookupEnv(where)
+		if !ok || value == "" {
+			return nil, secretsError("--secret %s: environment variable %s is not set or empty", ref, where)
+		}
+		return []byte(value), nil
+	case "file":
+		return readSecretFile(ref, where)
+	}
+	return nil, secretsError("--secret %s: source %q is neither env:VARIABLE nor file:PATH", ref, source)
+}
+
+// readSecretFile reads a regular file of at most maxSecretBytes.
+func readSecretFile(ref, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, secretsError("--secret %s: %v", ref, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, secretsError("--secret %s: %v", ref, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, secretsError("--secret %s: %s is not a regular file", ref, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretBytes+1))
+	if err != nil {
+		return nil, secretsError("--secret %s: %v", ref, err)
+	}
+	if len(data) > maxSecretBytes {
+		return nil, secretsError("--secret %s: %s is larger than a Secret may be (%d bytes)", ref, path, maxSecretBytes)
+	}
+	return data, nil
+}
+
+func declaredList(declared map[string][]string) string {
+	if len(declared) == 0 {
+		return " (it declares none)"
+	}
+	var refs []string
+	for _, name := range sorted.Keys(declared) {
+		for _, key := range declared[name] {
+			refs = append(refs, name+"/"+key)
+		}
+	}
+	return " (it declares " + strings.Join(refs, ", ") + ")"
+}
+
+// createSecrets creates the build's Secrets in its namespace, immutable.
+func createSecrets(ctx context.Context, client *Core, namespace string, secrets Secrets) error {
+	for _, name := range sorted.Keys(secrets) {
+		secret := &corev1.Secret{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      name,
+				Namespace: namespace,
+				Labels:    map[string]string{ManagedByLabel: ManagedByValue},
+			},
+			Type:      corev1.SecretTypeOpaque,
+			Immutable: ptrTo(true),
+			Data:      secrets[name],
+		}
+		if err := client.CreateSecret(ctx, secret); err != nil {
+			// The error is the API server's; it never holds the values.
+			return &ClusterError{Op: "creating Secret " + name, Err: err}
+		}
+	}
+	return nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
