@@ -26,3 +26,12 @@ func runWithKubectl(t *testing.T, kubeconfig string, args ...string) error {
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	return cmd.Run()
 }
+
+// kubectlAs runs kubectl with another kubeconfig and returns its combined
+// output and error.
+func kubectlAs(kubeconfig string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -46,6 +49,7 @@ func TestRunWithDocumentedRBACOnly(t *testing.T) {
 	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
 		t.Fatal(err)
 	}
+	waitForGuard(t, kubeconfig)
 
 	dir := service(t, "rbac", `annotations: "kwok.test/exit-code": "2"
 env: TOKEN: {secret: "rbac-secrets", key: "token"}
@@ -61,10 +65,69 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	gc := runWith(t, kubeconfig, "gc", "--dry-run")
 	wantCode(t, gc, 0)
 
-	// And the account cannot do what envgen does not need.
+	// And the account cannot do what envgen does not need. RBAC first, as
+	// kubectl auth can-i sees it.
 	for _, args := range [][]string{{"get", "secrets", "-A"}, {"get", "secret", "rbac-secrets", "-n", "jenkins"}} {
 		if runWithKubectl(t, kubeconfig, args...) == nil {
 			t.Errorf("the ServiceAccount can kubectl %v", args)
 		}
 	}
+	for _, check := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "secrets", "--all-namespaces"}, "no"},
+		{[]string{"update", "namespaces"}, "no"},
+		{[]string{"create", "clusterrolebindings"}, "no"},
+		{[]string{"create", "pods", "--subresource=exec", "-n", "kube-system"}, "no"},
+		// RBAC cannot confine these to envgen's namespaces: the
+		// admission guard does, below.
+		{[]string{"delete", "namespaces"}, "yes"},
+		{[]string{"create", "pods", "-n", "kube-system"}, "yes"},
+	} {
+		cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), append([]string{"auth", "can-i"}, check.args...)...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		out, _ := cmd.Output() // the answer; warnings go to stderr
+		if got := strings.TrimSpace(string(out)); got != check.want {
+			t.Errorf("kubectl auth can-i %v: %q, want %q", check.args, got, check.want)
+		}
+	}
+	// (kube-system itself cannot be deleted by anyone: another namespace
+	// someone else made stands for it.)
+	kubectl(t, "create", "namespace", "team-a")
+	// Then real requests (server-side dry-run: admission runs, nothing
+	// changes even if the guard failed): the admission guard refuses every
+	// one outside envgen's namespaces.
+	for _, check := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"delete", "namespace", "team-a"}, "envgen may create and delete only namespaces labelled app.kubernetes.io/managed-by=envgen"},
+		{[]string{"delete", "namespace", "jenkins"}, "envgen may create and delete only namespaces labelled"},
+		{[]string{"create", "namespace", "not-a-build"}, "envgen may create and delete only namespaces labelled"},
+		{[]string{"run", "intruder", "--image=registry.example.org/x:1", "-n", "kube-system"}, "envgen may change objects only in namespaces labelled"},
+		{[]string{"create", "configmap", "x", "-n", "default"}, "envgen may change objects only in namespaces labelled"},
+		{[]string{"create", "secret", "generic", "x", "--from-literal=a=b", "-n", "jenkins"}, "envgen may change objects only in namespaces labelled"},
+		{[]string{"label", "service", "kubernetes", "-n", "default", "x=y"}, "envgen may change objects only"},
+	} {
+		out, err := kubectlAs(kubeconfig, append(check.args, "--dry-run=server")...)
+		if err == nil || !strings.Contains(out, check.want) {
+			t.Errorf("kubectl %v as envgen: %v\n%s\nwant refused: %q", check.args, err, out, check.want)
+		}
+	}
+}
+
+// waitForGuard waits until kube-apiserver enforces the admission policy
+// (it loads policies asynchronously).
+func waitForGuard(t *testing.T, kubeconfig string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := kubectlAs(kubeconfig, "create", "namespace", "guard-probe", "--dry-run=server")
+		if err != nil && strings.Contains(out, "envgen may create and delete only") {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the admission policy is not enforced 30s after kubectl apply")
 }

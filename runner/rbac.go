@@ -1,6 +1,9 @@
 package runner
 
 import (
+	"fmt"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -42,5 +45,70 @@ func ClusterRoleBinding(namespace, serviceAccount string) *rbacv1.ClusterRoleBin
 		ObjectMeta: metav1.ObjectMeta{Name: RBACName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: RBACName},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: namespace, Name: serviceAccount}},
+	}
+}
+
+// The objects the ClusterRole lets envgen change, by API group: what the
+// admission guard confines to envgen's namespaces.
+var guardedResources = []admissionv1.NamedRuleWithOperations{
+	{RuleWithOperations: admissionv1.RuleWithOperations{
+		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},
+		Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"*"}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets"}},
+	}},
+	{RuleWithOperations: admissionv1.RuleWithOperations{
+		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},
+		Rule: admissionv1.Rule{APIGroups: []string{"apps", "autoscaling", "policy", "networking.k8s.io"}, APIVersions: []string{"*"},
+			Resources: []string{"deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "networkpolicies"}},
+	}},
+}
+
+// AdmissionPolicy confines the ServiceAccount's rights to envgen's own
+// namespaces, which RBAC cannot: RBAC grants "delete namespaces" or "create
+// Pods" everywhere or nowhere, since a build's namespace does not exist
+// until the build. The policy (kube-apiserver's built-in CEL admission,
+// Kubernetes ≥ 1.30) lets that one account create and delete only
+// namespaces labelled as envgen's, and change objects only inside them;
+// kube-system and every other namespace are out of its reach whatever the
+// ClusterRole says.
+func AdmissionPolicy(namespace, serviceAccount string) *admissionv1.ValidatingAdmissionPolicy {
+	fail := admissionv1.Fail
+	label := fmt.Sprintf("'%s'", ManagedByLabel)
+	labelled := func(obj string) string {
+		return fmt.Sprintf("has(%[1]s.metadata.labels) && %[2]s in %[1]s.metadata.labels && %[1]s.metadata.labels[%[2]s] == '%[3]s'", obj, label, ManagedByValue)
+	}
+	return &admissionv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: RBACName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy:    &fail,
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: guardedResources},
+			MatchConditions: []admissionv1.MatchCondition{{
+				Name:       "envgen-service-account",
+				Expression: fmt.Sprintf("request.userInfo.username == 'system:serviceaccount:%s:%s'", namespace, serviceAccount),
+			}},
+			Validations: []admissionv1.Validation{
+				{
+					Expression: "request.resource.resource != 'namespaces' || " +
+						"(request.operation == 'DELETE' ? " + labelled("oldObject") + " : " + labelled("object") + ")",
+					Message: fmt.Sprintf("envgen may create and delete only namespaces labelled %s=%s", ManagedByLabel, ManagedByValue),
+				},
+				{
+					Expression: "request.resource.resource == 'namespaces' || (namespaceObject != null && " + labelled("namespaceObject") + ")",
+					Message:    fmt.Sprintf("envgen may change objects only in namespaces labelled %s=%s (its build namespaces)", ManagedByLabel, ManagedByValue),
+				},
+			},
+		},
+	}
+}
+
+// AdmissionPolicyBinding puts AdmissionPolicy into force.
+func AdmissionPolicyBinding() *admissionv1.ValidatingAdmissionPolicyBinding {
+	return &admissionv1.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: RBACName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        RBACName,
+			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
+		},
 	}
 }
