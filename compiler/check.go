@@ -100,6 +100,9 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 	if err := requestsWithinLimits("ci.resources", s.CI.Resources, fail); err != nil {
 		return err
 	}
+	if err := checkArtifacts(s.CI.Artifacts, s.Writable, fail); err != nil {
+		return err
+	}
 	for _, name := range sorted.Keys(s.CI.Secrets) {
 		seen := map[string]bool{}
 		for i, key := range s.CI.Secrets[name] {
@@ -205,4 +208,27 @@ func portList(ports map[string]int32) string {
 		return " (there are no ports)"
 	}
 	return fmt.Sprintf(" (ports: %v)", sorted.Keys(ports))
+}
+
+// checkArtifacts wants every artifact path where the build can write: under
+// /tmp or a writable path. Elsewhere the read-only root filesystem would
+// refuse the file, and the copy would find nothing.
+func checkArtifacts(artifacts []string, writable map[string]model.Writable, fail func(field, msg string) error) error {
+	seen := map[string]bool{}
+	for i, p := range artifacts {
+		field := fmt.Sprintf("ci.artifacts[%d]", i)
+		if seen[p] {
+			return fail(field, fmt.Sprintf("%s is listed twice", p))
+		}
+		seen[p] = true
+		under := func(dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+		ok := under("/tmp")
+		for dir := range writable {
+			ok = ok || under(dir)
+		}
+		if !ok {
+			return fail(field, fmt.Sprintf("%s is not under /tmp or a writable path: the root filesystem is read-only, so the build cannot write it (add writable: %q: {})", p, path.Dir(p)))
+		}
+	}
+	return nil
 }

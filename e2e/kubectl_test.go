@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"envgen.dev/envgen/internal/e2ekit"
 )
 
 // kubectl runs the kubectl built with the control plane, as admin.
@@ -30,8 +32,5 @@ func runWithKubectl(t *testing.T, kubeconfig string, args ...string) error {
 // kubectlAs runs kubectl with another kubeconfig and returns its combined
 // output and error.
 func kubectlAs(kubeconfig string, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return e2ekit.Kubectl(cluster, kubeconfig, args...)
 }

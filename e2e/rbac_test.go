@@ -1,55 +1,20 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
+	"envgen.dev/envgen/internal/e2ekit"
 	"envgen.dev/envgen/runner"
 )
 
 // TestRunWithDocumentedRBACOnly runs envgen as a ServiceAccount that has
 // exactly what `envgen rbac` prints, applied with the real kubectl.
 func TestRunWithDocumentedRBACOnly(t *testing.T) {
-	ctx := context.Background()
-	client := cluster.Client
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "jenkins"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CoreV1().ServiceAccounts("jenkins").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "envgen"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-
-	rbac := run(t, "rbac", "--namespace", "jenkins", "--service-account", "envgen")
-	wantCode(t, rbac, 0)
-	rbacFile := filepath.Join(t.TempDir(), "rbac.yaml")
-	os.WriteFile(rbacFile, []byte(rbac.Stdout), 0o644)
-	kubectl(t, "apply", "-f", rbacFile)
-
-	token, err := client.CoreV1().ServiceAccounts("jenkins").CreateToken(ctx, "envgen", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := clientcmdapi.NewConfig()
-	config.Clusters["test"] = &clientcmdapi.Cluster{Server: cluster.Config.Host, CertificateAuthorityData: cluster.Config.CAData}
-	config.AuthInfos["envgen"] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
-	config.Contexts["ci"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "envgen"}
-	config.CurrentContext = "ci"
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-	waitForGuard(t, kubeconfig)
+	kubeconfig := e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins", "envgen")
 
 	dir := service(t, "rbac", `annotations: "kwok.test/exit-code": "2"
 env: TOKEN: {secret: "rbac-secrets", key: "token"}
@@ -79,11 +44,12 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		{[]string{"get", "secrets", "--all-namespaces"}, "no"},
 		{[]string{"update", "namespaces"}, "no"},
 		{[]string{"create", "clusterrolebindings"}, "no"},
-		{[]string{"create", "pods", "--subresource=exec", "-n", "kube-system"}, "no"},
 		// RBAC cannot confine these to envgen's namespaces: the
 		// admission guard does, below.
 		{[]string{"delete", "namespaces"}, "yes"},
 		{[]string{"create", "pods", "-n", "kube-system"}, "yes"},
+		{[]string{"create", "pods", "--subresource=exec", "-n", "team-a"}, "yes"},
+		{[]string{"get", "pods", "--subresource=exec", "-n", "kube-system"}, "yes"},
 	} {
 		cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), append([]string{"auth", "can-i"}, check.args...)...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
@@ -95,6 +61,7 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	// (kube-system itself cannot be deleted by anyone: another namespace
 	// someone else made stands for it.)
 	kubectl(t, "create", "namespace", "team-a")
+	kubectl(t, "run", "their-app", "--image=registry.example.org/app:1", "-n", "team-a")
 	// Then real requests (server-side dry-run: admission runs, nothing
 	// changes even if the guard failed): the admission guard refuses every
 	// one outside envgen's namespaces.
@@ -109,25 +76,16 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		{[]string{"create", "configmap", "x", "-n", "default"}, "envgen may change objects only in namespaces labelled"},
 		{[]string{"create", "secret", "generic", "x", "--from-literal=a=b", "-n", "jenkins"}, "envgen may change objects only in namespaces labelled"},
 		{[]string{"label", "service", "kubernetes", "-n", "default", "x=y"}, "envgen may change objects only"},
+		// exec has no dry-run; admission refuses it before it connects.
+		{[]string{"exec", "their-app", "-n", "team-a", "--", "cat", "/etc/hostname"}, "envgen may change objects only"},
 	} {
-		out, err := kubectlAs(kubeconfig, append(check.args, "--dry-run=server")...)
+		args := check.args
+		if args[0] != "exec" {
+			args = append(args, "--dry-run=server")
+		}
+		out, err := kubectlAs(kubeconfig, args...)
 		if err == nil || !strings.Contains(out, check.want) {
 			t.Errorf("kubectl %v as envgen: %v\n%s\nwant refused: %q", check.args, err, out, check.want)
 		}
 	}
-}
-
-// waitForGuard waits until kube-apiserver enforces the admission policy
-// (it loads policies asynchronously).
-func waitForGuard(t *testing.T, kubeconfig string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		out, err := kubectlAs(kubeconfig, "create", "namespace", "guard-probe", "--dry-run=server")
-		if err != nil && strings.Contains(out, "envgen may create and delete only") {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatal("the admission policy is not enforced 30s after kubectl apply")
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -231,6 +232,9 @@ func buildPod(s *model.Service) *corev1.Pod {
 	}
 	name := BuildPodName(s.Name)
 	spec := podSpec(s, container)
+	if len(ci.Artifacts) > 0 {
+		spec.Containers = append(spec.Containers, artifactsContainer(image, spec.Containers[0].VolumeMounts))
+	}
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	spec.ActiveDeadlineSeconds = ptr.To(ci.TimeoutSeconds)
 	meta := objectMeta(s.Name, name, ComponentCIBuild)
@@ -284,4 +288,37 @@ func testService(s *model.Service, name string) []Object {
 		objs = append(objs, service(s.Name, objName, ComponentTestService, ts.Ports))
 	}
 	return objs
+}
+
+// ArtifactsContainer is the build Pod's second container when ci.artifacts
+// is set: it keeps the build's writable volumes readable after the build
+// container exited, until envgen run has copied the artifacts out of it
+// (tar, by exec) and deleted the namespace.
+const ArtifactsContainer = "artifacts"
+
+// artifactsWait idles until it is stopped, and stops at once on SIGTERM.
+const artifactsWait = "trap 'exit 0' TERM; sleep 2147483647 & wait"
+
+// artifactsContainer runs the build's own image (it needs sh and tar) with
+// the build's volumes mounted read-only, and little else.
+func artifactsContainer(image string, buildMounts []corev1.VolumeMount) corev1.Container {
+	var mounts []corev1.VolumeMount
+	for _, m := range buildMounts {
+		if m.SubPath != "" {
+			continue // config files: not the build's output
+		}
+		m.ReadOnly = true
+		mounts = append(mounts, m)
+	}
+	return corev1.Container{
+		Name:    ArtifactsContainer,
+		Image:   image,
+		Command: []string{"sh", "-c", artifactsWait},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+		},
+		SecurityContext: containerSecurityContext(),
+		VolumeMounts:    mounts,
+	}
 }

@@ -179,6 +179,9 @@ type CI struct {
 	// Secrets are the Secrets envgen run creates in the build's namespace:
 	// name → keys.
 	Secrets map[string][]string `json:"secrets,omitempty"`
+	// Artifacts are paths in the build container that envgen run copies
+	// out after the build.
+	Artifacts []string `json:"artifacts,omitempty"`
 
 	// TimeoutSeconds is Timeout, parsed.
 	TimeoutSeconds int64 `json:"-"`

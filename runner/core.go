@@ -31,6 +31,7 @@ type Core struct {
 	dyn  dynamic.Interface
 	http *http.Client
 	host string
+	cfg  *rest.Config // for exec, which upgrades the connection
 }
 
 // NewCore connects to the cluster of cfg.
@@ -39,7 +40,7 @@ func NewCore(cfg *rest.Config, dyn dynamic.Interface) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Core{dyn: dyn, http: client, host: strings.TrimRight(cfg.Host, "/")}, nil
+	return &Core{dyn: dyn, http: client, host: strings.TrimRight(cfg.Host, "/"), cfg: cfg}, nil
 }
 
 var (

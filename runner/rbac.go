@@ -33,6 +33,11 @@ func ClusterRole() *rbacv1.ClusterRole {
 			// Waiting, logs and diagnostics.
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+			// Copying the artifacts out (--artifacts): tar in the build
+			// Pod's artifacts container, by exec over WebSocket, which
+			// kube-apiserver authorizes as get (the upgrade) and create.
+			// The admission guard keeps it inside envgen's namespaces.
+			{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"get", "create"}},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"list"}},
 		},
 	}
@@ -59,6 +64,10 @@ var guardedResources = []admissionv1.NamedRuleWithOperations{
 		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},
 		Rule: admissionv1.Rule{APIGroups: []string{"apps", "autoscaling", "policy", "networking.k8s.io"}, APIVersions: []string{"*"},
 			Resources: []string{"deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "networkpolicies"}},
+	}},
+	{RuleWithOperations: admissionv1.RuleWithOperations{
+		Operations: []admissionv1.OperationType{admissionv1.Connect},
+		Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"*"}, Resources: []string{"pods/exec"}},
 	}},
 }
 

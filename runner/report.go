@@ -31,6 +31,8 @@ type Report struct {
 	Outcome         string  `json:"outcome"`
 	Error           string  `json:"error,omitempty"`
 	Cleaned         bool    `json:"cleanedUp"`
+	// Artifacts is what --artifacts copied, when asked.
+	Artifacts *CopiedArtifacts `json:"artifacts,omitempty"`
 
 	start time.Time
 	last  time.Time
@@ -45,6 +47,7 @@ const (
 	PhaseScheduled = "pod scheduled"
 	PhaseStarted   = "containers started"
 	PhaseFinished  = "build finished"
+	PhaseArtifacts = "artifacts"
 	PhaseCleanup   = "cleanup"
 )
 

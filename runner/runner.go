@@ -27,6 +27,9 @@ type Options struct {
 	// Secrets are created in the build's namespace before the objects
 	// (CollectSecrets).
 	Secrets Secrets
+	// Artifacts, if set, are copied out of the build Pod after the build
+	// ran, passed or failed.
+	Artifacts *Artifacts
 	// Timeout bounds the whole run, from start to the build's end.
 	Timeout time.Duration
 	// Keep leaves the namespace in place for debugging.
@@ -138,7 +141,16 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 			streamer.run(runCtx, finished)
 		}()
 	}
-	werr := watchPods(runCtx, clients.Kube, report.Namespace, "metadata.name="+build.GetName(), "", watcher.observe)
+	watchCtx, stopWatch := context.WithCancel(runCtx)
+	defer stopWatch()
+	watcher.onKilled = func() { time.AfterFunc(killedGrace, stopWatch) }
+	werr := watchPods(watchCtx, clients.Kube, report.Namespace, "metadata.name="+build.GetName(), "", watcher.observe)
+	if werr != nil && watchCtx.Err() != nil && runCtx.Err() == nil && watcher.killed != nil {
+		// Killed, and the Pod's phase did not say by whom: the exit code
+		// is the build's.
+		watcher.finish(watcher.killed)
+		werr = nil
+	}
 	close(finished)
 	if watcher.started {
 		<-logsDone
@@ -147,7 +159,38 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 		return report, classify(ctx, runCtx, opts.Timeout, werr)
 	}
 	report.ExitCode = watcher.exitCode
+	if opts.Artifacts != nil {
+		report.Artifacts, err = collectArtifacts(runCtx, clients.Kube, report.Namespace, build.GetName(), *opts.Artifacts, progress)
+		report.mark(PhaseArtifacts)
+		if err != nil {
+			if watcher.outcome != nil {
+				// The build's failure decides the exit code; the copy's is
+				// said.
+				progress.Line("envgen: copying the artifacts failed: %v", err)
+				return report, watcher.outcome
+			}
+			return report, classify(ctx, runCtx, opts.Timeout, &ClusterError{Op: "copying the artifacts", Err: err})
+		}
+	}
 	return report, watcher.outcome
+}
+
+// collectArtifacts copies the artifacts out and says what it copied.
+func collectArtifacts(ctx context.Context, client *Core, namespace, pod string, a Artifacts, progress *Progress) (*CopiedArtifacts, error) {
+	progress.Status("copying artifacts to %s", a.Dir)
+	copied, err := copyArtifacts(ctx, client, namespace, pod, a)
+	if copied != nil {
+		for _, w := range copied.Warnings {
+			progress.Line("envgen: artifacts: %s", w)
+		}
+		for _, s := range copied.Skipped {
+			progress.Line("envgen: artifacts: %s skipped: not a regular file or directory", s)
+		}
+		if err == nil {
+			progress.Line("envgen: copied %d artifact files (%d bytes) to %s", copied.Files, copied.Bytes, a.Dir)
+		}
+	}
+	return copied, err
 }
 
 func isTestService(u *unstructured.Unstructured) bool {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,6 +137,10 @@ type buildWatch struct {
 	onStarted          func()
 	exitCode           int
 	outcome            error
+	// killed is the Pod as it was when the build container was seen
+	// killed (137, 143); onKilled is called then, once. See exitedForGood.
+	killed   *corev1.Pod
+	onKilled func()
 }
 
 // observe is the watch condition: it marks the phases as the Pod reaches
@@ -187,18 +192,37 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 // kubelet reports the container's exit about a second before it moves the
 // Pod to Succeeded or Failed (measured on a real node: docs/spike-report.md);
 // envgen ends the build on the first.
+//
+// A killed build container (137, 143) waits for the Pod's phase; the
+// first time, onKilled starts the wait's bound (killedGrace): with an
+// artifacts container still running, a kill from inside the build (or
+// the OOM killer) would leave the phase Running until the deadline.
 func (b *buildWatch) exitedForGood(pod *corev1.Pod) bool {
 	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		return false
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name == b.container && cs.State.Terminated != nil {
-			code := cs.State.Terminated.ExitCode
-			return code != 128+9 && code != 128+15 // SIGKILL, SIGTERM
+		if cs.Name != b.container || cs.State.Terminated == nil {
+			continue
+		}
+		t := cs.State.Terminated
+		if (t.ExitCode != 128+9 && t.ExitCode != 128+15) || t.Reason == "OOMKilled" {
+			return true
+		}
+		if b.killed == nil {
+			b.killed = pod.DeepCopy()
+			if b.onKilled != nil {
+				b.onKilled()
+			}
 		}
 	}
 	return false
 }
+
+// killedGrace is how long a killed build container waits for the Pod's
+// phase to say why (deadline, eviction) before its exit code is taken as
+// the build's own.
+var killedGrace = 3 * time.Second
 
 func (b *buildWatch) containerStarted(pod *corev1.Pod) bool {
 	for _, cs := range pod.Status.ContainerStatuses {

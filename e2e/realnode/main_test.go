@@ -116,3 +116,15 @@ func writeFile(t *testing.T, dir, src string) {
 		t.Fatal(err)
 	}
 }
+
+var leastPrivilegeKubeconfig string
+
+// leastPrivilege returns a kubeconfig of a ServiceAccount that holds
+// exactly what envgen rbac prints (made the first time it is asked for).
+func leastPrivilege(t *testing.T) string {
+	t.Helper()
+	if leastPrivilegeKubeconfig == "" {
+		leastPrivilegeKubeconfig = e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins", "envgen")
+	}
+	return leastPrivilegeKubeconfig
+}

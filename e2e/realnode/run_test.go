@@ -2,6 +2,7 @@ package realnode
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -154,5 +155,74 @@ func TestBuildReadsItsSecrets(t *testing.T) {
 				t.Errorf("%s shows a secret value (%q):\n%s", what, value, out)
 			}
 		}
+	}
+}
+
+// ci.artifacts come out of the real build Pod by exec (tar in its
+// artifacts container) after the build, passed or failed, into
+// --artifacts; --junit writes a JUnit file Jenkins can read; a path that
+// is not there is a warning, not a failure.
+func TestArtifactsAndJUnit(t *testing.T) {
+	// The failed build runs as a ServiceAccount with only what envgen rbac
+	// grants, admission guard included: exec must be allowed in envgen's
+	// own namespaces.
+	for _, tc := range []struct {
+		name     string
+		exit     int
+		asLeastP bool
+	}{{"passed", 0, false}, {"failed", 3, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := service(t, "real-art-"+tc.name, fmt.Sprintf(`command: ["sh", "-c", """
+				mkdir -p /tmp/reports/unit /workspace/cov
+				echo '<testsuite name="unit" tests="1"/>' > /tmp/reports/unit/junit.xml
+				echo 'mode: set' > /workspace/cov/coverage.out
+				ln -s /etc/passwd /tmp/reports/link
+				exit %d
+				"""]
+	artifacts: ["/tmp/reports", "/workspace/cov/coverage.out", "/tmp/never-written"]`, tc.exit))
+			writeFile(t, dir, strings.Replace(readFile(t, dir), "ci: {", "writable: \"/workspace\": {}\nci: {", 1))
+			out := t.TempDir()
+			junit := filepath.Join(t.TempDir(), "junit.xml")
+			kubeconfig := cluster.Kubeconfig
+			if tc.asLeastP {
+				kubeconfig = leastPrivilege(t)
+			}
+			r := e2ekit.Run(t, envgen, kubeconfig, "run", "--build-id", "art-1", "--artifacts", out, "--junit", junit, dir)
+			e2ekit.WantCode(t, r, tc.exit)
+			for file, want := range map[string]string{
+				"tmp/reports/unit/junit.xml": "<testsuite name=\"unit\" tests=\"1\"/>\n",
+				"workspace/cov/coverage.out": "mode: set\n",
+			} {
+				data, err := os.ReadFile(filepath.Join(out, file))
+				if err != nil || string(data) != want {
+					t.Errorf("artifact %s: %q, %v; want %q", file, data, err, want)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(out, "tmp/reports/link")); err == nil {
+				t.Error("a symlink was copied out")
+			}
+			e2ekit.WantContains(t, "stderr", r.Stderr, "copied 2 artifact files")
+			e2ekit.WantContains(t, "stderr", r.Stderr, "/tmp/reports/link skipped")
+			e2ekit.WantContains(t, "stderr", r.Stderr, "never-written")
+
+			data, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var suite struct {
+				Tests    int `xml:"tests,attr"`
+				Failures int `xml:"failures,attr"`
+				Cases    []struct {
+					Name    string    `xml:"name,attr"`
+					Failure *struct{} `xml:"failure"`
+				} `xml:"testcase"`
+			}
+			if err := xml.Unmarshal(data, &suite); err != nil {
+				t.Fatalf("junit: %v\n%s", err, data)
+			}
+			if wantFailures := min(tc.exit, 1); suite.Failures != wantFailures || suite.Tests != len(suite.Cases) || suite.Cases[len(suite.Cases)-1].Name != "build" {
+				t.Errorf("junit: %d tests, %d failures (want %d), cases %+v:\n%s", suite.Tests, suite.Failures, wantFailures, suite.Cases, data)
+			}
+		})
 	}
 }

@@ -390,6 +390,11 @@ func (g *gen) ci(top bool) obj {
 		}
 		ci["env"] = env
 	}
+	if g.chance(0.25) {
+		// Under /tmp, where every build can write; the generator's writable
+		// paths vary by layer.
+		ci["artifacts"] = []any{"/tmp/reports", "/tmp/coverage.out"}[:1+g.intn(2)]
+	}
 	if g.chance(0.3) {
 		secrets := obj{}
 		for _, name := range g.subset([]string{"svc-secrets", "wmf.ca-bundle", "db"}, true) {

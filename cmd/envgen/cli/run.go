@@ -32,7 +32,10 @@ type runOptions struct {
 	keep      bool
 	logPrefix string
 	report    string
+	junit     string
 	secrets   []string
+	artifacts string
+	maxBytes  int64
 }
 
 func newRunCmd() *cobra.Command {
@@ -96,6 +99,9 @@ cleaning up).`,
 	cmd.Flags().BoolVar(&opts.keep, "keep", false, "keep the namespace afterwards, for debugging")
 	cmd.Flags().StringVar(&opts.logPrefix, "log-prefix", "", "put this before every line of the build's log")
 	cmd.Flags().StringVar(&opts.report, "report", "", "write the timing report as JSON to this file")
+	cmd.Flags().StringVar(&opts.junit, "junit", "", "write the run as a JUnit XML file (phases and the build's result), for Jenkins' junit step")
+	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
+	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
 	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
 	return cmd
 }
@@ -128,6 +134,26 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if err != nil {
 		return &exitError{code: ExitUsage, err: err}
 	}
+	var artifacts *runner.Artifacts
+	switch {
+	case opts.artifacts != "" && len(service.CI.Artifacts) == 0:
+		return &exitError{code: ExitUsage, err: fmt.Errorf("--artifacts: envgen.cue's ci.artifacts lists nothing to copy")}
+	case opts.artifacts != "":
+		artifacts = &runner.Artifacts{Paths: service.CI.Artifacts, Dir: opts.artifacts, MaxBytes: opts.maxBytes}
+		if err := os.MkdirAll(opts.artifacts, 0o755); err != nil {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("--artifacts: %w", err)}
+		}
+	}
+	// The report files are opened now: a path that cannot be written must
+	// stop the run before it starts, not hide its result at the end.
+	reportFile, err := createOutput("--report", opts.report)
+	if err != nil {
+		return err
+	}
+	junitFile, err := createOutput("--junit", opts.junit)
+	if err != nil {
+		return err
+	}
 	timeout := opts.timeout
 	if timeout == 0 {
 		timeout = time.Duration(service.CI.TimeoutSeconds)*time.Second + 5*time.Minute
@@ -143,6 +169,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		BuildID:     buildID,
 		Objects:     built.Objects,
 		Secrets:     secrets,
+		Artifacts:   artifacts,
 		Timeout:     timeout,
 		Keep:        opts.keep,
 		LogPrefix:   opts.logPrefix,
@@ -153,16 +180,40 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	})
 	progress.Line("")
 	report.Print(stderr)
-	if opts.report != "" {
-		data, err := report.JSON()
-		if err == nil {
-			err = os.WriteFile(opts.report, data, 0o644)
-		}
-		if err != nil {
-			return &exitError{code: ExitCluster, err: fmt.Errorf("writing --report: %w", err)}
-		}
+	if err := writeOutput(reportFile, report.JSON); err != nil {
+		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --report: %w", err)}
+	}
+	if err := writeOutput(junitFile, report.JUnit); err != nil {
+		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --junit: %w", err)}
 	}
 	return runExit(cmd.Context(), runErr)
+}
+
+// createOutput creates an output file of the run, or returns nil for "".
+func createOutput(flag, path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", flag, err)}
+	}
+	return f, nil
+}
+
+// writeOutput writes what data returns into f and closes it.
+func writeOutput(f *os.File, data func() ([]byte, error)) error {
+	if f == nil {
+		return nil
+	}
+	out, err := data()
+	if err == nil {
+		_, err = f.Write(out)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // runExit maps how a run ended to envgen run's exit codes.

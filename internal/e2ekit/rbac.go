@@ -1,0 +1,78 @@
+package e2ekit
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"envgen.dev/envgen/internal/testcluster"
+)
+
+// LeastPrivilegeKubeconfig makes the ServiceAccount namespace/name, grants
+// it exactly what `envgen rbac` prints (applied with the cluster's
+// kubectl), waits until the admission guard is in force, and returns a
+// kubeconfig that acts as that account.
+func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, namespace, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rbac := Run(t, envgen, c.Kubeconfig, "rbac", "--namespace", namespace, "--service-account", name)
+	WantCode(t, rbac, 0)
+	rbacFile := filepath.Join(t.TempDir(), "rbac.yaml")
+	if err := os.WriteFile(rbacFile, []byte(rbac.Stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := Kubectl(c, c.Kubeconfig, "apply", "-f", rbacFile); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+
+	token, err := c.Client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := clientcmdapi.NewConfig()
+	config.Clusters["test"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: c.Config.CAData}
+	config.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
+	config.Contexts["ci"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: name}
+	config.CurrentContext = "ci"
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	// kube-apiserver loads admission policies asynchronously.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := Kubectl(c, kubeconfig, "create", "namespace", "guard-probe", "--dry-run=server")
+		if err != nil && strings.Contains(out, "envgen may create and delete only") {
+			return kubeconfig
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admission policy is not enforced 30s after kubectl apply: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Kubectl runs the cluster's kubectl with a kubeconfig and returns its
+// combined output.
+func Kubectl(c *testcluster.Cluster, kubeconfig string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(c.Bin, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -1,0 +1,174 @@
+package runner
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+
+	"k8s.io/client-go/tools/remotecommand"
+
+	"envgen.dev/envgen/manifests"
+)
+
+// Artifacts says what to copy out of the build and where to.
+type Artifacts struct {
+	// Paths in the build container (ci.artifacts).
+	Paths []string
+	// Dir receives them, under their paths (/tmp/reports/a.xml →
+	// Dir/tmp/reports/a.xml).
+	Dir string
+	// MaxBytes bounds what is written.
+	MaxBytes int64
+}
+
+// CopiedArtifacts is what a copy wrote.
+type CopiedArtifacts struct {
+	Files    int      `json:"files"`
+	Bytes    int64    `json:"bytes"`
+	Skipped  []string `json:"skipped,omitempty"` // links and special files, not copied
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// copyArtifacts runs tar in the build Pod's artifacts container (the build
+// container has exited; this one mounts its volumes) and unpacks the
+// stream into a.Dir. It never writes outside a.Dir: entries are confined
+// to it by an os.Root, links are not created, and the total is bounded.
+func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a Artifacts) (*CopiedArtifacts, error) {
+	if err := os.MkdirAll(a.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(a.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+
+	// tar names members relative to /; a missing path is a warning from
+	// tar (on stderr) and the rest is still copied.
+	command := []string{"tar", "-cf", "-", "-C", "/"}
+	for _, p := range a.Paths {
+		command = append(command, strings.TrimPrefix(p, "/"))
+	}
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	execDone := make(chan error, 1)
+	go func() {
+		err := client.Exec(ctx, namespace, pod, manifests.ArtifactsContainer, command, pw, &limitedWriter{w: &stderr, n: 64 << 10})
+		pw.CloseWithError(err)
+		execDone <- err
+	}()
+	copied, unpackErr := unpack(root, pr, a.MaxBytes)
+	pr.CloseWithError(errors.New("artifacts: stopped reading"))
+	execErr := <-execDone
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if line != "" {
+			copied.Warnings = append(copied.Warnings, line)
+		}
+	}
+	if unpackErr != nil {
+		return copied, unpackErr
+	}
+	// tar exits non-zero when a path is missing; what was there is copied
+	// and the warning says which.
+	var exitErr interface{ ExitStatus() int }
+	if execErr != nil && !errors.As(execErr, &exitErr) {
+		return copied, fmt.Errorf("exec tar in %s/%s: %w", pod, manifests.ArtifactsContainer, execErr)
+	}
+	return copied, nil
+}
+
+// unpack writes the regular files and directories of a tar stream under
+// root, at most maxBytes of file content.
+func unpack(root *os.Root, r io.Reader, maxBytes int64) (*CopiedArtifacts, error) {
+	copied := &CopiedArtifacts{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return copied, nil
+		}
+		if err != nil {
+			return copied, fmt.Errorf("reading the artifacts: %w", err)
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "/"))
+		if name == "." {
+			continue
+		}
+		if name == ".." || strings.HasPrefix(name, "../") {
+			return copied, fmt.Errorf("artifact %q points outside the artifacts directory", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return copied, err
+			}
+		case tar.TypeReg:
+			if copied.Bytes+h.Size > maxBytes {
+				return copied, fmt.Errorf("the artifacts are larger than --artifacts-max (%d bytes); %d files copied", maxBytes, copied.Files)
+			}
+			if dir := path.Dir(name); dir != "." {
+				if err := root.MkdirAll(dir, 0o755); err != nil {
+					return copied, err
+				}
+			}
+			// A file that exists is replaced, never followed: no symlink
+			// is ever created here, and os.Root refuses to leave Dir.
+			_ = root.Remove(name)
+			f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return copied, err
+			}
+			n, err := io.Copy(f, io.LimitReader(tr, h.Size))
+			copied.Bytes += n
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return copied, fmt.Errorf("writing artifact %s: %w", name, err)
+			}
+			copied.Files++
+		default:
+			copied.Skipped = append(copied.Skipped, "/"+name)
+		}
+	}
+}
+
+// limitedWriter keeps the first n bytes written to it.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
+
+// Exec runs command in a container and streams its output: pods/exec over
+// WebSocket (kube-apiserver ≥ 1.30).
+func (c *Core) Exec(ctx context.Context, namespace, pod, container string, command []string, stdout, stderr io.Writer) error {
+	q := url.Values{}
+	q.Set("container", container)
+	q.Set("stdout", "true")
+	q.Set("stderr", "true")
+	for _, arg := range command {
+		q.Add("command", arg)
+	}
+	u := fmt.Sprintf("%s/api/v1/namespaces/%s/pods/%s/exec?%s", c.host, url.PathEscape(namespace), url.PathEscape(pod), q.Encode())
+	exec, err := remotecommand.NewWebSocketExecutor(c.cfg, "GET", u)
+	if err != nil {
+		return err
+	}
+	return exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
+}

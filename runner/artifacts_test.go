@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func tarOf(t *testing.T, entries ...*tar.Header) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range entries {
+		body := strings.Repeat("x", int(h.Size))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	return &buf
+}
+
+// unpack writes regular files and directories under its root and nothing
+// else: no link, nothing outside, nothing past the size bound.
+func TestUnpackStaysInsideAndCreatesNoLinks(t *testing.T) {
+	outside := t.TempDir()
+	dir := t.TempDir()
+	// A link that was in the directory before: written through, it would
+	// put a file outside.
+	if err := os.Symlink(outside, filepath.Join(dir, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+
+	copied, err := unpack(root, tarOf(t,
+		&tar.Header{Name: "tmp/reports/", Typeflag: tar.TypeDir, Mode: 0o755},
+		&tar.Header{Name: "tmp/reports/a.xml", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
+		&tar.Header{Name: "tmp/reports/link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		&tar.Header{Name: "tmp/reports/hard", Typeflag: tar.TypeLink, Linkname: "tmp/reports/a.xml"},
+		&tar.Header{Name: "tmp/fifo", Typeflag: tar.TypeFifo},
+	), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copied.Files != 1 || copied.Bytes != 3 || len(copied.Skipped) != 3 {
+		t.Errorf("copied %+v, want 1 file, 3 bytes, 3 skipped", copied)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "tmp/reports/a.xml")); err != nil || string(data) != "xxx" {
+		t.Errorf("a.xml: %q %v", data, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "tmp/reports/link")); err == nil {
+		t.Error("a symlink was created")
+	}
+
+	for _, tc := range []struct {
+		name string
+		h    *tar.Header
+		max  int64
+		err  string
+	}{
+		{"dot-dot", &tar.Header{Name: "../../etc/x", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "points outside"},
+		{"through a link", &tar.Header{Name: "escape/x", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "escape"},
+		{"too big", &tar.Header{Name: "big", Typeflag: tar.TypeReg, Size: 100}, 10, "larger than --artifacts-max"},
+	} {
+		_, err := unpack(root, tarOf(t, tc.h), tc.max)
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
+		}
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("a file was written outside: %v", entries)
+	}
+}
+
+func TestJUnitOfAFailedRun(t *testing.T) {
+	r := &Report{Service: "citoid", BuildID: "b1", Namespace: "ns", Phases: []Phase{{Name: "compile", Seconds: 0.1}},
+		Outcome: "failed", ExitCode: 3, Error: "build failed with exit code 3 <&>"}
+	data, err := r.JUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<testsuite name="envgen run citoid b1" tests="2" failures="1"`, `<testcase name="phase: compile" classname="envgen.citoid.phases" time="0.100">`,
+		`<failure message="build failed with exit code 3 &lt;&amp;&gt;" type="failed">`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("junit lacks %s:\n%s", want, data)
+		}
+	}
+}

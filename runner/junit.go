@@ -1,0 +1,55 @@
+package runner
+
+import (
+	"encoding/xml"
+	"fmt"
+	"strings"
+)
+
+// JUnit is the run as a JUnit XML report, for Jenkins' junit step: one
+// test case per phase (their durations), and one for the build itself that
+// fails with the reason when the run did not succeed.
+func (r *Report) JUnit() ([]byte, error) {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testCase struct {
+		Name      string   `xml:"name,attr"`
+		ClassName string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+	}
+	type testSuite struct {
+		XMLName   xml.Name   `xml:"testsuite"`
+		Name      string     `xml:"name,attr"`
+		Tests     int        `xml:"tests,attr"`
+		Failures  int        `xml:"failures,attr"`
+		Time      string     `xml:"time,attr"`
+		Timestamp string     `xml:"timestamp,attr"`
+		Cases     []testCase `xml:"testcase"`
+	}
+	seconds := func(s float64) string { return fmt.Sprintf("%.3f", s) }
+	class := "envgen." + r.Service
+	suite := testSuite{Name: "envgen run " + r.Service + " " + r.BuildID, Time: seconds(r.TotalSeconds), Timestamp: r.Started.Format("2006-01-02T15:04:05")}
+	for _, p := range r.Phases {
+		suite.Cases = append(suite.Cases, testCase{Name: "phase: " + p.Name, ClassName: class + ".phases", Time: seconds(p.Seconds)})
+	}
+	build := testCase{Name: "build", ClassName: class, Time: seconds(r.BuildSeconds)}
+	if r.Outcome != "succeeded" {
+		build.Failure = &failure{
+			Message: r.Error,
+			Type:    r.Outcome,
+			Text:    strings.TrimSpace(fmt.Sprintf("outcome %s, exit code %d\nnamespace %s\n%s", r.Outcome, r.ExitCode, r.Namespace, r.Error)),
+		}
+		suite.Failures = 1
+	}
+	suite.Cases = append(suite.Cases, build)
+	suite.Tests = len(suite.Cases)
+	out, err := xml.MarshalIndent(suite, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(out, '\n')...), nil
+}
