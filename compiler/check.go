@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/model"
 )
 
@@ -112,9 +113,15 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 			seen[key] = true
 		}
 	}
+	localPorts, localPortNames := map[int32]string{}, map[string]string{}
 	for _, name := range sorted.Keys(s.CI.Services) {
 		svc := s.CI.Services[name]
 		prefix := "ci.services." + label(name)
+		if svc.Localhost {
+			if err := checkLocalhost(name, prefix, svc, localPorts, localPortNames, fail); err != nil {
+				return err
+			}
+		}
 		if err := requestsWithinLimits(prefix+".resources", svc.Resources, fail); err != nil {
 			return err
 		}
@@ -229,6 +236,30 @@ func checkArtifacts(artifacts []string, writable map[string]model.Writable, fail
 		if !ok {
 			return fail(field, fmt.Sprintf("%s is not under /tmp or a writable path: the root filesystem is read-only, so the build cannot write it (add writable: %q: {})", p, path.Dir(p)))
 		}
+	}
+	return nil
+}
+
+// checkLocalhost checks a test service that runs in the build Pod: it
+// shares the Pod's network (its ports must not collide with another's) and
+// its port and container names (probes find ports by name in the whole
+// Pod), and has no Pod-level settings of its own.
+func checkLocalhost(name, prefix string, svc model.TestService, ports map[int32]string, names map[string]string, fail func(field, msg string) error) error {
+	if name == "build" || name == manifests.ArtifactsContainer {
+		return fail(prefix, fmt.Sprintf("a localhost test service cannot be named %q: the build Pod has a container of that name", name))
+	}
+	if svc.SecurityContext.FSGroup != 0 {
+		return fail(prefix+".securityContext.fsGroup", "fsGroup is set per Pod, and a localhost test service runs in the build's Pod: set fsGroup in securityContext at the top level")
+	}
+	for _, port := range sorted.Keys(svc.Ports) {
+		number := svc.Ports[port]
+		if other, taken := ports[number]; taken {
+			return fail(prefix+".ports."+label(port), fmt.Sprintf("port %d is also localhost test service %s's: they share the build Pod's network", number, other))
+		}
+		if other, taken := names[port]; taken {
+			return fail(prefix+".ports."+label(port), fmt.Sprintf("port name %q is also localhost test service %s's: port names are unique in the build Pod", port, other))
+		}
+		ports[number], names[port] = name, name
 	}
 	return nil
 }

@@ -63,7 +63,9 @@ func Build(env string, s *model.Service) []Object {
 	if env == CIEnvironment && s.CI != nil {
 		objs = append(objs, buildPod(s))
 		for _, name := range sorted.Keys(s.CI.Services) {
-			objs = append(objs, testService(s, name)...)
+			if !s.CI.Services[name].Localhost {
+				objs = append(objs, testService(s, name)...)
+			}
 		}
 	}
 	Sort(objs)

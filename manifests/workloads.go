@@ -235,6 +235,9 @@ func buildPod(s *model.Service) *corev1.Pod {
 	if len(ci.Artifacts) > 0 {
 		spec.Containers = append(spec.Containers, artifactsContainer(image, spec.Containers[0].VolumeMounts))
 	}
+	sidecars, volumes := localhostSidecars(ci)
+	spec.InitContainers = sidecars
+	spec.Volumes = append(spec.Volumes, volumes...)
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	spec.ActiveDeadlineSeconds = ptr.To(ci.TimeoutSeconds)
 	meta := objectMeta(s.Name, name, ComponentCIBuild)

@@ -15,12 +15,18 @@ import (
 // their mounts. A volume is named after a hash of its path, so that adding
 // or removing another path never renames it (and patches stay small).
 func writableVolumes(paths map[string]model.Writable) ([]corev1.VolumeMount, []corev1.Volume) {
+	return writableVolumesNamed("writable-", paths)
+}
+
+// writableVolumesNamed are writableVolumes whose names start with prefix:
+// containers of one Pod that each have their own.
+func writableVolumesNamed(prefix string, paths map[string]model.Writable) ([]corev1.VolumeMount, []corev1.Volume) {
 	var mounts []corev1.VolumeMount
 	var volumes []corev1.Volume
 	for _, p := range sorted.Keys(paths) {
 		w := paths[p]
 		sum := sha256.Sum256([]byte(p))
-		name := "writable-" + hex.EncodeToString(sum[:5])
+		name := prefix + hex.EncodeToString(sum[:5])
 		dir := &corev1.EmptyDirVolumeSource{}
 		if w.Memory {
 			dir.Medium = corev1.StorageMediumMemory

@@ -189,6 +189,8 @@ type CI struct {
 
 // TestService is a dependency of the tests, run beside the build Pod.
 type TestService struct {
+	// Localhost runs it as a native sidecar of the build Pod.
+	Localhost       bool                `json:"localhost,omitempty"`
 	Image           string              `json:"image"`
 	Tag             string              `json:"tag,omitempty"`
 	Digest          string              `json:"digest,omitempty"`

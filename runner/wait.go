@@ -110,7 +110,8 @@ const crashLoopRestarts = 2
 // crashLooping names and describes a container in CrashLoopBackOff that
 // has crashed crashLoopRestarts times, or returns "".
 func crashLooping(pod *corev1.Pod) (container, msg string) {
-	for _, cs := range pod.Status.ContainerStatuses {
+	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+	for _, cs := range statuses {
 		w := cs.State.Waiting
 		if w == nil || w.Reason != "CrashLoopBackOff" || cs.RestartCount < crashLoopRestarts {
 			continue
@@ -160,6 +161,11 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 	}
 	if reason, msg := waitingProblem(pod); reason != "" {
 		return false, &BuildFailedError{Reason: fmt.Sprintf("%s: %s", reason, msg)}
+	}
+	// Only a localhost test service (a sidecar) restarts in the build Pod.
+	if container, msg := crashLooping(pod); msg != "" {
+		return false, &BuildFailedError{Reason: "localhost test service " + container + ": " + msg,
+			crashed: &podContainer{pod: pod.Name, container: container}}
 	}
 	if !b.scheduled && (pod.Spec.NodeName != "" || isTrue(pod, corev1.PodScheduled)) {
 		b.scheduled = true

@@ -226,3 +226,48 @@ func TestArtifactsAndJUnit(t *testing.T) {
 		})
 	}
 }
+
+// A localhost test service runs in the build Pod as a native sidecar: it
+// is ready before the build starts (the build's first request succeeds,
+// no retry), reachable on localhost, and stopped after the build.
+func TestLocalhostTestServiceAsNativeSidecar(t *testing.T) {
+	dir := service(t, "real-local", fmt.Sprintf(`command: ["sh", "-c", "wget -q -O - http://localhost:8081/ && echo build done"]
+	services: web: {
+		localhost: true
+		image: "%s/%s"
+		tag: %q
+		command: ["sh", "-c", "mkdir -p /tmp/www && echo pong from the sidecar > /tmp/www/index.html && sleep 2 && httpd -f -p 8081 -h /tmp/www & trap 'exit 0' TERM; wait"]
+		ports: http: 8081
+		readiness: tcp: port: "http"
+		securityContext: runAsUser: 1000
+	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	r := run(t, "run", "--build-id", "local-1", dir)
+	e2ekit.WantCode(t, r, 0)
+	if r.Took > 30*time.Second {
+		t.Errorf("took %s", r.Took)
+	}
+	e2ekit.WantContains(t, "stdout", r.Stdout, "pong from the sidecar\nbuild done\n")
+	e2ekit.NamespaceGone(t, cluster.Client, runner.NamespaceName("real-local", "local-1"))
+}
+
+// A localhost test service that crashes keeps the build from starting;
+// envgen fails fast, naming it, with its log.
+func TestCrashingLocalhostTestServiceFailsFast(t *testing.T) {
+	dir := service(t, "real-local-crash", fmt.Sprintf(`command: ["true"]
+	services: db: {
+		localhost: true
+		image: "%s/%s"
+		tag: %q
+		command: ["sh", "-c", "echo no data directory; exit 4"]
+		ports: pg: 5432
+		readiness: tcp: port: "pg"
+		securityContext: runAsUser: 1000
+	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	r := run(t, "run", "--build-id", "local-2", dir)
+	e2ekit.WantCode(t, r, 125)
+	e2ekit.WantContains(t, "stderr", r.Stderr, "localhost test service db: container db is crash-looping")
+	e2ekit.WantContains(t, "stderr", r.Stderr, "  no data directory\n")
+	if r.Took > 90*time.Second {
+		t.Errorf("took %s to fail", r.Took)
+	}
+}

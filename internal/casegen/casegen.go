@@ -414,22 +414,29 @@ func (g *gen) ci(top bool) obj {
 	if g.chance(0.6) {
 		services := obj{}
 		for _, name := range g.subset([]string{"db", "cache", "zotero"}, true) {
-			services[name] = g.testService()
+			services[name] = g.testService(name)
 		}
 		ci["services"] = services
 	}
 	return ci
 }
 
-func (g *gen) testService() obj {
+func (g *gen) testService(name string) obj {
 	ts := obj{"image": g.pick([]string{"docker-registry.example.org/postgres", "registry.example.org/redis"})}
+	if g.chance(0.3) {
+		ts["localhost"] = true
+	}
 	g.pin(ts, false)
 	var ports []string
 	if g.chance(0.7) {
 		p := obj{}
-		for i, name := range g.subset([]string{"db", "redis", "web"}, true) {
-			p[name] = 5000 + 100*i + g.intn(99)
-			ports = append(ports, name)
+		for i, port := range g.subset([]string{"db", "redis", "web"}, true) {
+			if ts["localhost"] == true {
+				// Port names are unique in the build Pod its sidecars share.
+				port = name + "-" + port
+			}
+			p[port] = 5000 + 100*i + g.intn(99)
+			ports = append(ports, port)
 		}
 		ts["ports"] = p
 	}
@@ -453,6 +460,9 @@ func (g *gen) testService() obj {
 	}
 	if g.chance(0.3) {
 		ts["writable"] = g.writable()
+	}
+	if sc, ok := ts["securityContext"].(obj); ok && ts["localhost"] == true {
+		delete(sc, "fsGroup") // a Pod-level setting, refused for a sidecar
 	}
 	return ts
 }
