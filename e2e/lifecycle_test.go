@@ -45,7 +45,8 @@ func TestRunSignalsCleanUp(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			buildID := fmt.Sprintf("signal-%d", tc.sig)
 			dir := service(t, "sig", `annotations: "kwok.test/delay": "120s"`)
-			cmd := exec.Command(envgen, "run", "--build-id", buildID, dir)
+			reportFile := filepath.Join(t.TempDir(), "report.json")
+			cmd := exec.Command(envgen, "run", "--build-id", buildID, "--report", reportFile, dir)
 			cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -63,6 +64,13 @@ func TestRunSignalsCleanUp(t *testing.T) {
 				t.Fatalf("exit %v, want %d\n%s", err, tc.code, stderr.String())
 			}
 			wantContains(t, "stderr", stderr.String(), "interrupted by "+tc.sig.String())
+			rep := readReport(t, reportFile)
+			if rep.ExitCode != tc.code || rep.ExitCodeFrom != "envgen" || rep.Outcome != "interrupted" {
+				t.Errorf("report: exit %d from %s, outcome %s", rep.ExitCode, rep.ExitCodeFrom, rep.Outcome)
+			}
+			if names := phaseNames(rep); !strings.HasSuffix(names, "build finished (interrupted),cleanup") {
+				t.Errorf("phases %s: want the interrupted wait, then cleanup", names)
+			}
 			namespaceGone(t, ns)
 		})
 	}

@@ -53,8 +53,12 @@ func TestRunSucceeds(t *testing.T) {
 
 func TestRunPassesExitCodeThrough(t *testing.T) {
 	dir := service(t, "fails", `annotations: "kwok.test/exit-code": "3"`)
-	r := run(t, "run", "--build-id", "fail-3", "--log-prefix", "[build] ", dir)
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	r := run(t, "run", "--build-id", "fail-3", "--log-prefix", "[build] ", "--report", reportFile, dir)
 	wantCode(t, r, 3)
+	if rep := readReport(t, reportFile); rep.ExitCode != 3 || rep.ExitCodeFrom != "build" || rep.BuildExitCode == nil || *rep.BuildExitCode != 3 {
+		t.Errorf("report: exit %d from %s, build exit %v", rep.ExitCode, rep.ExitCodeFrom, rep.BuildExitCode)
+	}
 	wantContains(t, "stdout", r.Stdout, "[build] 42 passing (2s)\n")
 	wantContains(t, "stderr", r.Stderr, "build failed with exit code 3")
 	wantContains(t, "stderr", r.Stderr, "recent events in fails-ci-fail-3-")
@@ -103,8 +107,38 @@ func TestRunImagePullErrorFailsFast(t *testing.T) {
 
 func TestRunTimeout(t *testing.T) {
 	dir := service(t, "slow", `annotations: "kwok.test/delay": "60s"`)
-	r := run(t, "run", "--build-id", "timeout-1", "--timeout", "4s", dir)
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	r := run(t, "run", "--build-id", "timeout-1", "--timeout", "4s", "--report", reportFile, dir)
 	wantCode(t, r, 124)
 	wantContains(t, "stderr", r.Stderr, "timed out after 4s")
+	// The report says whose exit code it is and which wait was cut short.
+	rep := readReport(t, reportFile)
+	if rep.ExitCode != 124 || rep.ExitCodeFrom != "envgen" || rep.BuildExitCode != nil || rep.Outcome != "timeout" {
+		t.Errorf("report: exit %d from %s, build exit %v, outcome %s", rep.ExitCode, rep.ExitCodeFrom, rep.BuildExitCode, rep.Outcome)
+	}
+	if names := phaseNames(rep); !strings.Contains(names, "build finished (timed out),cleanup") {
+		t.Errorf("phases %s: want the cut wait, then cleanup", names)
+	}
 	namespaceGone(t, runner.NamespaceName("slow", "timeout-1"))
+}
+
+func readReport(t *testing.T, path string) runner.Report {
+	t.Helper()
+	var rep runner.Report
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func phaseNames(rep runner.Report) string {
+	var names []string
+	for _, p := range rep.Phases {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ",")
 }

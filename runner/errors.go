@@ -30,10 +30,17 @@ type podContainer struct{ pod, container string }
 
 func (e *BuildFailedError) Error() string {
 	if e.Ran {
+		if ownCodes[e.ExitCode] {
+			return fmt.Sprintf("build failed with exit code %d (the build's own exit code, not envgen's %d)", e.ExitCode, e.ExitCode)
+		}
 		return fmt.Sprintf("build failed with exit code %d", e.ExitCode)
 	}
 	return "build could not run: " + e.Reason
 }
+
+// ownCodes are the exit codes envgen run gives on its own (timeout, cluster
+// failure, signals): a build that exits with one of them is said to.
+var ownCodes = map[int]bool{124: true, 125: true, 130: true, 143: true}
 
 // TimeoutError says that the run's --timeout, or the build Pod's deadline,
 // expired before the build finished.

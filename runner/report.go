@@ -27,7 +27,13 @@ type Report struct {
 	TotalSeconds    float64 `json:"totalSeconds"`
 	BuildSeconds    float64 `json:"buildSeconds"`
 	OverheadSeconds float64 `json:"overheadSeconds"`
-	ExitCode        int     `json:"exitCode"`
+	// ExitCode is envgen run's own exit code; ExitCodeFrom says whose it
+	// is: "build" (the build container's, 0 included) or "envgen" (124
+	// timeout, 125 cluster, 130/143 signal, 1/2 input). BuildExitCode is
+	// the build container's, when it ran to its end.
+	ExitCode      int    `json:"exitCode"`
+	ExitCodeFrom  string `json:"exitCodeFrom"`
+	BuildExitCode *int   `json:"buildExitCode,omitempty"`
 	Outcome         string  `json:"outcome"`
 	Error           string  `json:"error,omitempty"`
 	Cleaned         bool    `json:"cleanedUp"`
@@ -37,6 +43,8 @@ type Report struct {
 	start time.Time
 	last  time.Time
 	build time.Duration
+	// pending is the phase under way: the next one after the last mark.
+	pending string
 }
 
 // The phases, in order.
@@ -55,6 +63,10 @@ func newReport(start time.Time) *Report {
 	return &Report{Started: start.UTC(), start: start, last: start}
 }
 
+// phaseOrder is the order of a run's phases; services and artifacts are
+// skipped when there are none.
+var phaseOrder = []string{PhaseCompile, PhaseApply, PhaseServices, PhaseScheduled, PhaseStarted, PhaseFinished, PhaseArtifacts, PhaseCleanup}
+
 // mark ends the current phase now.
 func (r *Report) mark(name string) {
 	now := time.Now()
@@ -64,6 +76,21 @@ func (r *Report) mark(name string) {
 		r.build = d
 	}
 	r.last = now
+	r.pending = ""
+	for i, p := range phaseOrder[:len(phaseOrder)-1] {
+		if p == name {
+			r.pending = phaseOrder[i+1]
+		}
+	}
+}
+
+// markCut ends the phase under way, which did not finish: how is
+// "interrupted", "timed out" or "failed". The cleanup that follows is
+// then its own phase, not the wait that was cut.
+func (r *Report) markCut(how string) {
+	if r.pending != "" && r.pending != PhaseCleanup {
+		r.mark(r.pending + " (" + how + ")")
+	}
 }
 
 func (r *Report) finish() {

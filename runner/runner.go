@@ -85,6 +85,9 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 		return report, classify(ctx, runCtx, opts.Timeout, err)
 	}
 	defer func() {
+		if err != nil {
+			report.markCut(cutHow(err))
+		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			dctx, cancel := cleanupCtx()
 			printDiagnostics(dctx, clients.Kube, report.Namespace, build.GetName(), progress)
@@ -158,7 +161,9 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	if werr != nil {
 		return report, classify(ctx, runCtx, opts.Timeout, werr)
 	}
-	report.ExitCode = watcher.exitCode
+	if watcher.exited {
+		report.BuildExitCode = &watcher.exitCode
+	}
 	if opts.Artifacts != nil {
 		report.Artifacts, err = collectArtifacts(runCtx, clients.Kube, report.Namespace, build.GetName(), *opts.Artifacts, progress)
 		report.mark(PhaseArtifacts)
@@ -278,4 +283,16 @@ func (r *Report) outcome(err error) {
 	if err != nil {
 		r.Error = err.Error()
 	}
+}
+
+// cutHow says how err ended the phase under way, for the report.
+func cutHow(err error) string {
+	var timeout *TimeoutError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.As(err, &timeout):
+		return "timed out"
+	}
+	return "failed"
 }

@@ -142,3 +142,15 @@ func TestBuildEndsWhenItsContainerExitsForGood(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildExitCodesThatLookLikeEnvgensSaySo(t *testing.T) {
+	for code, want := range map[int]string{
+		3:   "build failed with exit code 3",
+		124: "build failed with exit code 124 (the build's own exit code, not envgen's 124)",
+		143: "build failed with exit code 143 (the build's own exit code, not envgen's 143)",
+	} {
+		if got := (&BuildFailedError{Ran: true, ExitCode: code}).Error(); got != want {
+			t.Errorf("%d: %q, want %q", code, got, want)
+		}
+	}
+}

@@ -137,6 +137,7 @@ type buildWatch struct {
 	scheduled, started bool
 	onStarted          func()
 	exitCode           int
+	exited             bool // the build container ran to its end
 	outcome            error
 	// killed is the Pod as it was when the build container was seen
 	// killed (137, 143); onKilled is called then, once. See exitedForGood.
@@ -263,7 +264,7 @@ func (b *buildWatch) finish(pod *corev1.Pod) {
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if cs.Name == b.container && cs.State.Terminated != nil {
-			b.exitCode = int(cs.State.Terminated.ExitCode)
+			b.exitCode, b.exited = int(cs.State.Terminated.ExitCode), true
 			if b.exitCode != 0 {
 				b.outcome = &BuildFailedError{Ran: true, ExitCode: b.exitCode}
 			}

@@ -180,14 +180,23 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	})
 	progress.Line("")
 	report.Print(stderr)
+	exit := runExit(cmd.Context(), runErr)
+	report.ExitCode, report.ExitCodeFrom = 0, "envgen"
+	if exit != nil {
+		report.ExitCode = exitCode(exit)
+	}
+	if failed := (*runner.BuildFailedError)(nil); runErr == nil || (errors.As(runErr, &failed) && failed.Ran) {
+		report.ExitCodeFrom = "build"
+	}
 	if err := writeOutput(reportFile, report.JSON); err != nil {
 		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --report: %w", err)}
 	}
 	if err := writeOutput(junitFile, report.JUnit); err != nil {
 		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --junit: %w", err)}
 	}
-	return runExit(cmd.Context(), runErr)
+	return exit
 }
+
 
 // createOutput creates an output file of the run, or returns nil for "".
 func createOutput(flag, path string) (*os.File, error) {
