@@ -34,9 +34,9 @@ type Report struct {
 	ExitCode      int    `json:"exitCode"`
 	ExitCodeFrom  string `json:"exitCodeFrom"`
 	BuildExitCode *int   `json:"buildExitCode,omitempty"`
-	Outcome         string  `json:"outcome"`
-	Error           string  `json:"error,omitempty"`
-	Cleaned         bool    `json:"cleanedUp"`
+	Outcome       string `json:"outcome"`
+	Error         string `json:"error,omitempty"`
+	Cleaned       bool   `json:"cleanedUp"`
 	// Artifacts is what --artifacts copied, when asked.
 	Artifacts *CopiedArtifacts `json:"artifacts,omitempty"`
 

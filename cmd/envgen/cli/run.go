@@ -197,7 +197,6 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	return exit
 }
 
-
 // createOutput creates an output file of the run, or returns nil for "".
 func createOutput(flag, path string) (*os.File, error) {
 	if path == "" {
