@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"envgen.dev/envgen/runner"
 )
@@ -128,24 +131,7 @@ func (p *proxy) cut() int {
 }
 
 func TestRunSurvivesBrokenConnections(t *testing.T) {
-	config, err := clientcmd.LoadFromFile(cluster.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p *proxy
-	for _, c := range config.Clusters {
-		server, err := url.Parse(c.Server)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p = startProxy(t, server.Host)
-		c.Server = "https://" + p.listener.Addr().String()
-	}
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-
+	p, kubeconfig := proxiedKubeconfig(t)
 	dir := service(t, "flaky", `annotations: "kwok.test/delay": "6s"`)
 	done := make(chan result, 1)
 	go func() { done <- runWith(t, kubeconfig, "run", "--build-id", "cut-1", dir) }()
@@ -218,5 +204,104 @@ func TestRunRefusesAnExistingNamespace(t *testing.T) {
 	wantContains(t, "stderr", r.Stderr, "it already exists; envgen never reuses a namespace")
 	if _, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 		t.Errorf("the foreign namespace was touched: %v", err)
+	}
+}
+
+// down makes the proxy refuse connections for d, as an API server that
+// restarts does, and cuts the open ones.
+func (p *proxy) down(t *testing.T, d time.Duration) {
+	addr := p.listener.Addr().String()
+	p.listener.Close()
+	p.cut()
+	time.Sleep(d)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Errorf("proxy back up on %s: %v", addr, err)
+		return
+	}
+	p.mu.Lock()
+	p.listener = l
+	p.mu.Unlock()
+	go p.serve()
+}
+
+// proxiedKubeconfig is the cluster's kubeconfig through a new proxy.
+func proxiedKubeconfig(t *testing.T) (*proxy, string) {
+	t.Helper()
+	config, err := clientcmd.LoadFromFile(cluster.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p *proxy
+	for _, c := range config.Clusters {
+		server, err := url.Parse(c.Server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = startProxy(t, server.Host)
+		c.Server = "https://" + p.listener.Addr().String()
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return p, kubeconfig
+}
+
+// The API server away for 3 s when the run starts, and again when the
+// build ends: the requests are tried again (namespace, apply, delete) and
+// the run ends as if nothing happened, leaving nothing behind.
+func TestRunRidesOutAnAPIServerRestart(t *testing.T) {
+	p, kubeconfig := proxiedKubeconfig(t)
+	dir := service(t, "restart", `annotations: "kwok.test/delay": "4s"`)
+	go p.down(t, 3*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	done := make(chan result, 1)
+	go func() { done <- runWith(t, kubeconfig, "run", "--build-id", "restart-1", dir) }()
+	ns := runner.NamespaceName("restart", "restart-1")
+	waitForRunningBuild(t, ns, "restart-ci-build")
+	// The build ends about 4 s after it started: be away across its end
+	// and the namespace's deletion.
+	time.Sleep(3 * time.Second)
+	p.down(t, 3*time.Second)
+	r := <-done
+	wantCode(t, r, 0)
+	wantContains(t, "stdout", r.Stdout, "42 passing (2s)")
+	namespaceGone(t, ns)
+}
+
+// A server that accepts the connection, completes TLS and never answers:
+// envgen gives up after --request-timeout with 125, for run and gc alike.
+func TestHungServerIsAClusterFailure(t *testing.T) {
+	stop := make(chan struct{})
+	hung := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer hung.Close()
+	defer close(stop) // first: Close waits for the handlers
+	config := clientcmdapi.NewConfig()
+	config.Clusters["hung"] = &clientcmdapi.Cluster{Server: hung.URL, InsecureSkipTLSVerify: true}
+	config.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: "x"}
+	config.Contexts["hung"] = &clientcmdapi.Context{Cluster: "hung", AuthInfo: "u"}
+	config.CurrentContext = "hung"
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"gc", "--request-timeout", "2s"},
+		{"run", "--build-id", "hung-1", "--request-timeout", "2s", service(t, "hung", "")},
+	} {
+		r := runWith(t, kubeconfig, args...)
+		wantCode(t, r, 125)
+		wantContains(t, "stderr", r.Stderr, "did not answer within 2s (--request-timeout)")
+		// Retries of a request that timed out: within the retry budget.
+		if r.Took > 45*time.Second {
+			t.Errorf("envgen %s took %s", args[0], r.Took)
+		}
+		t.Logf("envgen %s gave up after %s", args[0], r.Took.Round(time.Millisecond))
 	}
 }

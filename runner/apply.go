@@ -35,7 +35,11 @@ func apply(ctx context.Context, client dynamic.Interface, namespace string, obj 
 		return fmt.Errorf("envgen cannot apply a %s", key)
 	}
 	u.SetNamespace(namespace)
-	_, err := client.Resource(gvr).Namespace(namespace).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	// Apply is idempotent: a retry after a lost answer is harmless.
+	err := retry(ctx, func(bool) error {
+		_, err := client.Resource(gvr).Namespace(namespace).Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+		return err
+	})
 	if err != nil {
 		return &ClusterError{Op: fmt.Sprintf("applying %s %s", u.GetKind(), u.GetName()), Err: err}
 	}

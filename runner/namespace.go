@@ -83,7 +83,13 @@ func createNamespace(ctx context.Context, client *Core, name, service, buildID s
 			ExpiresAnnotation: expires.UTC().Format(time.RFC3339),
 		},
 	}}
-	err := client.CreateNamespace(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
+	err := retry(ctx, func(retrying bool) error {
+		err := client.CreateNamespace(ctx, ns.DeepCopy(), metav1.CreateOptions{FieldManager: FieldManager})
+		if retrying && apierrors.IsAlreadyExists(err) && createdByThisRun(ctx, client, name, buildID) {
+			return nil // the first attempt created it; its answer was lost
+		}
+		return err
+	})
 	if apierrors.IsAlreadyExists(err) {
 		return &ClusterError{Op: "creating namespace " + name, Err: fmt.Errorf("it already exists; envgen never reuses a namespace (is build id %q running already?)", buildID)}
 	}
@@ -93,11 +99,25 @@ func createNamespace(ctx context.Context, client *Core, name, service, buildID s
 	return nil
 }
 
-// deleteNamespace deletes the namespace and everything in it. The cluster
-// finishes the deletion; envgen does not wait for it.
+// createdByThisRun says whether the namespace that exists is the one an
+// earlier attempt of this run created: envgen's, for this build id.
+func createdByThisRun(ctx context.Context, client *Core, name, buildID string) bool {
+	list, err := client.ListNamespaces(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil || len(list.Items) != 1 {
+		return false
+	}
+	ns := list.Items[0]
+	return ns.Labels[ManagedByLabel] == ManagedByValue && ns.Annotations[BuildIDAnnotation] == buildID && ns.DeletionTimestamp == nil
+}
+
+// deleteNamespace deletes the namespace and everything in it, trying
+// again while the API server is briefly away. The cluster finishes the
+// deletion; envgen does not wait for it.
 func deleteNamespace(ctx context.Context, client *Core, name string) error {
 	policy := metav1.DeletePropagationBackground
-	err := client.DeleteNamespace(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
+	err := retry(ctx, func(bool) error {
+		return client.DeleteNamespace(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}

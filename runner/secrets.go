@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"envgen.dev/envgen/internal/sorted"
@@ -151,7 +152,14 @@ func createSecrets(ctx context.Context, client *Core, namespace string, secrets 
 			Immutable: ptrTo(true),
 			Data:      secrets[name],
 		}
-		if err := client.CreateSecret(ctx, secret); err != nil {
+		err := retry(ctx, func(retrying bool) error {
+			err := client.CreateSecret(ctx, secret)
+			if retrying && apierrors.IsAlreadyExists(err) {
+				return nil // the namespace is this build's: the first attempt made it
+			}
+			return err
+		})
+		if err != nil {
 			// The error is the API server's; it never holds the values.
 			return &ClusterError{Op: "creating Secret " + name, Err: err}
 		}

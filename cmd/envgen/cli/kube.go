@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
@@ -12,13 +13,15 @@ import (
 
 // kubeOptions select a cluster the way kubectl does.
 type kubeOptions struct {
-	kubeconfig string
-	context    string
+	kubeconfig     string
+	context        string
+	requestTimeout time.Duration
 }
 
 func (o *kubeOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	cmd.Flags().StringVar(&o.context, "context", "", "the kubeconfig context to use")
+	cmd.Flags().DurationVar(&o.requestTimeout, "request-timeout", runner.DefaultAnswerTimeout, "give up on a request the API server has not started to answer after this long (watches and logs may then stream for as long as they need)")
 }
 
 // errNoCluster is returned when no kubeconfig says where the cluster is.
@@ -39,6 +42,9 @@ func (o *kubeOptions) clients() (runner.Clients, error) {
 	// (5/s) would be the slowest part of it.
 	config.QPS, config.Burst = 50, 100
 	config.UserAgent = "envgen"
+	if o.requestTimeout > 0 {
+		config.Wrap(runner.WithAnswerTimeout(o.requestTimeout))
+	}
 	dyn, err := dynamic.NewForConfig(config)
 	if err != nil {
 		return runner.Clients{}, &runner.ClusterError{Op: "connecting", Err: err}

@@ -1,0 +1,62 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// retryDelays are the waits between the attempts of a request that failed
+// for a reason that passes: about 15 s in all, within a run's budget and
+// cleanup's 30 s.
+var retryDelays = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+
+// transient says err may pass if the request is tried again: the API
+// server restarting (connection refused or reset), overloaded (429), or
+// failing inside (5xx, timeouts).
+func transient(err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case apierrors.IsTooManyRequests(err), apierrors.IsServerTimeout(err), apierrors.IsTimeout(err),
+		apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsUnexpectedServerError(err):
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		code := status.Status().Code
+		return code == 429 || code >= 500
+	}
+	return false
+}
+
+// retry calls do until it succeeds, fails for a reason that does not pass,
+// runs out of attempts or ctx ends. do learns whether it is a retry: a
+// create that timed out may have happened.
+func retry(ctx context.Context, do func(retrying bool) error) error {
+	err := do(false)
+	for _, delay := range retryDelays {
+		if !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		err = do(true)
+	}
+	return err
+}
