@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,9 +57,22 @@ func TestGCDeletesOnlyExpiredEnvgenNamespaces(t *testing.T) {
 		}
 	}
 
-	// --older-than takes envgen namespaces that have not expired yet too.
+	// --older-than takes envgen namespaces that have not expired yet too,
+	// but never one whose build still runs.
+	dir := service(t, "gc-running", `annotations: "kwok.test/delay": "10s"`)
+	done := make(chan result, 1)
+	go func() { done <- run(t, "run", "--build-id", "gc-running-1", dir) }()
+	running := runner.NamespaceName("gc-running", "gc-running-1")
+	waitForRunningBuild(t, running, "gc-running-ci-build")
 	time.Sleep(1100 * time.Millisecond)
 	r = run(t, "gc", "--older-than", "1s")
 	wantCode(t, r, 0)
 	wantContains(t, "stdout", r.Stdout, "deleted gc-current (build gc-current, older than 1s)")
+	if strings.Contains(r.Stdout, running) {
+		t.Errorf("gc --older-than deleted the namespace of a running build:\n%s", r.Stdout)
+	}
+	if ns, err := cluster.Client.CoreV1().Namespaces().Get(ctx, running, metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
+		t.Errorf("the running build's namespace: %v", err)
+	}
+	wantCode(t, <-done, 0)
 }

@@ -142,3 +142,26 @@ func phaseNames(rep runner.Report) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// A Pod that does not fit waits for capacity up to --schedule-grace (on
+// an autoscaled cluster the first "Insufficient cpu" adds a node), then the
+// run fails, naming it; with no grace it fails at once.
+func TestUnschedulableWaitsForCapacityThenFails(t *testing.T) {
+	dir := service(t, "big", `resources: requests: cpu: "5000"`)
+	r := run(t, "run", "--build-id", "big-1", "--schedule-grace", "3s", dir)
+	wantCode(t, r, 125)
+	wantContains(t, "stderr", r.Stderr, "waiting up to 3s for it (--schedule-grace)")
+	wantContains(t, "stderr", r.Stderr, "the build Pod stayed unschedulable for 3s (--schedule-grace): 0/1 nodes are available: 1 Insufficient cpu")
+	if r.Took < 3*time.Second || r.Took > 20*time.Second {
+		t.Errorf("took %s, want the 3 s grace and little more", r.Took)
+	}
+	namespaceGone(t, runner.NamespaceName("big", "big-1"))
+
+	dir = service(t, "bigdb", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
+	r = run(t, "run", "--build-id", "bigdb-1", "--schedule-grace", "0s", dir)
+	wantCode(t, r, 125)
+	wantContains(t, "stderr", r.Stderr, "test service bigdb-db is unschedulable: 0/1 nodes are available: 1 Insufficient cpu")
+	if r.Took > 15*time.Second {
+		t.Errorf("took %s to fail without a grace", r.Took)
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"sort"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"envgen.dev/envgen/manifests"
 )
 
 // Expired is a build namespace that gc deletes (or, dry, would delete).
@@ -41,7 +44,15 @@ func GC(ctx context.Context, client *Core, opts GCOptions) ([]Expired, error) {
 		if at, err := time.Parse(time.RFC3339, ns.Annotations[ExpiresAnnotation]); err == nil && opts.Now.After(at) {
 			reason = "expired at " + at.UTC().Format(time.RFC3339)
 		} else if opts.OlderThan > 0 && opts.Now.Sub(ns.CreationTimestamp.Time) > opts.OlderThan {
-			reason = "older than " + opts.OlderThan.String()
+			// Before its expiry a build may still be running: --older-than
+			// takes the namespace only once its build Pod has ended.
+			running, err := buildRunning(ctx, client, ns.Name)
+			if err != nil {
+				return nil, &ClusterError{Op: "looking at the build in " + ns.Name, Err: err}
+			}
+			if !running {
+				reason = "older than " + opts.OlderThan.String()
+			}
 		}
 		if reason == "" {
 			continue
@@ -58,4 +69,19 @@ func GC(ctx context.Context, client *Core, opts GCOptions) ([]Expired, error) {
 		}
 	}
 	return expired, nil
+}
+
+// buildRunning says whether the namespace's build Pod exists and has not
+// ended.
+func buildRunning(ctx context.Context, client *Core, namespace string) (bool, error) {
+	pods, err := client.ListPods(ctx, namespace, metav1.ListOptions{LabelSelector: manifests.LabelComponent + "=" + manifests.ComponentCIBuild})
+	if err != nil {
+		return false, err
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -30,6 +30,9 @@ type Options struct {
 	// Artifacts, if set, are copied out of the build Pod after the build
 	// ran, passed or failed.
 	Artifacts *Artifacts
+	// ScheduleGrace is how long a Pod may be unschedulable for lack of
+	// capacity before the run fails (other reasons fail it at once).
+	ScheduleGrace time.Duration
 	// Timeout bounds the whole run, from start to the build's end.
 	Timeout time.Duration
 	// Keep leaves the namespace in place for debugging.
@@ -121,7 +124,14 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	}
 	report.mark(PhaseApply)
 
-	if err := waitForServices(runCtx, clients.Kube, report.Namespace, services, progress); err != nil {
+	servicesCtx, stopServices := context.WithCancel(runCtx)
+	servicesScheduling := newScheduleGrace(opts.ScheduleGrace, stopServices, progress)
+	err = waitForServices(servicesCtx, clients.Kube, report.Namespace, services, progress, servicesScheduling)
+	stopServices()
+	if gerr := servicesScheduling.err(); gerr != nil {
+		err = gerr
+	}
+	if err != nil {
 		return report, classify(ctx, runCtx, opts.Timeout, err)
 	}
 	report.mark(PhaseServices)
@@ -147,7 +157,11 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	watchCtx, stopWatch := context.WithCancel(runCtx)
 	defer stopWatch()
 	watcher.onKilled = func() { time.AfterFunc(killedGrace, stopWatch) }
+	watcher.scheduling = newScheduleGrace(opts.ScheduleGrace, stopWatch, progress)
 	werr := watchPods(watchCtx, clients.Kube, report.Namespace, "metadata.name="+build.GetName(), "", watcher.observe)
+	if gerr := watcher.scheduling.err(); gerr != nil {
+		werr = gerr
+	}
 	if werr != nil && watchCtx.Err() != nil && runCtx.Err() == nil && watcher.killed != nil {
 		// Killed, and the Pod's phase did not say by whom: the exit code
 		// is the build's.

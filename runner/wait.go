@@ -53,7 +53,7 @@ func watchPods(ctx context.Context, client *Core, namespace, fieldSelector, labe
 
 // waitForServices waits until every test service has a Ready Pod, failing
 // fast when one cannot start.
-func waitForServices(ctx context.Context, client *Core, namespace string, services []string, progress *Progress) error {
+func waitForServices(ctx context.Context, client *Core, namespace string, services []string, progress *Progress, scheduling *scheduleGrace) error {
 	if len(services) == 0 {
 		return nil
 	}
@@ -66,6 +66,11 @@ func waitForServices(ctx context.Context, client *Core, namespace string, servic
 			return false, nil
 		}
 		instance := pod.Labels[manifests.LabelInstance]
+		if ev.Type != watch.Deleted {
+			if err := scheduling.seen("test service "+instance, pod); err != nil {
+				return false, err
+			}
+		}
 		if reason, msg := waitingProblem(pod); reason != "" {
 			return false, &BuildFailedError{Reason: fmt.Sprintf("test service %s: %s: %s", instance, reason, msg)}
 		}
@@ -130,9 +135,10 @@ func crashLooping(pod *corev1.Pod) (container, msg string) {
 
 // buildWatch follows the build Pod through its phases.
 type buildWatch struct {
-	report    *Report
-	progress  *Progress
-	container string
+	report     *Report
+	progress   *Progress
+	container  string
+	scheduling *scheduleGrace
 
 	scheduled, started bool
 	onStarted          func()
@@ -156,8 +162,8 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 		return false, &BuildFailedError{Reason: "the build Pod was deleted"}
 	}
 	if !b.scheduled {
-		if c := condition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-			return false, &BuildFailedError{Reason: "unschedulable: " + c.Message}
+		if err := b.scheduling.seen("the build Pod", pod); err != nil {
+			return false, err
 		}
 	}
 	if reason, msg := waitingProblem(pod); reason != "" {

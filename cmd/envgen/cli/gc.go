@@ -48,7 +48,7 @@ runs that were killed before they could clean up.`,
 		},
 	}
 	opts.kube.addFlags(cmd)
-	cmd.Flags().DurationVar(&opts.olderThan, "older-than", 0, "also delete envgen namespaces created longer ago than this")
+	cmd.Flags().DurationVar(&opts.olderThan, "older-than", 0, "also delete envgen namespaces created longer ago than this whose build Pod has ended")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "list what would be deleted, delete nothing")
 	return cmd
 }

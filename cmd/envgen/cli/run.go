@@ -36,6 +36,7 @@ type runOptions struct {
 	secrets   []string
 	artifacts string
 	maxBytes  int64
+	grace     time.Duration
 }
 
 func newRunCmd() *cobra.Command {
@@ -99,6 +100,7 @@ cleaning up).`,
 	cmd.Flags().BoolVar(&opts.keep, "keep", false, "keep the namespace afterwards, for debugging")
 	cmd.Flags().StringVar(&opts.logPrefix, "log-prefix", "", "put this before every line of the build's log")
 	cmd.Flags().StringVar(&opts.report, "report", "", "write the timing report as JSON to this file")
+	cmd.Flags().DurationVar(&opts.grace, "schedule-grace", runner.DefaultScheduleGrace, "how long a Pod may wait for capacity (Insufficient cpu/memory) before the run fails; other scheduling failures fail it at once")
 	cmd.Flags().StringVar(&opts.junit, "junit", "", "write the run as a JUnit XML file (phases and the build's result), for Jenkins' junit step")
 	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
@@ -165,18 +167,19 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	stderr := cmd.ErrOrStderr()
 	progress := runner.NewProgress(stderr, isTerminal(stderr))
 	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
-		Service:     result.Project.Name,
-		BuildID:     buildID,
-		Objects:     built.Objects,
-		Secrets:     secrets,
-		Artifacts:   artifacts,
-		Timeout:     timeout,
-		Keep:        opts.keep,
-		LogPrefix:   opts.logPrefix,
-		Logs:        cmd.OutOrStdout(),
-		Progress:    progress,
-		Start:       start,
-		ExpiryGrace: 15 * time.Minute,
+		Service:       result.Project.Name,
+		BuildID:       buildID,
+		Objects:       built.Objects,
+		Secrets:       secrets,
+		Artifacts:     artifacts,
+		ScheduleGrace: opts.grace,
+		Timeout:       timeout,
+		Keep:          opts.keep,
+		LogPrefix:     opts.logPrefix,
+		Logs:          cmd.OutOrStdout(),
+		Progress:      progress,
+		Start:         start,
+		ExpiryGrace:   15 * time.Minute,
 	})
 	progress.Line("")
 	report.Print(stderr)
