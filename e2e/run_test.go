@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,5 +164,35 @@ func TestUnschedulableWaitsForCapacityThenFails(t *testing.T) {
 	wantContains(t, "stderr", r.Stderr, "test service bigdb-db is unschedulable: 0/1 nodes are available: 1 Insufficient cpu")
 	if r.Took > 15*time.Second {
 		t.Errorf("took %s to fail without a grace", r.Took)
+	}
+}
+
+// envgen.cue binds ci to a cluster (API server URL, kube-system's UID):
+// run refuses any other cluster (2) before it creates anything, and runs
+// on the right one.
+func TestRunRefusesAnotherCluster(t *testing.T) {
+	ks, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		binding string
+		code    int
+		stderr  string
+	}{
+		{`server: "https://prod-k8s.example.org:6443"`, 2, "environment ci runs on https://prod-k8s.example.org:6443 (envgen.cue's cluster.server), but the kubeconfig points at " + strings.TrimRight(cluster.Config.Host, "/")},
+		{`uid: "3f2504e0-4f89-11d3-9a0c-0305e82c3301"`, 2, "environment ci runs on the cluster whose kube-system namespace has UID 3f2504e0-4f89-11d3-9a0c-0305e82c3301 (envgen.cue's cluster.uid), but this cluster's is \"" + string(ks.UID) + "\""},
+		{fmt.Sprintf(`server: %q, uid: %q`, cluster.Config.Host, ks.UID), 0, ""},
+	} {
+		dir := service(t, "bound", "")
+		src, _ := os.ReadFile(filepath.Join(dir, "envgen.cue"))
+		src = append(src, []byte("environments: ci: cluster: {"+tc.binding+"}\n")...)
+		os.WriteFile(filepath.Join(dir, "envgen.cue"), src, 0o644)
+		r := run(t, "run", "--build-id", fmt.Sprintf("bound-%d", tc.code), dir)
+		wantCode(t, r, tc.code)
+		wantContains(t, "stderr", r.Stderr, tc.stderr)
+		if tc.code != 0 && strings.Contains(r.Stderr, "creating namespace") {
+			t.Errorf("a namespace was created on the wrong cluster:\n%s", r.Stderr)
+		}
 	}
 }

@@ -10,6 +10,8 @@ package model
 // Service is one environment's view of the service: the top level of
 // envgen.cue with that environment's overrides applied.
 type Service struct {
+	// Cluster, if set, is the only cluster envgen run accepts.
+	Cluster                       *Cluster            `json:"cluster,omitempty"`
 	Name                          string              `json:"name"`
 	Image                         string              `json:"image"`
 	Tag                           string              `json:"tag,omitempty"`
@@ -38,6 +40,12 @@ type Service struct {
 	// each group sorted. Appending keeps the strategic merge patches of the
 	// overlays minimal and their result identical to envgen's own.
 	EnvOrder []string `json:"-"`
+}
+
+// Cluster names the cluster an environment belongs on.
+type Cluster struct {
+	Server string `json:"server,omitempty"`
+	UID    string `json:"uid,omitempty"`
 }
 
 // Image reference of the main container: repository plus tag or digest.

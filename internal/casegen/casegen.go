@@ -137,6 +137,13 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 2) {
 		s["command"] = g.args(0, 3, "/usr/bin/svc")
 	}
+	if g.chance(p / 4) {
+		c := obj{"server": g.pick([]string{"https://k8s.example.org:6443", "https://10.0.0.1/k8s"})}
+		if g.chance(0.5) {
+			c["uid"] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+		}
+		s["cluster"] = c
+	}
 	if g.chance(p / 2) {
 		s["args"] = g.args(0, 4, "--flag")
 	}

@@ -164,6 +164,13 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if err != nil {
 		return &exitError{code: ExitCluster, err: err}
 	}
+	if err := runner.CheckCluster(cmd.Context(), clients.Kube, opts.env, service.Cluster); err != nil {
+		var wrong *runner.WrongClusterError
+		if errors.As(err, &wrong) {
+			return &exitError{code: ExitUsage, err: err}
+		}
+		return &exitError{code: ExitCluster, err: err}
+	}
 	stderr := cmd.ErrOrStderr()
 	progress := runner.NewProgress(stderr, isTerminal(stderr))
 	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
