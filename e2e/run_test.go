@@ -196,3 +196,18 @@ func TestRunRefusesAnotherCluster(t *testing.T) {
 		}
 	}
 }
+
+// A build whose scheduling no node matches (a node selector here) cannot
+// be fixed by waiting: it fails at once, whatever --schedule-grace says.
+func TestNodeSelectorNoNodeMatchesFailsAtOnce(t *testing.T) {
+	dir := service(t, "pinned", "")
+	src, _ := os.ReadFile(filepath.Join(dir, "envgen.cue"))
+	src = append(src, []byte(`environments: ci: scheduling: {nodeSelector: "node.kubernetes.io/pool": "gpu", tolerations: [{key: "dedicated", operator: "Exists"}]}`+"\n")...)
+	os.WriteFile(filepath.Join(dir, "envgen.cue"), src, 0o644)
+	r := run(t, "run", "--build-id", "pinned-1", "--schedule-grace", "2m", dir)
+	wantCode(t, r, 125)
+	wantContains(t, "stderr", r.Stderr, "the build Pod is unschedulable: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector")
+	if r.Took > 20*time.Second {
+		t.Errorf("took %s", r.Took)
+	}
+}

@@ -45,6 +45,8 @@ func deployment(s *model.Service) *appsv1.Deployment {
 		},
 	}
 	d.Spec.Template.Spec.TerminationGracePeriodSeconds = s.TerminationGracePeriodSeconds
+	schedule(&d.Spec.Template.Spec, s.Scheduling)
+	d.Spec.Template.Spec.TopologySpreadConstraints = spread(s.Scheduling.Spread, selector(s.Name, s.Name))
 	if s.Autoscale != nil {
 		// The autoscaler owns the replica count. A replicas field beside it
 		// would reset the Deployment to that count on every apply
@@ -239,6 +241,7 @@ func buildPod(s *model.Service) *corev1.Pod {
 	spec.InitContainers = sidecars
 	spec.Volumes = append(spec.Volumes, volumes...)
 	spec.RestartPolicy = corev1.RestartPolicyNever
+	schedule(&spec, s.Scheduling)
 	spec.ActiveDeadlineSeconds = ptr.To(ci.TimeoutSeconds)
 	meta := objectMeta(s.Name, name, ComponentCIBuild)
 	meta.Annotations = podAnnotations(ci.Annotations, s.Files)
@@ -286,6 +289,7 @@ func testService(s *model.Service, name string) []Object {
 			},
 		},
 	}
+	schedule(&deploy.Spec.Template.Spec, s.Scheduling)
 	objs := []Object{deploy}
 	if len(ts.Ports) > 0 {
 		objs = append(objs, service(s.Name, objName, ComponentTestService, ts.Ports))

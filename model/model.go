@@ -11,7 +11,9 @@ package model
 // envgen.cue with that environment's overrides applied.
 type Service struct {
 	// Cluster, if set, is the only cluster envgen run accepts.
-	Cluster                       *Cluster            `json:"cluster,omitempty"`
+	Cluster *Cluster `json:"cluster,omitempty"`
+	// Scheduling applies to every Pod of the environment.
+	Scheduling                    Scheduling          `json:"scheduling,omitzero"`
 	Name                          string              `json:"name"`
 	Image                         string              `json:"image"`
 	Tag                           string              `json:"tag,omitempty"`
@@ -40,6 +42,23 @@ type Service struct {
 	// each group sorted. Appending keeps the strategic merge patches of the
 	// overlays minimal and their result identical to envgen's own.
 	EnvOrder []string `json:"-"`
+}
+
+// Scheduling says where Pods may run.
+type Scheduling struct {
+	NodeSelector      map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations       []Toleration      `json:"tolerations,omitempty"`
+	PriorityClassName string            `json:"priorityClassName,omitempty"`
+	Spread            []string          `json:"spread,omitempty"`
+}
+
+// Toleration is one taint the Pods tolerate.
+type Toleration struct {
+	Key               string `json:"key,omitempty"`
+	Operator          string `json:"operator,omitempty"`
+	Value             string `json:"value,omitempty"`
+	Effect            string `json:"effect,omitempty"`
+	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
 }
 
 // Cluster names the cluster an environment belongs on.

@@ -41,7 +41,10 @@ const patchDirective = "$patch"
 // patch merge key (x-kubernetes-list-map-keys): kyaml merges them by every
 // key, and matches patch elements that lack one in ways that are easy to
 // get wrong, so they are only ever replaced whole.
-var multiKeyLists = map[string]bool{"ports": true}
+// TestMultiKeyListsAreTheSchemas keeps this equal to the schema. The
+// differential test found topologySpreadConstraints: a spread dropped in
+// an environment was kept by kustomize.
+var multiKeyLists = map[string]bool{"ports": true, "topologySpreadConstraints": true}
 
 // strategicPatch returns the patch from parent to child, with the fields
 // kustomize needs to find its target, or nil when they are equal.

@@ -137,6 +137,26 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 2) {
 		s["command"] = g.args(0, 3, "/usr/bin/svc")
 	}
+	if g.chance(p / 3) {
+		sched := obj{}
+		if g.chance(0.6) {
+			sched["nodeSelector"] = obj{"node.kubernetes.io/pool": g.pick([]string{"ci", "web", ""}), "kubernetes.io/arch": "amd64"}
+		}
+		if g.chance(0.5) {
+			tolerations := []any{obj{"key": "dedicated", "operator": "Equal", "value": g.pick([]string{"ci", "web"}), "effect": "NoSchedule"}}
+			if g.chance(0.5) {
+				tolerations = append(tolerations, obj{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30})
+			}
+			sched["tolerations"] = tolerations
+		}
+		if g.chance(0.3) {
+			sched["priorityClassName"] = g.pick([]string{"high", "ci.low"})
+		}
+		if g.chance(0.5) {
+			sched["spread"] = [][]any{{"zone"}, {"host"}, {"zone", "host"}, {"host", "zone"}}[g.intn(4)]
+		}
+		s["scheduling"] = sched
+	}
 	if g.chance(p / 4) {
 		c := obj{"server": g.pick([]string{"https://k8s.example.org:6443", "https://10.0.0.1/k8s"})}
 		if g.chance(0.5) {
