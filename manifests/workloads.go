@@ -252,51 +252,6 @@ func buildPod(s *model.Service) *corev1.Pod {
 	}
 }
 
-// testService returns the Deployment (and Service, if it has ports) of a
-// dependency of the tests.
-func testService(s *model.Service, name string) []Object {
-	ts := s.CI.Services[name]
-	objName := TestServiceName(s.Name, name)
-	container := corev1.Container{
-		Name:            name,
-		Image:           model.ImageRef(ts.Image, ts.Tag, ts.Digest),
-		Command:         ts.Command,
-		Args:            ts.Args,
-		Ports:           containerPorts(ts.Ports),
-		Env:             envVars(sorted.Keys(ts.Env), ts.Env),
-		Resources:       resources(ts.Resources),
-		ReadinessProbe:  probe(ts.Readiness),
-		SecurityContext: containerSecurityContext(),
-		VolumeMounts:    []corev1.VolumeMount{{Name: tmpVolume, MountPath: "/tmp"}},
-	}
-	mounts, writable := writableVolumes(ts.Writable)
-	container.VolumeMounts = append(container.VolumeMounts, mounts...)
-	deploy := &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: objectMeta(s.Name, objName, ComponentTestService),
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: selector(s.Name, objName)},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, objName, ComponentTestService)},
-				Spec: corev1.PodSpec{
-					Containers:                   []corev1.Container{container},
-					Volumes:                      append([]corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, writable...),
-					SecurityContext:              podSecurityContext(ts.SecurityContext),
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-				},
-			},
-		},
-	}
-	schedule(&deploy.Spec.Template.Spec, s.Scheduling)
-	objs := []Object{deploy}
-	if len(ts.Ports) > 0 {
-		objs = append(objs, service(s.Name, objName, ComponentTestService, ts.Ports))
-	}
-	return objs
-}
-
 // ArtifactsContainer is the build Pod's second container when ci.artifacts
 // is set: it keeps the build's writable volumes readable after the build
 // container exited, until envgen run has copied the artifacts out of it
