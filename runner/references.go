@@ -19,6 +19,9 @@ type ReferenceError struct {
 	Variable        string // the environment variable that reads it
 	Container       string
 	Workload        string // the build Pod, or a test service's Deployment
+	// Drop is the envgen.cue field that would drop the variable, when the
+	// caller knows it; else ci.env's.
+	Drop string
 }
 
 func (e *ReferenceError) Error() string {
@@ -26,8 +29,12 @@ func (e *ReferenceError) Error() string {
 	if e.Kind == "ConfigMap" {
 		fix = "give the variable a literal value in ci"
 	}
-	return fmt.Sprintf("%s (container %s) reads %s %q key %q into %s, which the build's namespace will not have: %s, or drop the variable in ci (env: %s: null)",
-		e.Workload, e.Container, e.Kind, e.Name, e.Key, e.Variable, fix, e.Variable)
+	drop := e.Drop
+	if drop == "" {
+		drop = "ci.env." + e.Variable
+	}
+	return fmt.Sprintf("%s (container %s) reads %s %q key %q into %s, which the build's namespace will not have: %s, or drop the variable (%s: null)",
+		e.Workload, e.Container, e.Kind, e.Name, e.Key, e.Variable, fix, drop)
 }
 
 // CheckReferences finds the first Secret or ConfigMap key that a Pod of

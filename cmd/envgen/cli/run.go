@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/runner"
 )
@@ -130,7 +132,15 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		return err
 	}
 	if err := runner.CheckReferences(built.Objects, service.CI.Secrets); err != nil {
-		return &exitError{code: ExitInvalid, err: fmt.Errorf("envgen.cue: %w", err)}
+		var ref *runner.ReferenceError
+		if errors.As(err, &ref) {
+			field := referenceField(service, ref)
+			if strings.HasPrefix(field, "ci.") {
+				ref.Drop = field
+			}
+			return &exitError{code: ExitInvalid, err: fmt.Errorf("%s: %s: %w", result.Project.Sources().Where(opts.env, field), field, err)}
+		}
+		return &exitError{code: ExitInvalid, err: err}
 	}
 	secrets, err := runner.CollectSecrets(service.CI.Secrets, opts.secrets, os.LookupEnv)
 	if err != nil {
@@ -263,4 +273,17 @@ func randomBuildID() string {
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// referenceField is the envgen.cue field that sets the variable a
+// ReferenceError names: a test service's, the build's own (ci.env), or
+// the service's, which the build inherits.
+func referenceField(service *model.Service, ref *runner.ReferenceError) string {
+	if ref.Container != "build" {
+		return fmt.Sprintf("ci.services.%q.env.%s", ref.Container, ref.Variable)
+	}
+	if _, ok := service.CI.Env[ref.Variable]; ok {
+		return "ci.env." + ref.Variable
+	}
+	return "env." + ref.Variable
 }
