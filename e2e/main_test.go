@@ -31,16 +31,13 @@ func testMain(m *testing.M) int {
 		fmt.Println("e2e: skipped in -short mode")
 		return 0
 	}
-	tmp, err := os.MkdirTemp("", "envgen-e2e-")
+	path, removeEnvgen, err := e2ekit.BuildEnvgen()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
-	if envgen, err = e2ekit.BuildEnvgen(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer removeEnvgen()
+	envgen = path
 	start := time.Now()
 	cluster, err = testcluster.Start(context.Background(), testcluster.Options{Kwok: true, KwokLog: filepath.Join(testcluster.RepoRoot(), "hack", "kwok", "build.log")})
 	if err != nil {

@@ -84,18 +84,25 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 	return copied, nil
 }
 
+// maxArtifactEntries bounds the entries of the stream: a build that
+// leaves a million empty files must not fill the CI machine's inodes.
+var maxArtifactEntries = 100_000
+
 // unpack writes the regular files and directories of a tar stream under
-// root, at most maxBytes of file content.
+// root, at most maxBytes of file content and maxArtifactEntries entries.
 func unpack(root *os.Root, r io.Reader, maxBytes int64) (*CopiedArtifacts, error) {
 	copied := &CopiedArtifacts{}
 	tr := tar.NewReader(r)
-	for {
+	for entries := 1; ; entries++ {
 		h, err := tr.Next()
 		if err == io.EOF {
 			return copied, nil
 		}
 		if err != nil {
 			return copied, fmt.Errorf("reading the artifacts: %w", err)
+		}
+		if entries > maxArtifactEntries {
+			return copied, fmt.Errorf("the artifacts hold more than %d files and directories; %d files copied", maxArtifactEntries, copied.Files)
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "/"))
 		if name == "." {

@@ -94,3 +94,21 @@ func TestJUnitOfAFailedRun(t *testing.T) {
 		}
 	}
 }
+
+func TestUnpackBoundsTheNumberOfEntries(t *testing.T) {
+	defer func(n int) { maxArtifactEntries = n }(maxArtifactEntries)
+	maxArtifactEntries = 2
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	_, err = unpack(root, tarOf(t,
+		&tar.Header{Name: "a", Typeflag: tar.TypeReg, Size: 1},
+		&tar.Header{Name: "b", Typeflag: tar.TypeReg, Size: 1},
+		&tar.Header{Name: "c", Typeflag: tar.TypeReg, Size: 1},
+	), 1<<20)
+	if err == nil || !strings.Contains(err.Error(), "more than 2 files and directories; 2 files copied") {
+		t.Errorf("error %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
+	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/manifests"
 )
 
@@ -199,11 +200,12 @@ func collectArtifacts(ctx context.Context, client *Core, namespace, pod string, 
 	progress.Status("copying artifacts to %s", a.Dir)
 	copied, err := copyArtifacts(ctx, client, namespace, pod, a)
 	if copied != nil {
+		// tar's words and the names are the build's: escaped.
 		for _, w := range copied.Warnings {
-			progress.Line("envgen: artifacts: %s", w)
+			progress.Line("envgen: artifacts: %s", termsafe.String(w))
 		}
 		for _, s := range copied.Skipped {
-			progress.Line("envgen: artifacts: %s skipped: not a regular file or directory", s)
+			progress.Line("envgen: artifacts: %s skipped: not a regular file or directory", termsafe.String(s))
 		}
 		if err == nil {
 			progress.Line("envgen: copied %d artifact files (%d bytes) to %s", copied.Files, copied.Bytes, a.Dir)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
+	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/manifests"
 )
 
@@ -312,7 +313,7 @@ func printCrashLog(ctx context.Context, client *Core, namespace string, crashed 
 	progress.Line("last %d lines of %s/%s before its last crash:", crashLogLines, crashed.pod, crashed.container)
 	lines := bufio.NewScanner(io.LimitReader(stream, 64<<10))
 	for lines.Scan() {
-		progress.Line("  %s", lines.Text())
+		progress.Line("  %s", termsafe.String(lines.Text()))
 	}
 }
 

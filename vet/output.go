@@ -1,6 +1,8 @@
 package vet
 
 import (
+	"envgen.dev/envgen/internal/termsafe"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,20 +27,8 @@ func (r *Report) Text(w io.Writer) {
 	}
 }
 
-// terminalSafe escapes control characters (an ANSI escape in a reason
-// written in envgen.cue) so that text meant for a terminal cannot drive
-// it.
-func terminalSafe(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// terminalSafe is termsafe.String: reasons and messages quote envgen.cue.
+var terminalSafe = termsafe.String
 
 // JSON writes the report as JSON.
 func (r *Report) JSON(w io.Writer) error {

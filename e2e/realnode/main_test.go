@@ -48,16 +48,13 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "realnode: cannot start a real node:", why, "(ENVGEN_REAL_NODE=skip skips this lane)")
 		return 1
 	}
-	tmp, err := os.MkdirTemp("", "envgen-realnode-")
+	path, removeEnvgen, err := e2ekit.BuildEnvgen()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
-	if envgen, err = e2ekit.BuildEnvgen(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer removeEnvgen()
+	envgen = path
 	start := time.Now()
 	cluster, err = testcluster.Start(context.Background(), testcluster.Options{RealNode: true})
 	if err != nil {
@@ -94,6 +91,11 @@ ci: {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// busybox is the CUE of the registry's busybox image, for a test service.
+func busybox() string {
+	return fmt.Sprintf("image: %q, tag: %q", cluster.Registry+"/"+testcluster.BusyboxImage, testcluster.ImageTag)
 }
 
 func run(t *testing.T, args ...string) e2ekit.Result {

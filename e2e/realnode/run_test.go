@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"envgen.dev/envgen/internal/e2ekit"
-	"envgen.dev/envgen/internal/testcluster"
 	"envgen.dev/envgen/runner"
 )
 
@@ -86,13 +85,12 @@ func TestMissingImageTagFailsFast(t *testing.T) {
 func TestCrashLoopingTestServiceFailsFast(t *testing.T) {
 	dir := service(t, "real-crash", fmt.Sprintf(`command: ["true"]
 	services: db: {
-		image: "%s/%s"
-		tag: %q
+		%s
 		command: ["sh", "-c", "echo cannot open the data directory; exit 3"]
 		ports: pg: 5432
 		readiness: tcp: port: "pg"
 		securityContext: runAsUser: 999
-	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	}`, busybox()))
 	r := run(t, "run", "--build-id", "crash-1", dir)
 	e2ekit.WantCode(t, r, 125)
 	e2ekit.WantContains(t, "stderr", r.Stderr, "test service real-crash-db: container db is crash-looping (restarted 2 times, last exit code 3)")
@@ -110,11 +108,10 @@ func TestCrashLoopingTestServiceFailsFast(t *testing.T) {
 func TestRootImageWithoutRunAsUserIsRefused(t *testing.T) {
 	dir := service(t, "real-root", fmt.Sprintf(`command: ["true"]
 	services: cache: {
-		image: "%s/%s"
-		tag: %q
+		%s
 		command: ["sleep", "600"]
 		ports: redis: 6379
-	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	}`, busybox()))
 	r := run(t, "run", "--build-id", "root-1", dir)
 	e2ekit.WantCode(t, r, 125)
 	e2ekit.WantContains(t, "stderr", r.Stderr, "test service real-root-cache: CreateContainerConfigError: container has runAsNonRoot and image will run as root")
@@ -234,13 +231,12 @@ func TestLocalhostTestServiceAsNativeSidecar(t *testing.T) {
 	dir := service(t, "real-local", fmt.Sprintf(`command: ["sh", "-c", "wget -q -O - http://localhost:8081/ && echo build done"]
 	services: web: {
 		localhost: true
-		image: "%s/%s"
-		tag: %q
+		%s
 		command: ["sh", "-c", "mkdir -p /tmp/www && echo pong from the sidecar > /tmp/www/index.html && sleep 2 && httpd -f -p 8081 -h /tmp/www & trap 'exit 0' TERM; wait"]
 		ports: http: 8081
 		readiness: tcp: port: "http"
 		securityContext: runAsUser: 1000
-	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	}`, busybox()))
 	r := run(t, "run", "--build-id", "local-1", dir)
 	e2ekit.WantCode(t, r, 0)
 	if r.Took > 30*time.Second {
@@ -256,13 +252,12 @@ func TestCrashingLocalhostTestServiceFailsFast(t *testing.T) {
 	dir := service(t, "real-local-crash", fmt.Sprintf(`command: ["true"]
 	services: db: {
 		localhost: true
-		image: "%s/%s"
-		tag: %q
+		%s
 		command: ["sh", "-c", "echo no data directory; exit 4"]
 		ports: pg: 5432
 		readiness: tcp: port: "pg"
 		securityContext: runAsUser: 1000
-	}`, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag))
+	}`, busybox()))
 	r := run(t, "run", "--build-id", "local-2", dir)
 	e2ekit.WantCode(t, r, 125)
 	e2ekit.WantContains(t, "stderr", r.Stderr, "localhost test service db: container db is crash-looping")

@@ -21,16 +21,23 @@ import (
 	"envgen.dev/envgen/internal/testcluster"
 )
 
-// BuildEnvgen builds the envgen binary into dir and returns its path.
-func BuildEnvgen(dir string) (string, error) {
-	path := filepath.Join(dir, "envgen")
+// BuildEnvgen builds the envgen binary into a temporary directory and
+// returns its path, and how to remove it.
+func BuildEnvgen() (path string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "envgen-e2e-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	path = filepath.Join(dir, "envgen")
 	build := exec.Command("go", "build", "-o", path, "./cmd/envgen")
 	build.Dir = testcluster.RepoRoot()
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return "", fmt.Errorf("building envgen: %w", err)
+		cleanup()
+		return "", nil, fmt.Errorf("building envgen: %w", err)
 	}
-	return path, nil
+	return path, cleanup, nil
 }
 
 // Result is how one envgen process ended.

@@ -58,12 +58,17 @@ func startRegistry() (*imageRegistry, error) {
 		server: &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: 10 * time.Second},
 	}
 	go func() { _ = r.server.Serve(l) }()
-	busybox, err := busyboxImage(nil)
+	layer, err := busyboxLayer()
 	if err != nil {
 		r.stop()
 		return nil, err
 	}
-	pause, err := busyboxImage([]string{"/bin/sleep", "2147483647"})
+	busybox, err := busyboxImage(layer, nil)
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	pause, err := busyboxImage(layer, []string{"/bin/sleep", "2147483647"})
 	if err != nil {
 		r.stop()
 		return nil, err
@@ -95,14 +100,10 @@ func (r *imageRegistry) stop() {
 	_ = r.server.Shutdown(ctx)
 }
 
-// busyboxImage is one layer: /bin/busybox and a symlink per applet, an
-// empty world-writable /tmp. The config names os and architecture:
-// containerd filters out images whose platform it cannot match.
-func busyboxImage(entrypoint []string) (v1.Image, error) {
-	layer, err := busyboxLayer()
-	if err != nil {
-		return nil, err
-	}
+// busyboxImage is the busybox layer with an entrypoint. The config names
+// os and architecture: containerd filters out images whose platform it
+// cannot match.
+func busyboxImage(layer v1.Layer, entrypoint []string) (v1.Image, error) {
 	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
 		OS:           "linux",
 		Architecture: runtime.GOARCH,
@@ -117,6 +118,8 @@ func busyboxImage(entrypoint []string) (v1.Image, error) {
 	return mutate.AppendLayers(img, layer)
 }
 
+// busyboxLayer is /bin/busybox, a symlink per applet, an empty
+// world-writable /tmp and an /etc/passwd.
 func busyboxLayer() (v1.Layer, error) {
 	bin, err := os.ReadFile(busyboxPath)
 	if err != nil {

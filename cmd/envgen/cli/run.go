@@ -58,12 +58,22 @@ it on the cluster of your kubeconfig:
   3. waits for the test services to be ready, then creates the build Pod;
   4. streams the build's log to stdout while it runs; progress goes to stderr
      (a live line on a terminal, timestamped lines otherwise);
-  5. fails fast when the build cannot run (image pull errors, unschedulable,
-     bad config), printing the namespace's events and the Pod's status;
-  6. deletes the namespace on every path (success, failure, timeout, Ctrl-C),
+  5. fails fast when the build cannot run (image pull errors, bad config, a
+     crash-looping test service, unschedulable: for lack of capacity only
+     after --schedule-grace), printing the namespace's events and the Pod's
+     status; the build ends when its container exits;
+  6. with --artifacts DIR, copies ci.artifacts out of the build Pod (tar over
+     exec), passed or failed;
+  7. deletes the namespace on every path (success, failure, timeout, Ctrl-C),
      unless --keep; a killed envgen leaves the Pod's activeDeadlineSeconds and
      the expiry for 'envgen gc';
-  7. prints how long each phase took (--report writes it as JSON).
+  8. prints how long each phase took (--report writes it as JSON, --junit as
+     JUnit XML for Jenkins' junit step).
+
+If envgen.cue binds the environment to a cluster (cluster: {server, uid}),
+another cluster is refused (2) before anything is created. A request the API
+server does not start to answer within --request-timeout fails the run (125);
+brief outages are ridden out with retries.
 
 Before it creates anything, envgen checks that every Secret and ConfigMap key
 the build and its test services read will be in the namespace: a Secret of

@@ -1,0 +1,23 @@
+// Package termsafe escapes text that came from untrusted input (envgen.cue,
+// a container's output) before envgen prints it among its own messages.
+package termsafe
+
+import (
+	"fmt"
+	"strings"
+)
+
+// String escapes control characters (an ANSI escape sequence, a carriage
+// return) as \xNN, so that the text cannot drive the terminal or disguise
+// itself as another line.
+func String(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
