@@ -50,12 +50,7 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 	}
 	defer root.Close()
 
-	// tar names members relative to /; a missing path is a warning from
-	// tar (on stderr) and the rest is still copied.
-	command := []string{"tar", "-cf", "-", "-C", "/"}
-	for _, p := range a.Paths {
-		command = append(command, strings.TrimPrefix(p, "/"))
-	}
+	command := tarCommand(a.Paths)
 	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
 	execDone := make(chan error, 1)
@@ -87,6 +82,18 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 // maxArtifactEntries bounds the entries of the stream: a build that
 // leaves a million empty files must not fill the CI machine's inodes.
 var maxArtifactEntries = 100_000
+
+// tarCommand archives paths relative to /. Each is given as ./path, so
+// that no path from envgen.cue can read as an option of tar
+// ("/--checkpoint-action=…"). A missing path is a warning from tar (on
+// stderr) and the rest is still copied.
+func tarCommand(paths []string) []string {
+	command := []string{"tar", "-cf", "-", "-C", "/"}
+	for _, p := range paths {
+		command = append(command, "./"+strings.TrimPrefix(p, "/"))
+	}
+	return command
+}
 
 // unpack writes the regular files and directories of a tar stream under
 // root, at most maxBytes of file content and maxArtifactEntries entries.

@@ -112,3 +112,10 @@ func TestUnpackBoundsTheNumberOfEntries(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestTarCommandTakesNoOptionsFromPaths(t *testing.T) {
+	got := strings.Join(tarCommand([]string{"/tmp/reports", "/--checkpoint-action=exec=sh"}), " ")
+	if want := "tar -cf - -C / ./tmp/reports ./--checkpoint-action=exec=sh"; got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+}
