@@ -1,11 +1,14 @@
 package compiler_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/metrics"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,9 +36,33 @@ func heapWatchdog() {
 	for range time.Tick(10 * time.Millisecond) {
 		metrics.Read(sample)
 		if heap := sample[0].Value.Uint64(); heap > maxFuzzHeap {
+			if src := running.Load(); src != nil {
+				abandonInput(*src, fmt.Sprintf("a compile allocated more than %d MiB of heap", heap>>20))
+			}
 			panic(fmt.Sprintf("a compile allocated more than %d MiB of heap", heap>>20))
 		}
 	}
+}
+
+// running is the input under compile, for the heap watchdog.
+var running atomic.Pointer[[]byte]
+
+// abandonInput keeps an input whose compile ran past maxCompileTime or
+// maxFuzzHeap as a seed of this target, then ends the worker process. CUE's evaluation
+// cannot be cancelled: the compile goroutine would go on burning CPU and
+// memory beside the next inputs, and the fuzz engine, minimizing in the
+// same poisoned process, would lose the input ("hung or terminated
+// unexpectedly while minimizing", a tiny candidate that never reproduces).
+// Saved first, the input survives whatever the engine does next.
+func abandonInput(src []byte, why string) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzCompile")
+	name := fmt.Sprintf("costly-%x", sha256.Sum256(src))[:23]
+	body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(src)) + ")\n"
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	fmt.Fprintf(os.Stderr, "%s; input kept as %s\n", why, filepath.Join(dir, name))
+	os.Exit(1)
 }
 
 // FuzzCompile feeds CUE text through the whole path to the kustomize
@@ -79,6 +106,8 @@ func FuzzCompile(f *testing.F) {
 			err    error
 			done   = make(chan struct{})
 		)
+		running.Store(&src)
+		defer running.Store(nil)
 		go func() {
 			defer close(done)
 			result, err = pipeline.LoadSource("envgen.cue", src, compiler.Options{})
@@ -86,7 +115,7 @@ func FuzzCompile(f *testing.F) {
 		select {
 		case <-done:
 		case <-time.After(maxCompileTime):
-			t.Fatalf("compile still running after %s", maxCompileTime)
+			abandonInput(src, fmt.Sprintf("compile still running after %s", maxCompileTime))
 		}
 		if err != nil {
 			if _, ok := err.(*compiler.InputError); !ok {
