@@ -95,6 +95,11 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		if objectName == manifests.BuildPodName(s.Name) {
 			return fail(field, fmt.Sprintf("a test service named %q would share its name and labels with the build Pod %s; choose another name", name, objectName))
 		}
+		for stage := range s.CI.Stages {
+			if objectName == manifests.StagePodName(s.Name, stage) {
+				return fail(field, fmt.Sprintf("a test service named %q would share its name and labels with the Pod of stage %q; choose another name", name, stage))
+			}
+		}
 		if len(objectName) > maxObjectName {
 			return fail(field, fmt.Sprintf("the test service's objects would be named %q (%d characters; Kubernetes allows %d): shorten name or the test service's name", objectName, len(objectName), maxObjectName))
 		}

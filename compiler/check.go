@@ -104,6 +104,9 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 	if err := checkArtifacts(s.CI.Artifacts, s.Writable, fail); err != nil {
 		return err
 	}
+	if err := checkStages(env, s, at, fail); err != nil {
+		return err
+	}
 	for _, name := range sorted.Keys(s.CI.Secrets) {
 		seen := map[string]bool{}
 		for i, key := range s.CI.Secrets[name] {

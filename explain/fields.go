@@ -108,7 +108,11 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if p == "spec.restartPolicy" {
 			return target{why: whyBuild}
 		}
-		return podTarget(p, "spec", "ci.", false)
+		t := podTarget(p, "spec", "ci.", false)
+		if stage, _ := labels[manifests.LabelStage].(string); stage != "" {
+			t.cue = stageFirst(stage, t.cue)
+		}
+		return t
 	}
 	return target{why: whyShape}
 }
@@ -196,6 +200,21 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 		return target{cue: []string{"preStop"}}
 	}
 	return target{why: whyShape}
+}
+
+// stageFields are the fields a stage sets over the build's.
+var stageFields = regexp.MustCompile(`^ci\.(image|tag|digest|command|args|env\..*)$`)
+
+// stageFirst puts a stage's own fields before the build's they override:
+// a stage's Pod takes them from ci.stages.<stage> first.
+func stageFirst(stage string, fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if m := stageFields.FindStringSubmatch(f); m != nil {
+			out = append(out, "ci.stages."+stage+"."+m[1])
+		}
+	}
+	return append(out, fields...)
 }
 
 // writable is where the writable directories of a Pod come from: the

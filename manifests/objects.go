@@ -61,7 +61,7 @@ func Build(env string, s *model.Service) []Object {
 		objs = append(objs, networkPolicy(s))
 	}
 	if env == CIEnvironment && s.CI != nil {
-		objs = append(objs, buildPod(s))
+		objs = append(objs, buildPods(s)...)
 		for _, name := range sorted.Keys(s.CI.Services) {
 			if !s.CI.Services[name].Localhost {
 				objs = append(objs, testService(s, name)...)
@@ -74,6 +74,9 @@ func Build(env string, s *model.Service) []Object {
 
 // BuildPodName is the name of the ci environment's build Pod.
 func BuildPodName(service string) string { return service + "-ci-build" }
+
+// StagePodName is the name of the Pod of one stage of the build.
+func StagePodName(service, stage string) string { return service + "-ci-" + stage }
 
 // TestServiceName is the name of a CI test service's Deployment and Service.
 func TestServiceName(service, testService string) string { return service + "-" + testService }

@@ -1,14 +1,11 @@
 package manifests
 
 import (
-	"slices"
-
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -183,104 +180,4 @@ func egressRule(e model.Egress) networkingv1.NetworkPolicyEgressRule {
 		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: ptr.To(protocol), Port: ptr.To(intstr.FromInt32(port))})
 	}
 	return rule
-}
-
-// buildPod runs the tests once: restartPolicy Never, and a deadline from
-// ci.timeout so that a forgotten build stops on the server side too.
-func buildPod(s *model.Service) *corev1.Pod {
-	ci := s.CI
-	image := s.ImageRef()
-	if ci.Image != "" || ci.Tag != "" || ci.Digest != "" {
-		repo, tag, digest := s.Image, s.Tag, s.Digest
-		if ci.Image != "" {
-			repo = ci.Image
-		}
-		if ci.Tag != "" || ci.Digest != "" {
-			tag, digest = ci.Tag, ci.Digest
-		}
-		image = model.ImageRef(repo, tag, digest)
-	}
-	command := s.Command
-	if len(ci.Command) > 0 {
-		command = ci.Command
-	}
-	buildResources := s.Resources
-	if ci.Resources != nil {
-		buildResources = ci.Resources
-	}
-	order := slices.Clone(s.EnvOrder)
-	vars := map[string]model.EnvVar{}
-	for k, v := range s.Env {
-		vars[k] = v
-	}
-	for _, name := range sorted.Keys(ci.Env) {
-		if ci.Env[name].Unset {
-			delete(vars, name)
-			order = slices.DeleteFunc(order, func(n string) bool { return n == name })
-			continue
-		}
-		if _, ok := vars[name]; !ok {
-			order = append(order, name)
-		}
-		vars[name] = ci.Env[name]
-	}
-	container := corev1.Container{
-		Name:      "build",
-		Image:     image,
-		Command:   command,
-		Args:      ci.Args,
-		Env:       envVars(order, vars),
-		Resources: resources(buildResources),
-	}
-	name := BuildPodName(s.Name)
-	spec := podSpec(s, container)
-	if len(ci.Artifacts) > 0 {
-		spec.Containers = append(spec.Containers, artifactsContainer(image, spec.Containers[0].VolumeMounts))
-	}
-	sidecars, volumes := localhostSidecars(ci)
-	spec.InitContainers = sidecars
-	spec.Volumes = append(spec.Volumes, volumes...)
-	spec.RestartPolicy = corev1.RestartPolicyNever
-	schedule(&spec, s.Scheduling)
-	spec.ActiveDeadlineSeconds = ptr.To(ci.TimeoutSeconds)
-	meta := objectMeta(s.Name, name, ComponentCIBuild)
-	meta.Annotations = podAnnotations(ci.Annotations, s.Files)
-	return &corev1.Pod{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: meta,
-		Spec:       spec,
-	}
-}
-
-// ArtifactsContainer is the build Pod's second container when ci.artifacts
-// is set: it keeps the build's writable volumes readable after the build
-// container exited, until envgen run has copied the artifacts out of it
-// (tar, by exec) and deleted the namespace.
-const ArtifactsContainer = "artifacts"
-
-// artifactsWait idles until it is stopped, and stops at once on SIGTERM.
-const artifactsWait = "trap 'exit 0' TERM; sleep 2147483647 & wait"
-
-// artifactsContainer runs the build's own image (it needs sh and tar) with
-// the build's volumes mounted read-only, and little else.
-func artifactsContainer(image string, buildMounts []corev1.VolumeMount) corev1.Container {
-	var mounts []corev1.VolumeMount
-	for _, m := range buildMounts {
-		if m.SubPath != "" {
-			continue // config files: not the build's output
-		}
-		m.ReadOnly = true
-		mounts = append(mounts, m)
-	}
-	return corev1.Container{
-		Name:    ArtifactsContainer,
-		Image:   image,
-		Command: []string{"sh", "-c", artifactsWait},
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
-		},
-		SecurityContext: containerSecurityContext(),
-		VolumeMounts:    mounts,
-	}
 }

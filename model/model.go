@@ -209,9 +209,22 @@ type CI struct {
 	// Artifacts are paths in the build container that envgen run copies
 	// out after the build.
 	Artifacts []string `json:"artifacts,omitempty"`
+	// Stages split the build into Pods run in the order of their needs.
+	Stages map[string]Stage `json:"stages,omitempty"`
 
 	// TimeoutSeconds is Timeout, parsed.
 	TimeoutSeconds int64 `json:"-"`
+}
+
+// Stage is one Pod of a staged build: the build with its own command.
+type Stage struct {
+	Image   string            `json:"image,omitempty"`
+	Tag     string            `json:"tag,omitempty"`
+	Digest  string            `json:"digest,omitempty"`
+	Command []string          `json:"command"`
+	Args    []string          `json:"args,omitempty"`
+	Env     map[string]EnvVar `json:"env,omitempty"`
+	Needs   []string          `json:"needs,omitempty"`
 }
 
 // TestService is a dependency of the tests, run beside the build Pod.

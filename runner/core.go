@@ -186,3 +186,26 @@ func (c *Core) PodLogs(ctx context.Context, namespace, pod string, opts *corev1.
 	}
 	return resp.Body, nil
 }
+
+var deploymentsResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+
+// Gone says whether an object of the run is gone or going: not found, or
+// being deleted. A namespace has no namespace of its own (namespace "").
+func (c *Core) Gone(ctx context.Context, resource schema.GroupVersionResource, namespace, name string) (bool, error) {
+	var (
+		u   *unstructured.Unstructured
+		err error
+	)
+	if namespace == "" {
+		u, err = c.dyn.Resource(resource).Get(ctx, name, metav1.GetOptions{})
+	} else {
+		u, err = c.dyn.Resource(resource).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return u.GetDeletionTimestamp() != nil, nil
+}

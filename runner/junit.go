@@ -7,7 +7,8 @@ import (
 )
 
 // JUnit is the run as a JUnit XML report, for Jenkins' junit step: one
-// test case per phase (their durations), and one for the build itself that
+// test case per phase (their durations), one per stage of a staged build
+// (failed with its reason, or skipped), and one for the build itself that
 // fails with the reason when the run did not succeed.
 func (r *Report) JUnit() ([]byte, error) {
 	type failure struct {
@@ -15,17 +16,22 @@ func (r *Report) JUnit() ([]byte, error) {
 		Type    string `xml:"type,attr"`
 		Text    string `xml:",chardata"`
 	}
+	type skipped struct {
+		Message string `xml:"message,attr"`
+	}
 	type testCase struct {
 		Name      string   `xml:"name,attr"`
 		ClassName string   `xml:"classname,attr"`
 		Time      string   `xml:"time,attr"`
 		Failure   *failure `xml:"failure,omitempty"`
+		Skipped   *skipped `xml:"skipped,omitempty"`
 	}
 	type testSuite struct {
 		XMLName   xml.Name   `xml:"testsuite"`
 		Name      string     `xml:"name,attr"`
 		Tests     int        `xml:"tests,attr"`
 		Failures  int        `xml:"failures,attr"`
+		Skipped   int        `xml:"skipped,attr"`
 		Time      string     `xml:"time,attr"`
 		Timestamp string     `xml:"timestamp,attr"`
 		Cases     []testCase `xml:"testcase"`
@@ -36,6 +42,23 @@ func (r *Report) JUnit() ([]byte, error) {
 	for _, p := range r.Phases {
 		suite.Cases = append(suite.Cases, testCase{Name: "phase: " + p.Name, ClassName: class + ".phases", Time: seconds(p.Seconds)})
 	}
+	for _, st := range r.Stages {
+		c := testCase{Name: "stage: " + st.Name, ClassName: class + ".stages", Time: seconds(st.BuildSeconds)}
+		switch st.Outcome {
+		case "succeeded":
+		case "skipped":
+			c.Skipped = &skipped{Message: st.Error}
+			suite.Skipped++
+		default:
+			text := "outcome " + st.Outcome
+			if st.ExitCode != nil {
+				text += fmt.Sprintf(", exit code %d", *st.ExitCode)
+			}
+			c.Failure = &failure{Message: st.Error, Type: st.Outcome, Text: text + "\n" + st.Error}
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
 	build := testCase{Name: "build", ClassName: class, Time: seconds(r.BuildSeconds)}
 	if r.Outcome != "succeeded" {
 		build.Failure = &failure{
@@ -43,7 +66,7 @@ func (r *Report) JUnit() ([]byte, error) {
 			Type:    r.Outcome,
 			Text:    strings.TrimSpace(fmt.Sprintf("outcome %s, exit code %d\nnamespace %s\n%s", r.Outcome, r.ExitCode, r.Namespace, r.Error)),
 		}
-		suite.Failures = 1
+		suite.Failures++
 	}
 	suite.Cases = append(suite.Cases, build)
 	suite.Tests = len(suite.Cases)

@@ -22,8 +22,7 @@ type logStreamer struct {
 	pod       string
 	container string
 	out       io.Writer
-	prefix    string
-	progress  *Progress
+	progress  *events
 
 	lastTS   time.Time // timestamp of the last line printed
 	atLast   int       // lines printed with exactly lastTS
@@ -150,7 +149,7 @@ func (s *logStreamer) print(text string) {
 	if !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}
-	io.WriteString(s.out, s.prefix+text)
+	io.WriteString(s.out, text)
 }
 
 // splitTimestamp splits "2026-01-01T00:00:00.000000000Z text" as the

@@ -19,6 +19,7 @@ type ReferenceError struct {
 	Variable        string // the environment variable that reads it
 	Container       string
 	Workload        string // the build Pod, or a test service's Deployment
+	Stage           string // the stage whose Pod it is, if any
 	// Drop is the envgen.cue field that would drop the variable, when the
 	// caller knows it; else ci.env's.
 	Drop string
@@ -53,11 +54,11 @@ func CheckReferences(objects []map[string]any, secrets map[string][]string) erro
 			}
 		}
 	}
-	build, _, others, err := split(objects)
+	builds, _, others, err := split(objects)
 	if err != nil {
 		return err
 	}
-	check := func(workload string, spec *corev1.PodSpec) error {
+	check := func(workload, stage string, spec *corev1.PodSpec) error {
 		containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
 		for _, c := range containers {
 			for _, env := range c.Env {
@@ -67,24 +68,30 @@ func CheckReferences(objects []map[string]any, secrets map[string][]string) erro
 				case from.SecretKeyRef != nil && !optional(from.SecretKeyRef.Optional):
 					ref := from.SecretKeyRef
 					if !slices.Contains(secrets[ref.Name], ref.Key) {
-						return &ReferenceError{Kind: "Secret", Name: ref.Name, Key: ref.Key, Variable: env.Name, Container: c.Name, Workload: workload}
+						return &ReferenceError{Kind: "Secret", Name: ref.Name, Key: ref.Key, Variable: env.Name, Container: c.Name, Workload: workload, Stage: stage}
 					}
 				case from.ConfigMapKeyRef != nil && !optional(from.ConfigMapKeyRef.Optional):
 					ref := from.ConfigMapKeyRef
 					if !slices.Contains(configMaps[ref.Name], ref.Key) {
-						return &ReferenceError{Kind: "ConfigMap", Name: ref.Name, Key: ref.Key, Variable: env.Name, Container: c.Name, Workload: workload}
+						return &ReferenceError{Kind: "ConfigMap", Name: ref.Name, Key: ref.Key, Variable: env.Name, Container: c.Name, Workload: workload, Stage: stage}
 					}
 				}
 			}
 		}
 		return nil
 	}
-	var pod corev1.Pod
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(build.Object, &pod); err != nil {
-		return err
-	}
-	if err := check("the build Pod", &pod.Spec); err != nil {
-		return err
+	for _, b := range builds {
+		var pod corev1.Pod
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(b.pod.Object, &pod); err != nil {
+			return err
+		}
+		workload := "the build Pod"
+		if b.stage != "" {
+			workload = "the Pod of stage " + b.stage
+		}
+		if err := check(workload, b.stage, &pod.Spec); err != nil {
+			return err
+		}
 	}
 	for _, u := range others {
 		if u.GetKind() != "Deployment" || !isTestService(u) {
@@ -97,7 +104,7 @@ func CheckReferences(objects []map[string]any, secrets map[string][]string) erro
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(specMap, &podSpec); err != nil {
 			return err
 		}
-		if err := check("test service "+u.GetName(), &podSpec); err != nil {
+		if err := check("test service "+u.GetName(), "", &podSpec); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -37,15 +38,43 @@ type Report struct {
 	Outcome       string `json:"outcome"`
 	Error         string `json:"error,omitempty"`
 	Cleaned       bool   `json:"cleanedUp"`
-	// Artifacts is what --artifacts copied, when asked.
+	// Artifacts is what --artifacts copied, when asked (of an unstaged
+	// build; a stage's are in its own report).
 	Artifacts *CopiedArtifacts `json:"artifacts,omitempty"`
+	// Stages are the stages of a staged build, in the order they ended
+	// (skipped ones last).
+	Stages []*StageReport `json:"stages,omitempty"`
 
 	start time.Time
 	last  time.Time
 	build time.Duration
 	// pending is the phase under way: the next one after the last mark.
 	pending string
+	order   []string
+	// ran are the intervals in which a stage's build container ran.
+	ran    []interval
+	stages map[string]*StageReport
 }
+
+// StageReport is what one stage of a staged build measured.
+type StageReport struct {
+	Name string `json:"name"`
+	// Started is when its needs had passed and its Pod was created,
+	// in seconds from the run's start; empty for a skipped stage.
+	StartedAt *float64 `json:"startedAtSeconds,omitempty"`
+	Phases    []Phase  `json:"phases,omitempty"`
+	// BuildSeconds is how long its build container ran.
+	BuildSeconds float64          `json:"buildSeconds"`
+	Outcome      string           `json:"outcome"`
+	ExitCode     *int             `json:"exitCode,omitempty"`
+	Error        string           `json:"error,omitempty"`
+	Artifacts    *CopiedArtifacts `json:"artifacts,omitempty"`
+
+	last    time.Time
+	started time.Time
+}
+
+type interval struct{ from, to time.Time }
 
 // The phases, in order.
 const (
@@ -55,21 +84,72 @@ const (
 	PhaseScheduled = "pod scheduled"
 	PhaseStarted   = "containers started"
 	PhaseFinished  = "build finished"
+	PhaseStages    = "stages"
 	PhaseArtifacts = "artifacts"
 	PhaseCleanup   = "cleanup"
 )
 
-func newReport(start time.Time) *Report {
-	return &Report{Started: start.UTC(), start: start, last: start}
+func newReport(start time.Time, staged bool) *Report {
+	r := &Report{Started: start.UTC(), start: start, last: start, order: phaseOrder, stages: map[string]*StageReport{}}
+	if staged {
+		r.order = stagedPhaseOrder
+	}
+	return r
 }
 
 // phaseOrder is the order of a run's phases; services and artifacts are
-// skipped when there are none.
-var phaseOrder = []string{PhaseCompile, PhaseApply, PhaseServices, PhaseScheduled, PhaseStarted, PhaseFinished, PhaseArtifacts, PhaseCleanup}
+// skipped when there are none. A staged build has one phase for all its
+// stages, each stage its own phases (scheduled, started, finished).
+var (
+	phaseOrder       = []string{PhaseCompile, PhaseApply, PhaseServices, PhaseScheduled, PhaseStarted, PhaseFinished, PhaseArtifacts, PhaseCleanup}
+	stagedPhaseOrder = []string{PhaseCompile, PhaseApply, PhaseServices, PhaseStages, PhaseArtifacts, PhaseCleanup}
+)
 
-// mark ends the current phase now.
-func (r *Report) mark(name string) {
-	now := time.Now()
+// Handle records the run's events: the report is one of their consumers.
+func (r *Report) Handle(ev Event) {
+	switch ev := ev.(type) {
+	case PhaseEvent:
+		if ev.Stage == "" {
+			r.mark(ev.Phase, ev.At)
+			return
+		}
+		st := r.stage(ev.Stage)
+		d := ev.At.Sub(st.last)
+		st.Phases = append(st.Phases, Phase{Name: ev.Phase, Seconds: round(d)})
+		st.last = ev.At
+		if ev.Phase == PhaseFinished {
+			st.BuildSeconds = round(d)
+			r.ran = append(r.ran, interval{from: ev.At.Add(-d), to: ev.At})
+		}
+	case StageStartedEvent:
+		st := r.stage(ev.Stage)
+		st.started, st.last = ev.At, ev.At
+		at := round(ev.At.Sub(r.start))
+		st.StartedAt = &at
+	case StageEndedEvent:
+		st := r.stage(ev.Stage)
+		st.Outcome, st.ExitCode, st.Error = ev.Outcome, ev.ExitCode, ev.Error
+		r.Stages = append(r.Stages, st)
+	case ArtifactsEvent:
+		if ev.Stage == "" {
+			r.Artifacts = ev.Copied
+		} else {
+			r.stage(ev.Stage).Artifacts = ev.Copied
+		}
+	}
+}
+
+func (r *Report) stage(name string) *StageReport {
+	st, ok := r.stages[name]
+	if !ok {
+		st = &StageReport{Name: name}
+		r.stages[name] = st
+	}
+	return st
+}
+
+// mark ends the current phase at now.
+func (r *Report) mark(name string, now time.Time) {
 	d := now.Sub(r.last)
 	r.Phases = append(r.Phases, Phase{Name: name, Seconds: round(d)})
 	if name == PhaseFinished {
@@ -77,9 +157,9 @@ func (r *Report) mark(name string) {
 	}
 	r.last = now
 	r.pending = ""
-	for i, p := range phaseOrder[:len(phaseOrder)-1] {
+	for i, p := range r.order[:len(r.order)-1] {
 		if p == name {
-			r.pending = phaseOrder[i+1]
+			r.pending = r.order[i+1]
 		}
 	}
 }
@@ -89,15 +169,36 @@ func (r *Report) mark(name string) {
 // then its own phase, not the wait that was cut.
 func (r *Report) markCut(how string) {
 	if r.pending != "" && r.pending != PhaseCleanup {
-		r.mark(r.pending + " (" + how + ")")
+		r.mark(r.pending+" ("+how+")", time.Now())
 	}
 }
 
 func (r *Report) finish() {
+	if len(r.ran) > 0 {
+		r.build = covered(r.ran)
+	}
 	total := time.Since(r.start)
 	r.TotalSeconds = round(total)
 	r.BuildSeconds = round(r.build)
 	r.OverheadSeconds = round(total - r.build)
+}
+
+// covered is how long at least one of the intervals lasted: the time some
+// stage's build container was running.
+func covered(intervals []interval) time.Duration {
+	sorted := slices.SortedFunc(slices.Values(intervals), func(a, b interval) int { return a.from.Compare(b.from) })
+	var total time.Duration
+	var end time.Time
+	for _, iv := range sorted {
+		if iv.from.After(end) {
+			end = iv.from
+		}
+		if iv.to.After(end) {
+			total += iv.to.Sub(end)
+			end = iv.to
+		}
+	}
+	return total
 }
 
 func round(d time.Duration) float64 { return float64(d.Round(time.Millisecond)) / float64(time.Second) }
@@ -107,6 +208,11 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "timing (namespace %s):\n", r.Namespace)
 	for _, p := range r.Phases {
 		fmt.Fprintf(w, "  %-20s %8.3fs\n", p.Name, p.Seconds)
+		if p.Name == PhaseStages {
+			for _, st := range r.Stages {
+				fmt.Fprintf(w, "    %-18s %8.3fs %s\n", st.Name, st.BuildSeconds, st.Outcome)
+			}
+		}
 	}
 	fmt.Fprintf(w, "  %-20s %8.3fs (build %.3fs, overhead %.3fs)\n", "total", r.TotalSeconds, r.BuildSeconds, r.OverheadSeconds)
 }

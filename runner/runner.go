@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,11 +40,14 @@ type Options struct {
 	Timeout time.Duration
 	// Keep leaves the namespace in place for debugging.
 	Keep bool
-	// LogPrefix is put before every line of the build's log.
+	// LogPrefix is put before every line of the build's log (and a
+	// stage's name in brackets after it).
 	LogPrefix string
 	// Logs receives the build's log; Progress the run's own messages.
 	Logs     io.Writer
 	Progress *Progress
+	// Sinks get the run's events besides the progress and the report.
+	Sinks []Sink
 	// Start is when the run began (before compiling), for the report.
 	Start time.Time
 	// ExpiryGrace is added to Timeout for the namespace's expiry annotation,
@@ -56,27 +61,41 @@ type Clients struct {
 	Dynamic dynamic.Interface
 }
 
+// run is one run under way: what every step of it needs.
+type run struct {
+	clients   Clients
+	namespace string
+	opts      Options
+	events    *events
+	parent    context.Context // cancelled by a signal
+	ctx       context.Context // the run's, bounded by the timeout
+}
+
+// classify turns the end of a wait into the error a caller acts on.
+func (r *run) classify(err error) error { return classify(r.parent, r.ctx, r.opts.Timeout, err) }
+
 // Run runs the build and returns its report. The error says why the build
 // did not succeed; the namespace is deleted on every path unless Keep.
 func Run(ctx context.Context, clients Clients, opts Options) (report *Report, err error) {
-	report = newReport(opts.Start)
+	builds, services, others, err := split(opts.Objects)
+	staged := len(builds) > 1 || builds != nil && builds[0].stage != ""
+	report = newReport(opts.Start, staged)
 	report.Service, report.BuildID = opts.Service, opts.BuildID
 	report.Namespace = NamespaceName(opts.Service, opts.BuildID)
-	report.mark(PhaseCompile)
-	progress := opts.Progress
+	ev := &events{sinks: append([]Sink{report, &console{progress: opts.Progress, logs: opts.Logs, logPrefix: opts.LogPrefix}}, opts.Sinks...)}
+	ev.phase("", PhaseCompile)
 	// Registered first, so it runs last: the report is complete on every path.
 	defer func() {
 		report.finish()
 		report.outcome(err)
 	}()
-
-	build, services, others, err := split(opts.Objects)
 	if err != nil {
 		return report, err
 	}
 
 	runCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
+	r := &run{clients: clients, namespace: report.Namespace, opts: opts, events: ev, parent: ctx, ctx: runCtx}
 	// Cleanup and diagnostics must run after a timeout or Ctrl-C too: they
 	// get a context of their own.
 	cleanupCtx := func() (context.Context, context.CancelFunc) {
@@ -84,9 +103,9 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	}
 
 	expires := time.Now().Add(opts.Timeout + opts.ExpiryGrace)
-	progress.Status("creating namespace %s", report.Namespace)
+	ev.Status("creating namespace %s", report.Namespace)
 	if err := createNamespace(runCtx, clients.Kube, report.Namespace, opts.Service, opts.BuildID, expires); err != nil {
-		return report, classify(ctx, runCtx, opts.Timeout, err)
+		return report, r.classify(err)
 	}
 	defer func() {
 		if err != nil {
@@ -94,76 +113,126 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			dctx, cancel := cleanupCtx()
-			printDiagnostics(dctx, clients.Kube, report.Namespace, build.GetName(), progress)
+			pod := ""
+			if !staged {
+				pod = builds[0].pod.GetName()
+			}
+			var inStage *StageError
+			if errors.As(err, &inStage) {
+				pod = inStage.Pod
+			}
+			printDiagnostics(dctx, clients.Kube, report.Namespace, pod, ev)
 			if failed := (*BuildFailedError)(nil); errors.As(err, &failed) && failed.crashed != nil {
-				printCrashLog(dctx, clients.Kube, report.Namespace, failed.crashed, progress)
+				printCrashLog(dctx, clients.Kube, report.Namespace, failed.crashed, ev)
 			}
 			cancel()
 		}
 		if opts.Keep {
-			progress.Line("envgen: keeping namespace %s (--keep)", report.Namespace)
+			ev.Line("envgen: keeping namespace %s (--keep)", report.Namespace)
 		} else {
-			progress.Status("deleting namespace %s", report.Namespace)
+			ev.Status("deleting namespace %s", report.Namespace)
 			dctx, cancel := cleanupCtx()
 			if derr := deleteNamespace(dctx, clients.Kube, report.Namespace); derr != nil {
-				progress.Line("envgen: could not delete namespace %s: %v (envgen gc will)", report.Namespace, derr)
+				ev.Line("envgen: could not delete namespace %s: %v (envgen gc will)", report.Namespace, derr)
 			} else {
 				report.Cleaned = true
 			}
 			cancel()
 		}
-		report.mark(PhaseCleanup)
+		ev.phase("", PhaseCleanup)
 	}()
 
 	if err := createSecrets(runCtx, clients.Kube, report.Namespace, opts.Secrets); err != nil {
-		return report, classify(ctx, runCtx, opts.Timeout, err)
+		return report, r.classify(err)
 	}
 	for _, obj := range others {
 		if err := apply(runCtx, clients.Dynamic, report.Namespace, obj.Object); err != nil {
-			return report, classify(ctx, runCtx, opts.Timeout, err)
+			return report, r.classify(err)
 		}
 	}
-	report.mark(PhaseApply)
+	ev.phase("", PhaseApply)
 
 	servicesCtx, stopServices := context.WithCancel(runCtx)
-	servicesScheduling := newScheduleGrace(opts.ScheduleGrace, stopServices, progress)
-	err = waitForServices(servicesCtx, clients.Kube, report.Namespace, services, progress, servicesScheduling)
+	servicesScheduling := newScheduleGrace(opts.ScheduleGrace, stopServices, ev)
+	vanished := &vanishWatch{}
+	if len(services) > 0 {
+		go vanished.watch(servicesCtx, stopServices, clients.Kube, report.Namespace, services)
+	}
+	err = waitForServices(servicesCtx, clients.Kube, report.Namespace, services, ev, servicesScheduling)
 	stopServices()
 	if gerr := servicesScheduling.err(); gerr != nil {
 		err = gerr
 	}
+	if verr := vanished.err(); verr != nil {
+		err = verr
+	}
 	if err != nil {
-		return report, classify(ctx, runCtx, opts.Timeout, err)
+		return report, r.classify(err)
 	}
-	report.mark(PhaseServices)
+	ev.phase("", PhaseServices)
 
-	if err := applyBuildPod(runCtx, clients, report.Namespace, build, progress); err != nil {
-		return report, classify(ctx, runCtx, opts.Timeout, err)
+	if staged {
+		return report, r.stages(builds)
 	}
-	progress.Status("build Pod %s created, waiting for it to be scheduled", build.GetName())
+	res := r.pod(builds[0])
+	if res.err != nil {
+		return report, r.classify(res.err)
+	}
+	if res.exited {
+		report.BuildExitCode = &res.exitCode
+	}
+	if err := r.artifacts(builds[0], res); err != nil {
+		return report, err
+	}
+	return report, res.outcome
+}
+
+// podResult is how one build Pod ran: err says it could not be run or
+// watched (a cluster error, the timeout); outcome is the build's own
+// failure, nil when it passed.
+type podResult struct {
+	err      error
+	outcome  error
+	exited   bool // the build container ran to its end
+	exitCode int
+	started  bool
+}
+
+// pod runs one build Pod to completion: applies it, follows it through
+// its phases, streams its log, and says how it ended. The unstaged build
+// and every stage are this one step.
+func (r *run) pod(b buildPod) podResult {
+	if err := applyBuildPod(r.ctx, r.clients, r.namespace, b.pod, r.events); err != nil {
+		return podResult{err: err}
+	}
+	what := "the build Pod"
+	if b.stage != "" {
+		what = "stage " + b.stage + "'s Pod"
+	}
+	r.events.Status("%s %s created, waiting for it to be scheduled", what, b.pod.GetName())
 
 	logsDone := make(chan struct{})
 	finished := make(chan struct{})
 	streamer := &logStreamer{
-		client: clients.Kube, namespace: report.Namespace, pod: build.GetName(), container: buildContainer(build),
-		out: progress.Writer(opts.Logs), prefix: opts.LogPrefix, progress: progress,
+		client: r.clients.Kube, namespace: r.namespace, pod: b.pod.GetName(), container: buildContainer(b.pod),
+		out: r.events.logWriter(b.stage), progress: r.events,
 	}
-	watcher := &buildWatch{report: report, progress: progress, container: streamer.container}
+	watcher := &buildWatch{events: r.events, stage: b.stage, what: what, container: streamer.container}
 	watcher.onStarted = func() {
 		go func() {
 			defer close(logsDone)
-			streamer.run(runCtx, finished)
+			streamer.run(r.ctx, finished)
 		}()
 	}
-	watchCtx, stopWatch := context.WithCancel(runCtx)
+	watchCtx, stopWatch := context.WithCancel(r.ctx)
 	defer stopWatch()
 	watcher.onKilled = func() { time.AfterFunc(killedGrace, stopWatch) }
-	watcher.scheduling = newScheduleGrace(opts.ScheduleGrace, stopWatch, progress)
-	werr := watchPods(watchCtx, clients.Kube, report.Namespace, "metadata.name="+build.GetName(), "", watcher.observe)
+	watcher.scheduling = newScheduleGrace(r.opts.ScheduleGrace, stopWatch, r.events)
+	werr := watchPods(watchCtx, r.clients.Kube, r.namespace, "metadata.name="+b.pod.GetName(), "", watcher.observe)
 	if gerr := watcher.scheduling.err(); gerr != nil {
 		werr = gerr
 	}
-	if werr != nil && watchCtx.Err() != nil && runCtx.Err() == nil && watcher.killed != nil {
+	if werr != nil && watchCtx.Err() != nil && r.ctx.Err() == nil && watcher.killed != nil {
 		// Killed, and the Pod's phase did not say by whom: the exit code
 		// is the build's.
 		watcher.finish(watcher.killed)
@@ -173,30 +242,43 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	if watcher.started {
 		<-logsDone
 	}
-	if werr != nil {
-		return report, classify(ctx, runCtx, opts.Timeout, werr)
+	return podResult{err: werr, outcome: watcher.outcome, exited: watcher.exited, exitCode: watcher.exitCode, started: watcher.started}
+}
+
+// artifacts copies a build Pod's artifacts out, when asked, into the
+// artifacts directory (a stage's into a directory named after it). A
+// failed copy fails the run only when the build itself passed.
+func (r *run) artifacts(b buildPod, res podResult) error {
+	a := r.opts.Artifacts
+	if a == nil || !res.started {
+		return nil
 	}
-	if watcher.exited {
-		report.BuildExitCode = &watcher.exitCode
-	}
-	if opts.Artifacts != nil {
-		report.Artifacts, err = collectArtifacts(runCtx, clients.Kube, report.Namespace, build.GetName(), *opts.Artifacts, progress)
-		report.mark(PhaseArtifacts)
-		if err != nil {
-			if watcher.outcome != nil {
-				// The build's failure decides the exit code; the copy's is
-				// said.
-				progress.Line("envgen: copying the artifacts failed: %v", err)
-				return report, watcher.outcome
-			}
-			return report, classify(ctx, runCtx, opts.Timeout, &ClusterError{Op: "copying the artifacts", Err: err})
+	dest := *a
+	if b.stage != "" {
+		dest.Dir = filepath.Join(a.Dir, b.stage)
+		if err := os.MkdirAll(dest.Dir, 0o755); err != nil {
+			return err
 		}
 	}
-	return report, watcher.outcome
+	copied, err := collectArtifacts(r.ctx, r.clients.Kube, r.namespace, b.pod.GetName(), dest, r.events)
+	r.events.emit(ArtifactsEvent{Stage: b.stage, Copied: copied})
+	if b.stage == "" {
+		r.events.phase("", PhaseArtifacts)
+	}
+	if err != nil {
+		if res.outcome != nil {
+			// The build's failure decides the exit code; the copy's is
+			// said.
+			r.events.Line("envgen: copying the artifacts failed: %v", err)
+			return nil
+		}
+		return r.classify(&ClusterError{Op: "copying the artifacts", Err: err})
+	}
+	return nil
 }
 
 // collectArtifacts copies the artifacts out and says what it copied.
-func collectArtifacts(ctx context.Context, client *Core, namespace, pod string, a Artifacts, progress *Progress) (*CopiedArtifacts, error) {
+func collectArtifacts(ctx context.Context, client *Core, namespace, pod string, a Artifacts, progress *events) (*CopiedArtifacts, error) {
 	progress.Status("copying artifacts to %s", a.Dir)
 	copied, err := copyArtifacts(ctx, client, namespace, pod, a)
 	if copied != nil {
@@ -218,13 +300,25 @@ func isTestService(u *unstructured.Unstructured) bool {
 	return u.GetLabels()[manifests.LabelComponent] == manifests.ComponentTestService
 }
 
-// split finds the build Pod and the test services among the objects.
-func split(objs []map[string]any) (build *unstructured.Unstructured, services []string, others []*unstructured.Unstructured, err error) {
+// buildPod is a build Pod of the run: the build's, or one stage's.
+type buildPod struct {
+	pod   *unstructured.Unstructured
+	stage string   // "" for an unstaged build
+	needs []string // the stages it waits for
+}
+
+// split finds the build Pods (one, or one per stage) and the test
+// services among the objects.
+func split(objs []map[string]any) (builds []buildPod, services []string, others []*unstructured.Unstructured, err error) {
 	for _, m := range objs {
 		u := &unstructured.Unstructured{Object: m}
 		switch component := u.GetLabels()[manifests.LabelComponent]; {
 		case u.GetKind() == "Pod" && component == manifests.ComponentCIBuild:
-			build = u
+			b := buildPod{pod: u, stage: u.GetLabels()[manifests.LabelStage]}
+			if needs := u.GetAnnotations()[manifests.NeedsAnnotation]; needs != "" {
+				b.needs = strings.Split(needs, ",")
+			}
+			builds = append(builds, b)
 		case u.GetKind() == "Deployment" && isTestService(u):
 			services = append(services, u.GetName())
 			others = append(others, u)
@@ -232,10 +326,10 @@ func split(objs []map[string]any) (build *unstructured.Unstructured, services []
 			others = append(others, u)
 		}
 	}
-	if build == nil {
+	if len(builds) == 0 {
 		return nil, nil, nil, fmt.Errorf("the ci environment has no build Pod: set ci.command in envgen.cue")
 	}
-	return build, services, others, nil
+	return builds, services, others, nil
 }
 
 func buildContainer(build *unstructured.Unstructured) string {
@@ -252,7 +346,7 @@ func buildContainer(build *unstructured.Unstructured) string {
 // applyBuildPod applies the build Pod, retrying while the namespace's
 // default ServiceAccount does not exist yet: the controller creates it a
 // moment after the namespace, and admission refuses Pods until then.
-func applyBuildPod(ctx context.Context, clients Clients, namespace string, build *unstructured.Unstructured, progress *Progress) error {
+func applyBuildPod(ctx context.Context, clients Clients, namespace string, build *unstructured.Unstructured, progress *events) error {
 	for said := false; ; said = true {
 		err := apply(ctx, clients.Dynamic, namespace, build.Object)
 		if err == nil || !apierrors.IsForbidden(errors.Unwrap(err)) || !strings.Contains(err.Error(), "serviceaccount") {
@@ -282,20 +376,7 @@ func classify(parent, run context.Context, timeout time.Duration, err error) err
 }
 
 func (r *Report) outcome(err error) {
-	var failed *BuildFailedError
-	var timeout *TimeoutError
-	switch {
-	case err == nil:
-		r.Outcome = "succeeded"
-	case errors.Is(err, context.Canceled):
-		r.Outcome = "interrupted"
-	case errors.As(err, &timeout):
-		r.Outcome = "timeout"
-	case errors.As(err, &failed):
-		r.Outcome = "failed"
-	default:
-		r.Outcome = "error"
-	}
+	r.Outcome = outcomeOf(err)
 	if err != nil {
 		r.Error = err.Error()
 	}

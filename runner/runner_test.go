@@ -45,7 +45,8 @@ func TestNamespaceName(t *testing.T) {
 
 func TestLogReconnectNeitherLosesNorRepeats(t *testing.T) {
 	var out bytes.Buffer
-	s := &logStreamer{out: &out, prefix: "| "}
+	ev := &events{sinks: []Sink{&console{progress: NewProgress(io.Discard, false), logs: &out, logPrefix: "| "}}}
+	s := &logStreamer{out: ev.logWriter("")}
 	// The first connection drops after two lines of the same second.
 	first := "2026-01-01T00:00:01.000000000Z a\n2026-01-01T00:00:01.000000000Z b\n"
 	// The reconnect asks from that second: it gets a and b again, then a
@@ -67,7 +68,7 @@ func TestLogReconnectNeitherLosesNorRepeats(t *testing.T) {
 
 func TestLogsUnavailableIsSaidOnceAndDoesNotStopTheRun(t *testing.T) {
 	var out bytes.Buffer
-	s := &logStreamer{pod: "svc-ci-build", progress: NewProgress(&out, false)}
+	s := &logStreamer{pod: "svc-ci-build", progress: &events{sinks: []Sink{&console{progress: NewProgress(&out, false)}}}}
 	refused := errors.New(`Get "https://127.0.0.1:10250/containerLogs/ns/svc-ci-build/build": dial tcp 127.0.0.1:10250: connect: connection refused`)
 	s.report(refused)
 	s.report(refused)
@@ -131,7 +132,7 @@ func TestBuildEndsWhenItsContainerExitsForGood(t *testing.T) {
 		code int32
 		done bool
 	}{{0, true}, {5, true}, {137, false}, {143, false}} {
-		b := &buildWatch{report: newReport(time.Now()), progress: NewProgress(io.Discard, false), container: "build"}
+		b := &buildWatch{events: &events{sinks: []Sink{newReport(time.Now(), false)}}, what: "the build Pod", container: "build"}
 		done, err := b.observe(watch.Event{Type: watch.Modified, Object: pod(tc.code)})
 		if err != nil || done != tc.done {
 			t.Errorf("exit code %d: done %v, err %v; want done %v", tc.code, done, err, tc.done)

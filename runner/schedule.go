@@ -34,7 +34,7 @@ func unschedulable(pod *corev1.Pod) (msg string, capacity, ok bool) {
 type scheduleGrace struct {
 	grace    time.Duration
 	cancel   context.CancelFunc
-	progress *Progress
+	progress *events
 
 	mu      sync.Mutex
 	since   map[string]time.Time // by Pod, while it waits for capacity
@@ -42,7 +42,7 @@ type scheduleGrace struct {
 	expired string // the Pod whose grace ran out
 }
 
-func newScheduleGrace(grace time.Duration, cancel context.CancelFunc, progress *Progress) *scheduleGrace {
+func newScheduleGrace(grace time.Duration, cancel context.CancelFunc, progress *events) *scheduleGrace {
 	return &scheduleGrace{grace: grace, cancel: cancel, progress: progress, since: map[string]time.Time{}, msg: map[string]string{}}
 }
 

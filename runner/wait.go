@@ -54,7 +54,7 @@ func watchPods(ctx context.Context, client *Core, namespace, fieldSelector, labe
 
 // waitForServices waits until every test service has a Ready Pod, failing
 // fast when one cannot start.
-func waitForServices(ctx context.Context, client *Core, namespace string, services []string, progress *Progress, scheduling *scheduleGrace) error {
+func waitForServices(ctx context.Context, client *Core, namespace string, services []string, progress *events, scheduling *scheduleGrace) error {
 	if len(services) == 0 {
 		return nil
 	}
@@ -134,10 +134,12 @@ func crashLooping(pod *corev1.Pod) (container, msg string) {
 	return "", ""
 }
 
-// buildWatch follows the build Pod through its phases.
+// buildWatch follows a build Pod (the build's, or a stage's) through its
+// phases.
 type buildWatch struct {
-	report     *Report
-	progress   *Progress
+	events     *events
+	stage      string // "" for an unstaged build
+	what       string // "the build Pod", "stage lint's Pod"
 	container  string
 	scheduling *scheduleGrace
 
@@ -160,10 +162,10 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 		return false, nil
 	}
 	if ev.Type == watch.Deleted {
-		return false, &BuildFailedError{Reason: "the build Pod was deleted"}
+		return false, &BuildFailedError{Reason: b.what + " was deleted"}
 	}
 	if !b.scheduled {
-		if err := b.scheduling.seen("the build Pod", pod); err != nil {
+		if err := b.scheduling.seen(b.what, pod); err != nil {
 			return false, err
 		}
 	}
@@ -177,13 +179,17 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 	}
 	if !b.scheduled && (pod.Spec.NodeName != "" || isTrue(pod, corev1.PodScheduled)) {
 		b.scheduled = true
-		b.report.mark(PhaseScheduled)
-		b.progress.Status("build Pod scheduled on %s", pod.Spec.NodeName)
+		b.events.phase(b.stage, PhaseScheduled)
+		b.events.Status("%s scheduled on %s", b.what, pod.Spec.NodeName)
 	}
 	if b.scheduled && !b.started && b.containerStarted(pod) {
 		b.started = true
-		b.report.mark(PhaseStarted)
-		b.progress.Status("build running")
+		b.events.phase(b.stage, PhaseStarted)
+		if b.stage == "" {
+			b.events.Status("build running")
+		} else {
+			b.events.Status("stage %s running", b.stage)
+		}
 		if b.onStarted != nil {
 			b.onStarted()
 		}
@@ -251,16 +257,16 @@ func (b *buildWatch) containerStarted(pod *corev1.Pod) bool {
 func (b *buildWatch) finish(pod *corev1.Pod) {
 	if !b.scheduled {
 		b.scheduled = true
-		b.report.mark(PhaseScheduled)
+		b.events.phase(b.stage, PhaseScheduled)
 	}
 	if !b.started {
 		b.started = true
-		b.report.mark(PhaseStarted)
+		b.events.phase(b.stage, PhaseStarted)
 		if b.onStarted != nil {
 			b.onStarted()
 		}
 	}
-	b.report.mark(PhaseFinished)
+	b.events.phase(b.stage, PhaseFinished)
 	switch {
 	case pod.Status.Reason == "DeadlineExceeded":
 		b.outcome = &TimeoutError{Reason: "the build Pod's deadline (ci.timeout) passed: " + pod.Status.Message}
@@ -302,7 +308,7 @@ const crashLogLines = 20
 
 // printCrashLog shows the last lines a crashed container wrote before its
 // last crash: usually the reason.
-func printCrashLog(ctx context.Context, client *Core, namespace string, crashed *podContainer, progress *Progress) {
+func printCrashLog(ctx context.Context, client *Core, namespace string, crashed *podContainer, progress *events) {
 	tail := int64(crashLogLines)
 	stream, err := client.PodLogs(ctx, namespace, crashed.pod, &corev1.PodLogOptions{Container: crashed.container, Previous: true, TailLines: &tail})
 	if err != nil {
@@ -319,7 +325,7 @@ func printCrashLog(ctx context.Context, client *Core, namespace string, crashed 
 
 // printDiagnostics shows why a build failed: the namespace's recent events
 // and the build Pod's status.
-func printDiagnostics(ctx context.Context, client *Core, namespace, pod string, progress *Progress) {
+func printDiagnostics(ctx context.Context, client *Core, namespace, pod string, progress *events) {
 	events, err := client.ListEvents(ctx, namespace)
 	if err == nil && len(events.Items) > 0 {
 		items := events.Items
@@ -332,6 +338,9 @@ func printDiagnostics(ctx context.Context, client *Core, namespace, pod string, 
 			progress.Line("  %s %-7s %-20s %s/%s: %s", eventTime(e).UTC().Format("15:04:05"), e.Type, e.Reason,
 				strings.ToLower(e.InvolvedObject.Kind), e.InvolvedObject.Name, oneLine(e.Message))
 		}
+	}
+	if pod == "" {
+		return
 	}
 	p, err := client.GetPod(ctx, namespace, pod)
 	if err != nil {

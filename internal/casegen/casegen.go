@@ -48,6 +48,10 @@ type gen struct {
 	// pdbKind is the one disruption budget field every layer uses: the
 	// layers merge field by field, and both set is an error.
 	pdbKind string
+	// stages are the top level's ci.stages, when the build is staged:
+	// environments may change them and add one that needs them, never
+	// give ci.command (which stages exclude).
+	stages []string
 }
 
 var (

@@ -11,7 +11,17 @@ func (g *gen) ci(top bool) obj {
 	} else if g.chance(0.2) {
 		g.pin(ci, false)
 	}
-	if top || g.chance(0.3) {
+	if top && g.chance(0.25) {
+		g.stages = g.subset([]string{"lint", "unit", "integration"}, true)
+	}
+	switch {
+	case len(g.stages) > 0 && top:
+		ci["stages"] = g.topStages()
+	case len(g.stages) > 0:
+		if g.chance(0.4) {
+			ci["stages"] = g.envStages()
+		}
+	case top || g.chance(0.3):
 		ci["command"] = g.args(1, 3, "make")
 	}
 	if g.chance(0.3) {
@@ -103,4 +113,55 @@ func (g *gen) testService(name string) obj {
 		delete(sc, "fsGroup") // a Pod-level setting, refused for a sidecar
 	}
 	return ts
+}
+
+// topStages are the top level's stages: each needs some of those before
+// it in the list, so the graph has no circle.
+func (g *gen) topStages() obj {
+	stages := obj{}
+	for i, name := range g.stages {
+		stage := obj{"command": g.args(1, 2, name)}
+		if needs := g.subset(g.stages[:i], false); len(needs) > 0 {
+			stage["needs"] = toAny(needs)
+		}
+		if g.chance(0.3) {
+			stage["env"] = obj{"STAGE": name}
+		}
+		if g.chance(0.2) {
+			stage["image"] = "registry.example.org/team/" + name
+			stage["tag"] = "3.1"
+		}
+		stages[name] = stage
+	}
+	return stages
+}
+
+// envStages change some of the top level's stages in an environment, or
+// add one that needs them.
+func (g *gen) envStages() obj {
+	stages := obj{}
+	for _, name := range g.subset(g.stages, false) {
+		stage := obj{}
+		switch g.intn(3) {
+		case 0:
+			stage["command"] = g.args(1, 2, name+"-"+g.pick([]string{"fast", "full"}))
+		case 1:
+			stage["env"] = obj{"STAGE": nil, "LEVEL": g.pick([]string{"1", "2"})}
+		default:
+			stage["args"] = g.args(0, 2, "--flag")
+		}
+		stages[name] = stage
+	}
+	if g.chance(0.3) {
+		stages["smoke"] = obj{"command": g.args(1, 2, "smoke"), "needs": toAny(g.subset(g.stages, true))}
+	}
+	return stages
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }

@@ -39,6 +39,7 @@ type runOptions struct {
 	artifacts string
 	maxBytes  int64
 	grace     time.Duration
+	stage     string
 }
 
 func newRunCmd() *cobra.Command {
@@ -56,8 +57,13 @@ it on the cluster of your kubeconfig:
      credentials (--secret), then applies every object with server-side apply
      (field manager envgen);
   3. waits for the test services to be ready, then creates the build Pod;
-  4. streams the build's log to stdout while it runs; progress goes to stderr
-     (a live line on a terminal, timestamped lines otherwise);
+     with ci.stages, one Pod per stage, each as soon as the stages it needs
+     have passed (independent ones side by side); after the first failure no
+     stage starts, and that failure's exit code is the run's; --stage X runs
+     X and the stages it needs;
+  4. streams the build's log to stdout while it runs (a stage's lines start
+     with [stage]); progress goes to stderr (a live line on a terminal,
+     timestamped lines otherwise);
   5. fails fast when the build cannot run (image pull errors, bad config, a
      crash-looping test service, unschedulable: for lack of capacity only
      after --schedule-grace), printing the namespace's events and the Pod's
@@ -116,6 +122,7 @@ cleaning up).`,
 	cmd.Flags().StringVar(&opts.junit, "junit", "", "write the run as a JUnit XML file (phases and the build's result), for Jenkins' junit step")
 	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
+	cmd.Flags().StringVar(&opts.stage, "stage", "", "run only this stage of ci.stages, and the stages it needs")
 	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
 	return cmd
 }
@@ -140,6 +147,11 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	built, err := result.Render(opts.env)
 	if err != nil {
 		return err
+	}
+	if opts.stage != "" {
+		if built.Objects, err = runner.SelectStage(built.Objects, opts.stage); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
 	}
 	if err := runner.CheckReferences(built.Objects, service.CI.Secrets); err != nil {
 		var ref *runner.ReferenceError
@@ -291,6 +303,11 @@ func isTerminal(w any) bool {
 func referenceField(service *model.Service, ref *runner.ReferenceError) string {
 	if ref.Container != "build" {
 		return fmt.Sprintf("ci.services.%q.env.%s", ref.Container, ref.Variable)
+	}
+	if stage, ok := service.CI.Stages[ref.Stage]; ok {
+		if _, ok := stage.Env[ref.Variable]; ok {
+			return fmt.Sprintf("ci.stages.%s.env.%s", ref.Stage, ref.Variable)
+		}
 	}
 	if _, ok := service.CI.Env[ref.Variable]; ok {
 		return "ci.env." + ref.Variable
