@@ -121,3 +121,46 @@ func AdmissionPolicyBinding() *admissionv1.ValidatingAdmissionPolicyBinding {
 		},
 	}
 }
+
+// NamespacedRole is every permission envgen run needs in a namespace
+// someone else created (run --namespace): the objects of the ci overlay,
+// its Secrets (create and delete, never read), the Lease builds take
+// turns on, and waiting, logs and artifacts. Nothing outside the
+// namespace: no namespaces, no cluster-wide right, so no admission guard.
+func NamespacedRole(namespace string) *rbacv1.Role {
+	objects := []string{"create", "get", "patch", "delete", "deletecollection", "list"}
+	return &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: metav1.ObjectMeta{Name: RBACName, Namespace: namespace, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		Rules: []rbacv1.PolicyRule{
+			// The build's Secrets: created, and deleted with the build's
+			// other objects by label; never read or listed.
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "delete", "deletecollection"}},
+			// The objects of the ci overlay, by server-side apply; checked
+			// before (never take over another's), deleted after.
+			{APIGroups: []string{""}, Resources: []string{"pods", "services", "configmaps"}, Verbs: objects},
+			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: objects},
+			{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: objects},
+			{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: objects},
+			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: objects},
+			// Builds of a service take turns on a Lease.
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create", "get", "update", "delete"}},
+			// Waiting, logs, diagnostics, artifacts.
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"watch"}},
+			{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+			{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"get", "create"}},
+			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"list"}},
+		},
+	}
+}
+
+// NamespacedRoleBinding grants NamespacedRole in namespace to a
+// ServiceAccount of saNamespace.
+func NamespacedRoleBinding(namespace, saNamespace, serviceAccount string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: RBACName, Namespace: namespace, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: RBACName},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: saNamespace, Name: serviceAccount}},
+	}
+}

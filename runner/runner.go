@@ -50,6 +50,9 @@ type Options struct {
 	Sinks []Sink
 	// Start is when the run began (before compiling), for the report.
 	Start time.Time
+	// Namespace, if set, is an existing namespace to run in (the
+	// namespaced mode) instead of a namespace of the build's own.
+	Namespace string
 	// ExpiryGrace is added to Timeout for the namespace's expiry annotation,
 	// after which `envgen gc` may delete it.
 	ExpiryGrace time.Duration
@@ -82,6 +85,9 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	report = newReport(opts.Start, staged)
 	report.Service, report.BuildID = opts.Service, opts.BuildID
 	report.Namespace = NamespaceName(opts.Service, opts.BuildID)
+	if opts.Namespace != "" {
+		report.Namespace = opts.Namespace
+	}
 	ev := &events{sinks: append([]Sink{report, &console{progress: opts.Progress, logs: opts.Logs, logPrefix: opts.LogPrefix}}, opts.Sinks...)}
 	ev.phase("", PhaseCompile)
 	// Registered first, so it runs last: the report is complete on every path.
@@ -102,9 +108,11 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	}
 
-	expires := time.Now().Add(opts.Timeout + opts.ExpiryGrace)
-	ev.Status("creating namespace %s", report.Namespace)
-	if err := createNamespace(runCtx, clients.Kube, report.Namespace, opts.Service, opts.BuildID, expires); err != nil {
+	var where place = &ownNamespace{expires: time.Now().Add(opts.Timeout + opts.ExpiryGrace)}
+	if opts.Namespace != "" {
+		where = &sharedNamespace{}
+	}
+	if err := where.enter(r); err != nil {
 		return report, r.classify(err)
 	}
 	defer func() {
@@ -127,22 +135,13 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 			}
 			cancel()
 		}
-		if opts.Keep {
-			ev.Line("envgen: keeping namespace %s (--keep)", report.Namespace)
-		} else {
-			ev.Status("deleting namespace %s", report.Namespace)
-			dctx, cancel := cleanupCtx()
-			if derr := deleteNamespace(dctx, clients.Kube, report.Namespace); derr != nil {
-				ev.Line("envgen: could not delete namespace %s: %v (envgen gc will)", report.Namespace, derr)
-			} else {
-				report.Cleaned = true
-			}
-			cancel()
-		}
+		dctx, cancel := cleanupCtx()
+		report.Cleaned = where.leave(dctx, r)
+		cancel()
 		ev.phase("", PhaseCleanup)
 	}()
 
-	if err := createSecrets(runCtx, clients.Kube, report.Namespace, opts.Secrets); err != nil {
+	if err := createSecrets(runCtx, clients.Kube, report.Namespace, opts.Secrets, where.labels(r)); err != nil {
 		return report, r.classify(err)
 	}
 	for _, obj := range others {

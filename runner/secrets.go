@@ -139,14 +139,14 @@ func declaredList(declared map[string][]string) string {
 }
 
 // createSecrets creates the build's Secrets in its namespace, immutable.
-func createSecrets(ctx context.Context, client *Core, namespace string, secrets Secrets) error {
+func createSecrets(ctx context.Context, client *Core, namespace string, secrets Secrets, labels map[string]string) error {
 	for _, name := range sorted.Keys(secrets) {
 		secret := &corev1.Secret{
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 			ObjectMeta: metav1.ObjectMeta{
 				Name:      name,
 				Namespace: namespace,
-				Labels:    map[string]string{ManagedByLabel: ManagedByValue},
+				Labels:    labels,
 			},
 			Type:      corev1.SecretTypeOpaque,
 			Immutable: ptrTo(true),
@@ -155,7 +155,7 @@ func createSecrets(ctx context.Context, client *Core, namespace string, secrets 
 		err := retry(ctx, func(retrying bool) error {
 			err := client.CreateSecret(ctx, secret)
 			if retrying && apierrors.IsAlreadyExists(err) {
-				return nil // the namespace is this build's: the first attempt made it
+				return nil // the Secret carries this build's id: the first attempt made it
 			}
 			return err
 		})

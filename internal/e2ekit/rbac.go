@@ -41,19 +41,7 @@ func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, name
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
 
-	token, err := c.Client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := clientcmdapi.NewConfig()
-	config.Clusters["test"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: c.Config.CAData}
-	config.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
-	config.Contexts["ci"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: name}
-	config.CurrentContext = "ci"
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := TokenKubeconfig(t, c, namespace, name)
 	// kube-apiserver loads admission policies asynchronously.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -66,6 +54,53 @@ func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, name
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// NamespacedKubeconfig makes the ServiceAccount saNamespace/name and the
+// namespace buildNamespace, grants the account exactly what `envgen rbac
+// --build-namespace` prints (applied with the cluster's kubectl), and
+// returns a kubeconfig that acts as that account.
+func NamespacedKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, saNamespace, name, buildNamespace string) string {
+	t.Helper()
+	ctx := context.Background()
+	for _, ns := range []string{saNamespace, buildNamespace} {
+		if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Client.CoreV1().ServiceAccounts(saNamespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rbac := Run(t, envgen, c.Kubeconfig, "rbac", "--namespace", saNamespace, "--service-account", name, "--build-namespace", buildNamespace)
+	WantCode(t, rbac, 0)
+	rbacFile := filepath.Join(t.TempDir(), "rbac.yaml")
+	if err := os.WriteFile(rbacFile, []byte(rbac.Stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := Kubectl(c, c.Kubeconfig, "apply", "-f", rbacFile); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	return TokenKubeconfig(t, c, saNamespace, name)
+}
+
+// TokenKubeconfig returns a kubeconfig that acts as the ServiceAccount
+// namespace/name, with a token from the TokenRequest API.
+func TokenKubeconfig(t *testing.T, c *testcluster.Cluster, namespace, name string) string {
+	t.Helper()
+	token, err := c.Client.CoreV1().ServiceAccounts(namespace).CreateToken(context.Background(), name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := clientcmdapi.NewConfig()
+	config.Clusters["test"] = &clientcmdapi.Cluster{Server: c.Config.Host, CertificateAuthorityData: c.Config.CAData}
+	config.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
+	config.Contexts["ci"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: name}
+	config.CurrentContext = "ci"
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*config, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig
 }
 
 // Kubectl runs the cluster's kubectl with a kubeconfig and returns its

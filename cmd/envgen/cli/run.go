@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/model"
@@ -40,6 +41,7 @@ type runOptions struct {
 	maxBytes  int64
 	grace     time.Duration
 	stage     string
+	namespace string
 }
 
 func newRunCmd() *cobra.Command {
@@ -75,6 +77,15 @@ it on the cluster of your kubeconfig:
      the expiry for 'envgen gc';
   8. prints how long each phase took (--report writes it as JSON, --junit as
      JUnit XML for Jenkins' junit step).
+
+With --namespace NS, the build runs in an existing namespace instead (one a
+platform team made, where envgen holds only the Role 'envgen rbac
+--build-namespace NS' prints): envgen neither creates nor deletes it. Builds of
+one service there take turns on a Lease (envgen-<service>), since the ci
+overlay's objects have fixed names; everything the run creates carries its
+build id and is deleted at the end; an object of the same name that a run did
+not create is never taken over (125). A build whose envgen died leaves its
+Lease to expire (30 s); the next one takes over and deletes what it left.
 
 If envgen.cue binds the environment to a cluster (cluster: {server, uid}),
 another cluster is refused (2) before anything is created. A request the API
@@ -122,6 +133,7 @@ cleaning up).`,
 	cmd.Flags().StringVar(&opts.junit, "junit", "", "write the run as a JUnit XML file (phases and the build's result), for Jenkins' junit step")
 	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
+	cmd.Flags().StringVar(&opts.namespace, "namespace", "", "run in this existing namespace (a Role there is enough) instead of a new namespace per build")
 	cmd.Flags().StringVar(&opts.stage, "stage", "", "run only this stage of ci.stages, and the stages it needs")
 	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
 	return cmd
@@ -135,6 +147,11 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	}
 	if buildID == "" {
 		buildID = randomBuildID()
+	}
+	if opts.namespace != "" {
+		if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
+		}
 	}
 	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
 	if err != nil {
@@ -217,6 +234,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		LogPrefix:     opts.logPrefix,
 		Logs:          cmd.OutOrStdout(),
 		Progress:      progress,
+		Namespace:     opts.namespace,
 		Start:         start,
 		ExpiryGrace:   15 * time.Minute,
 	})
