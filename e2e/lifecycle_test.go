@@ -273,6 +273,30 @@ func TestRunRidesOutAnAPIServerRestart(t *testing.T) {
 	namespaceGone(t, ns)
 }
 
+// The build ends while the API server is away (6 s, across the build's
+// end): once it is back, envgen notices the end within seconds — its
+// watch re-lists at most a second apart, not on client-go's growing
+// backoff — and cleans up.
+func TestBuildEndSeenSoonAfterTheAPIServerIsBack(t *testing.T) {
+	p, kubeconfig := proxiedKubeconfig(t)
+	dir := service(t, "endseen", `annotations: "kwok.test/delay": "3s"`)
+	done := make(chan result, 1)
+	go func() { done <- runWith(t, kubeconfig, "run", "--build-id", "endseen-1", dir) }()
+	ns := runner.NamespaceName("endseen", "endseen-1")
+	waitForRunningBuild(t, ns, "endseen-ci-build")
+	time.Sleep(time.Second)
+	p.down(t, 6*time.Second) // the build ends about 2 s into this
+	back := time.Now()
+	r := <-done
+	wantCode(t, r, 0)
+	if took := time.Since(back); took > 5*time.Second {
+		t.Errorf("envgen ended %s after the API server was back, want within 5 s (cleanup included)", took.Round(time.Millisecond))
+	} else {
+		t.Logf("envgen ended %s after the API server was back (cleanup included)", took.Round(time.Millisecond))
+	}
+	namespaceGone(t, ns)
+}
+
 // A server that accepts the connection, completes TLS and never answers:
 // envgen gives up after --request-timeout with 125, for run and gc alike.
 func TestHungServerIsAClusterFailure(t *testing.T) {
