@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 CUE_VERSION := v0.17.1
 KUSTOMIZE_VERSION := v5.8.1
 
-.PHONY: all build example test unit lint golden golden-check bench spike-report fuzz testbin testcluster testcluster-down clean
+.PHONY: all build example test unit lint golden golden-check bench spike-report fuzz soak testbin testcluster testcluster-down clean
 
 all: build
 
@@ -67,6 +67,12 @@ $(BIN)/cue:
 
 $(BIN)/kustomize:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+# 50 builds, 20 at once, through an API server that keeps going away
+# (make test runs 12, 6 at once): every exit code right, no namespace left.
+SOAK ?= 50/20
+soak:
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) ENVGEN_SOAK=$(SOAK) $(GO) test -count=1 -v -run TestSoakWithAPIServerOutages ./e2e/
 
 # Fuzz the compile path with an oracle (CUE text in → an InputError, or a
 # tree kustomize builds into exactly envgen's objects; never a panic, a hang
