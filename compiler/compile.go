@@ -59,20 +59,6 @@ type Project struct {
 	sources *Sources
 }
 
-// VetConfig is what envgen.cue says to `envgen vet`.
-type VetConfig struct {
-	// Off maps a rule ID to the reason it is switched off.
-	Off map[string]string `json:"off,omitempty"`
-	// Invariants by name.
-	Invariants map[string]Invariant `json:"invariants,omitempty"`
-}
-
-// Invariant says that two environments may differ only in some fields.
-type Invariant struct {
-	Environments []string `json:"environments"`
-	MayDiffer    []string `json:"mayDiffer"`
-}
-
 // Sources maps fields back to where envgen.cue set them.
 func (p *Project) Sources() *Sources { return p.sources }
 
@@ -264,6 +250,9 @@ func CompileSources(sources []Source, opts Options) (*Project, error) {
 		if !slices.Contains(names, want) {
 			return nil, &UnknownEnvironmentError{Name: want, Known: names}
 		}
+	}
+	if err := c.checkVetOff(project.Vet, names); err != nil {
+		return nil, err
 	}
 	// Every extends chain is checked, even of environments not resolved.
 	layersOf := map[string][]cue.Value{}

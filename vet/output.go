@@ -13,7 +13,11 @@ import (
 // Text writes findings one per line, file:line:col first, as compilers do.
 func (r *Report) Text(w io.Writer) {
 	for _, s := range r.Suppressed {
-		fmt.Fprintf(w, "%s switched off: %s\n", s.Rule, terminalSafe(s.Reason))
+		where := ""
+		if len(s.Environments) > 0 {
+			where = " in " + strings.Join(s.Environments, ", ")
+		}
+		fmt.Fprintf(w, "%s switched off%s: %s\n", s.Rule, where, terminalSafe(s.Reason))
 	}
 	for _, f := range r.Findings {
 		env := ""

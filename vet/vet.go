@@ -48,10 +48,12 @@ type Rule struct {
 	check func(c *context, env string, s *model.Service)
 }
 
-// Suppressed is a rule switched off in envgen.cue, with its reason.
+// Suppressed is a rule switched off in envgen.cue, with its reason, in
+// every environment or only in Environments.
 type Suppressed struct {
-	Rule   string `json:"rule"`
-	Reason string `json:"reason"`
+	Rule         string   `json:"rule"`
+	Reason       string   `json:"reason"`
+	Environments []string `json:"environments,omitempty"`
 }
 
 // Report is the outcome of vetting one envgen.cue.
@@ -95,13 +97,11 @@ func (c *context) report(env, field, format string, args ...any) {
 func Check(p *compiler.Project) *Report {
 	r := &Report{}
 	for _, id := range sorted.Keys(p.Vet.Off) {
-		r.Suppressed = append(r.Suppressed, Suppressed{Rule: id, Reason: p.Vet.Off[id]})
+		off := p.Vet.Off[id]
+		r.Suppressed = append(r.Suppressed, Suppressed{Rule: id, Reason: off.Reason, Environments: off.Environments})
 	}
 	for i := range Rules {
 		rule := &Rules[i]
-		if _, off := p.Vet.Off[rule.ID]; off {
-			continue
-		}
 		c := &context{project: p, rule: rule}
 		for _, env := range p.Environments {
 			if applies(rule.Scope, env.Name) {
@@ -110,11 +110,10 @@ func Check(p *compiler.Project) *Report {
 		}
 		r.Findings = append(r.Findings, c.findings...)
 	}
-	if _, off := p.Vet.Off[invariantRule.ID]; !off {
-		c := &context{project: p, rule: &invariantRule}
-		checkInvariants(c)
-		r.Findings = append(r.Findings, c.findings...)
-	}
+	c := &context{project: p, rule: &invariantRule}
+	checkInvariants(c)
+	r.Findings = append(r.Findings, c.findings...)
+	r.Findings = slices.DeleteFunc(r.Findings, func(f Finding) bool { return switchedOff(p, f) })
 	r.Findings = mergeAcrossEnvironments(r.Findings)
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		a, b := r.Findings[i], r.Findings[j]
@@ -124,6 +123,21 @@ func Check(p *compiler.Project) *Report {
 		return envIndex(p, firstEnv(a.Environment)) < envIndex(p, firstEnv(b.Environment))
 	})
 	return r
+}
+
+// switchedOff says whether envgen.cue switched the finding's rule off in
+// every environment the finding is about (an invariant's is about two).
+func switchedOff(p *compiler.Project, f Finding) bool {
+	off, ok := p.Vet.Off[f.Rule]
+	if !ok {
+		return false
+	}
+	for _, env := range strings.Split(f.Environment, ", ") {
+		if !off.In(env) {
+			return false
+		}
+	}
+	return true
 }
 
 // mergeAcrossEnvironments reports once what several environments inherit

@@ -13,6 +13,7 @@ import (
 
 type vetOptions struct {
 	output string
+	failOn string
 }
 
 // findingsError makes vet exit 1, and generate/build refuse production.
@@ -37,7 +38,11 @@ A rule is switched off only with a written reason, in envgen.cue:
 
   vet: off: EG009: "the fake SMTP server has no health endpoint"
 
-and vet prints the reason. Invariants between environments:
+and vet prints the reason. Only in some environments:
+
+  vet: off: EG004: {reason: "staging runs one replica", environments: ["staging"]}
+
+Invariants between environments:
 
   vet: invariants: "prod-like-staging": {
   	environments: ["staging", "production"]
@@ -47,11 +52,16 @@ and vet prints the reason. Invariants between environments:
 generate and build refuse to emit production (and production-*) when it has
 error-level findings, unless --allow-findings is given.
 
-Exit codes: 0 no findings, 1 findings (or invalid envgen.cue), 2 wrong usage.`,
+Exit codes: 0 no findings (at or above --fail-on: warning by default, so any
+finding fails; --fail-on error lets warnings through, printed), 1 findings
+(or invalid envgen.cue), 2 wrong usage.`,
 		Example: `  envgen vet
   envgen vet -o sarif > envgen.sarif`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.failOn != "error" && opts.failOn != "warning" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--fail-on must be error or warning, not %q", opts.failOn)}
+			}
 			if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
 			}
@@ -72,13 +82,17 @@ Exit codes: 0 no findings, 1 findings (or invalid envgen.cue), 2 wrong usage.`,
 			if err != nil {
 				return err
 			}
-			if n := len(report.Findings); n > 0 {
+			if n := len(report.Findings); n > 0 && opts.failOn == "warning" {
 				return &findingsError{n: n, msg: fmt.Sprintf("%d finding(s)", n)}
+			}
+			if n := report.Errors(nil); n > 0 {
+				return &findingsError{n: n, msg: fmt.Sprintf("%d error-level finding(s)", n)}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text, json or sarif (2.1.0)")
+	cmd.Flags().StringVar(&opts.failOn, "fail-on", "warning", "the lowest severity that fails (exit 1): warning or error")
 	return cmd
 }
 

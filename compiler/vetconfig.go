@@ -1,0 +1,65 @@
+package compiler
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue"
+
+	"envgen.dev/envgen/internal/sorted"
+)
+
+// VetConfig is what envgen.cue says to `envgen vet`.
+type VetConfig struct {
+	// Off maps a rule ID to why, and where, it is switched off.
+	Off map[string]Suppression `json:"off,omitempty"`
+	// Invariants by name.
+	Invariants map[string]Invariant `json:"invariants,omitempty"`
+}
+
+// Suppression switches a vet rule off, with the reason vet prints: in
+// every environment, or only in Environments (staging runs one replica).
+type Suppression struct {
+	Reason       string   `json:"reason"`
+	Environments []string `json:"environments,omitempty"`
+}
+
+// UnmarshalJSON accepts the reason alone (everywhere) or {reason,
+// environments}.
+func (s *Suppression) UnmarshalJSON(data []byte) error {
+	var reason string
+	if err := json.Unmarshal(data, &reason); err == nil {
+		*s = Suppression{Reason: reason}
+		return nil
+	}
+	type plain Suppression
+	return json.Unmarshal(data, (*plain)(s))
+}
+
+// In says whether the rule is off in env.
+func (s Suppression) In(env string) bool {
+	return len(s.Environments) == 0 || slices.Contains(s.Environments, env)
+}
+
+// Invariant says that two environments may differ only in some fields.
+type Invariant struct {
+	Environments []string `json:"environments"`
+	MayDiffer    []string `json:"mayDiffer"`
+}
+
+// checkVetOff wants every environment a suppression names to exist: a
+// misspelt one would switch nothing off, silently.
+func (c *compilation) checkVetOff(vet VetConfig, environments []string) error {
+	for _, id := range sorted.Keys(vet.Off) {
+		for i, env := range vet.Off[id].Environments {
+			if !slices.Contains(environments, env) {
+				field := fmt.Sprintf("vet.off.%s.environments[%d]", id, i)
+				v := c.sources.top.LookupPath(cue.ParsePath(field))
+				return c.positionedError(v, field, fmt.Sprintf("no environment named %q (environments: %s)", env, strings.Join(environments, ", ")))
+			}
+		}
+	}
+	return nil
+}
