@@ -77,9 +77,18 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		return err
 	}
 	for _, name := range sorted.Keys(s.Egress) {
-		for i, cidr := range s.Egress[name].CIDRs {
-			if _, _, err := net.ParseCIDR(cidr); err != nil {
-				return fail(fmt.Sprintf("egress.%s.cidrs[%d]", label(name), i), fmt.Sprintf("%q is not an IP block (address/prefix length, e.g. 10.64.0.0/16)", cidr))
+		if err := checkCIDRs("egress."+label(name), s.Egress[name].CIDRs, fail); err != nil {
+			return err
+		}
+	}
+	for _, name := range sorted.Keys(s.Ingress) {
+		field := "ingress." + label(name)
+		if err := checkCIDRs(field, s.Ingress[name].CIDRs, fail); err != nil {
+			return err
+		}
+		for i, port := range s.Ingress[name].Ports {
+			if _, ok := s.Ports[port.Name]; port.Name != "" && !ok {
+				return fail(fmt.Sprintf("%s.ports[%d]", field, i), fmt.Sprintf("no port named %q in ports%s", port.Name, portList(s.Ports)))
 			}
 		}
 	}
@@ -108,6 +117,16 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		}
 		if err := checkWritable(field+".writable", s.CI.Services[name].Writable, nil, fail); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkCIDRs wants every IP block parsed as the API server parses it.
+func checkCIDRs(field string, cidrs []string, fail func(field, msg string) error) error {
+	for i, cidr := range cidrs {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return fail(fmt.Sprintf("%s.cidrs[%d]", field, i), fmt.Sprintf("%q is not an IP block (address/prefix length, e.g. 10.64.0.0/16)", cidr))
 		}
 	}
 	return nil

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/manifests"
 )
 
@@ -31,6 +33,7 @@ var (
 	portItem = regexp.MustCompile(`^ports\[name=([^\]]+)\]`)
 	annoKey  = regexp.MustCompile(`^\["([^"]+)"\]$|^([^.]+)$`)
 	svcPort  = regexp.MustCompile(`^spec\.ports\[name=([^\]]+)\]`)
+	ruleItem = regexp.MustCompile(`^spec\.(ingress|egress)\[(\d+)\]`)
 )
 
 // mapTarget maps the canonical path of a rendered object to envgen.cue.
@@ -66,6 +69,22 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 			return target{cue: []string{"disruptionBudget.maxUnavailable"}}
 		}
 	case "NetworkPolicy":
+		// Rules are in name order; egress's first is envgen's DNS rule.
+		if m := ruleItem.FindStringSubmatch(p); m != nil {
+			if s, err := project.Environment(env); err == nil {
+				i, _ := strconv.Atoi(m[2])
+				names := sorted.Keys(s.Ingress)
+				if m[1] == "egress" {
+					names = append([]string{""}, sorted.Keys(s.Egress)...)
+				}
+				if i < len(names) && names[i] != "" {
+					return target{cue: []string{m[1] + "." + quoteKey(names[i])}}
+				}
+			}
+		}
+		if strings.HasPrefix(p, "spec.ingress") {
+			return target{cue: []string{"ingress"}}
+		}
 		if strings.HasPrefix(p, "spec.egress") {
 			return target{cue: []string{"egress"}, why: "set by envgen: DNS is always allowed (manifests/workloads.go)"}
 		}

@@ -57,7 +57,7 @@ func Build(env string, s *model.Service) []Object {
 	if s.DisruptionBudget != nil {
 		objs = append(objs, disruptionBudget(s))
 	}
-	if len(s.Egress) > 0 {
+	if len(s.Egress) > 0 || len(s.Ingress) > 0 {
 		objs = append(objs, networkPolicy(s))
 	}
 	if env == CIEnvironment && s.CI != nil {

@@ -139,39 +139,72 @@ func intOrPercent(v *model.IntOrPercent) *intstr.IntOrString {
 }
 
 // networkPolicy allows egress to DNS and to the declared destinations only.
+// networkPolicy restricts the service's Pods: egress to the listed
+// destinations (and DNS, always), ingress from the listed sources; each
+// direction only when envgen.cue lists rules for it.
 func networkPolicy(s *model.Service) *networkingv1.NetworkPolicy {
-	dnsPort := intstr.FromInt32(53)
-	rules := []networkingv1.NetworkPolicyEgressRule{{
-		To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
-		Ports: []networkingv1.NetworkPolicyPort{
-			{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dnsPort},
-			{Protocol: ptr.To(corev1.ProtocolTCP), Port: &dnsPort},
-		},
-	}}
-	for _, name := range sorted.Keys(s.Egress) {
-		rules = append(rules, egressRule(s.Egress[name]))
+	spec := networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)}}
+	if len(s.Ingress) > 0 {
+		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+		for _, name := range sorted.Keys(s.Ingress) {
+			spec.Ingress = append(spec.Ingress, ingressRule(s.Ingress[name]))
+		}
+	}
+	if len(s.Egress) > 0 {
+		dnsPort := intstr.FromInt32(53)
+		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+			To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
+			Ports: []networkingv1.NetworkPolicyPort{
+				{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dnsPort},
+				{Protocol: ptr.To(corev1.ProtocolTCP), Port: &dnsPort},
+			},
+		}}
+		for _, name := range sorted.Keys(s.Egress) {
+			spec.Egress = append(spec.Egress, egressRule(s.Egress[name]))
+		}
 	}
 	return &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-			Egress:      rules,
-		},
+		Spec:       spec,
 	}
 }
 
+// peers are the Pods and addresses a rule names: IP blocks; namespaces by
+// name, each narrowed to pods' labels when given; or pods' labels in the
+// service's own namespace.
+func peers(cidrs, namespaces []string, pods map[string]string) []networkingv1.NetworkPolicyPeer {
+	var out []networkingv1.NetworkPolicyPeer
+	for _, cidr := range cidrs {
+		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
+	}
+	var podSelector *metav1.LabelSelector
+	if len(pods) > 0 {
+		podSelector = &metav1.LabelSelector{MatchLabels: pods}
+	}
+	for _, ns := range namespaces {
+		out = append(out, networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+			PodSelector:       podSelector,
+		})
+	}
+	if len(namespaces) == 0 && podSelector != nil {
+		out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: podSelector})
+	}
+	return out
+}
+
+func ingressRule(in model.Ingress) networkingv1.NetworkPolicyIngressRule {
+	rule := networkingv1.NetworkPolicyIngressRule{From: peers(in.CIDRs, in.Namespaces, in.Pods)}
+	for _, port := range in.Ports {
+		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(portRef(port))})
+	}
+	return rule
+}
+
 func egressRule(e model.Egress) networkingv1.NetworkPolicyEgressRule {
-	var rule networkingv1.NetworkPolicyEgressRule
-	for _, cidr := range e.CIDRs {
-		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: cidr}})
-	}
-	for _, ns := range e.Namespaces {
-		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
-			MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns},
-		}})
-	}
+	rule := networkingv1.NetworkPolicyEgressRule{To: peers(e.CIDRs, e.Namespaces, e.Pods)}
 	protocol := corev1.ProtocolTCP
 	if e.Protocol != "" {
 		protocol = corev1.Protocol(e.Protocol)

@@ -32,6 +32,7 @@ type Service struct {
 	Autoscale                     *Autoscale          `json:"autoscale,omitempty"`
 	DisruptionBudget              *DisruptionBudget   `json:"disruptionBudget,omitempty"`
 	Egress                        map[string]Egress   `json:"egress,omitempty"`
+	Ingress                       map[string]Ingress  `json:"ingress,omitempty"`
 	Annotations                   map[string]string   `json:"annotations,omitempty"`
 	ServiceAccount                ServiceAccount      `json:"serviceAccount,omitzero"`
 	SecurityContext               SecurityContext     `json:"securityContext,omitzero"`
@@ -171,10 +172,19 @@ type IntOrPercent struct {
 
 // Egress is one allowed egress destination of the NetworkPolicy.
 type Egress struct {
-	CIDRs      []string `json:"cidrs,omitempty"`
-	Namespaces []string `json:"namespaces,omitempty"`
-	Ports      []int32  `json:"ports,omitempty"`
-	Protocol   string   `json:"protocol,omitempty"`
+	CIDRs      []string          `json:"cidrs,omitempty"`
+	Namespaces []string          `json:"namespaces,omitempty"`
+	Pods       map[string]string `json:"pods,omitempty"`
+	Ports      []int32           `json:"ports,omitempty"`
+	Protocol   string            `json:"protocol,omitempty"`
+}
+
+// Ingress is one rule of who may reach the service's Pods.
+type Ingress struct {
+	CIDRs      []string          `json:"cidrs,omitempty"`
+	Namespaces []string          `json:"namespaces,omitempty"`
+	Pods       map[string]string `json:"pods,omitempty"`
+	Ports      []PortRef         `json:"ports,omitempty"`
 }
 
 // ServiceAccount says which account the Pods use and whether its token is

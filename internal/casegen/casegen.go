@@ -215,6 +215,9 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 3) {
 		s["egress"] = g.egress()
 	}
+	if g.chance(p / 3) {
+		s["ingress"] = g.ingress()
+	}
 	if g.chance(p / 2) {
 		a := obj{}
 		for _, k := range g.subset([]string{"prometheus.io/port", "example.org/team", "note"}, true) {
@@ -347,27 +350,6 @@ func (g *gen) probe(ports []string) obj {
 		}
 	}
 	return pr
-}
-
-func (g *gen) egress() obj {
-	e := obj{}
-	for _, name := range g.subset([]string{"db", "search", "zotero"}, true) {
-		rule := obj{}
-		if g.chance(0.6) {
-			rule["cidrs"] = []any{g.pick([]string{"10.64.32.0/24", "192.168.0.0/16", "10.0.0.1/32"})}
-		}
-		if g.chance(0.6) || len(rule) == 0 {
-			rule["namespaces"] = []any{g.pick([]string{"redis", "zotero", "db"})}
-		}
-		if g.chance(0.7) {
-			rule["ports"] = []any{1 + g.intn(65535)}
-		}
-		if g.chance(0.3) {
-			rule["protocol"] = g.pick([]string{"TCP", "UDP"})
-		}
-		e[name] = rule
-	}
-	return e
 }
 
 // writable picks directories from a pool that never meets filePool's paths.

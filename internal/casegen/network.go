@@ -1,0 +1,57 @@
+package casegen
+
+// The network rules: who may reach the service (ingress), and where it
+// may connect (egress).
+
+// ingress names sources by every kind of peer; ports by the top level's
+// port names (which every environment keeps) or by number.
+func (g *gen) ingress() obj {
+	in := obj{}
+	for _, name := range g.subset([]string{"mesh", "prometheus", "lb", "anyone"}, true) {
+		rule := obj{}
+		if name != "anyone" {
+			if g.chance(0.4) {
+				rule["cidrs"] = []any{g.pick([]string{"10.2.0.0/16", "172.16.0.0/12"})}
+			}
+			if g.chance(0.5) {
+				rule["namespaces"] = []any{g.pick([]string{"istio-system", "monitoring"})}
+			}
+			if g.chance(0.4) || len(rule) == 0 {
+				rule["pods"] = obj{"app": g.pick([]string{"gateway", "prometheus"})}
+			}
+		}
+		if g.chance(0.7) {
+			if len(g.portNames) > 0 && g.chance(0.6) {
+				rule["ports"] = []any{g.pick(g.portNames)}
+			} else {
+				rule["ports"] = []any{1 + g.intn(65535)}
+			}
+		}
+		in[name] = rule
+	}
+	return in
+}
+
+func (g *gen) egress() obj {
+	e := obj{}
+	for _, name := range g.subset([]string{"db", "search", "zotero"}, true) {
+		rule := obj{}
+		if g.chance(0.6) {
+			rule["cidrs"] = []any{g.pick([]string{"10.64.32.0/24", "192.168.0.0/16", "10.0.0.1/32"})}
+		}
+		if g.chance(0.6) || len(rule) == 0 {
+			rule["namespaces"] = []any{g.pick([]string{"redis", "zotero", "db"})}
+		}
+		if g.chance(0.3) {
+			rule["pods"] = obj{"app.kubernetes.io/name": g.pick([]string{"redis", "db-proxy"})}
+		}
+		if g.chance(0.7) {
+			rule["ports"] = []any{1 + g.intn(65535)}
+		}
+		if g.chance(0.3) {
+			rule["protocol"] = g.pick([]string{"TCP", "UDP"})
+		}
+		e[name] = rule
+	}
+	return e
+}
