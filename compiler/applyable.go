@@ -73,6 +73,9 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	if err := uniquePorts("ports", s.Ports, fail); err != nil {
 		return err
 	}
+	if err := checkServiceShape(s, fail); err != nil {
+		return err
+	}
 	if err := checkAnnotations("annotations", s.Annotations, fail); err != nil {
 		return err
 	}
@@ -120,6 +123,53 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		}
 	}
 	return nil
+}
+
+// checkServiceShape wants service.ports to name ports, node ports only
+// where the Service has them, and no two exposed ports on one port and
+// protocol, or one node port, as kube-apiserver does.
+func checkServiceShape(s *model.Service, fail func(field, msg string) error) error {
+	nodePorts := s.Service.Type == "NodePort" || s.Service.Type == "LoadBalancer"
+	for _, name := range sorted.Keys(s.Service.Ports) {
+		field := "service.ports." + label(name)
+		if _, ok := s.Ports[name]; !ok {
+			return fail(field, fmt.Sprintf("no port named %q in ports%s", name, portList(s.Ports)))
+		}
+		if s.Service.Ports[name].NodePort != 0 && !nodePorts {
+			return fail(field+".nodePort", fmt.Sprintf("a node port needs service.type NodePort or LoadBalancer, not %s", orDefault(s.Service.Type, "ClusterIP")))
+		}
+	}
+	if s.Service.Type == "None" {
+		return nil
+	}
+	taken, nodeTaken := map[string]string{}, map[int32]string{}
+	for _, name := range s.Exposed() {
+		shape := s.Service.Ports[name]
+		port := s.Ports[name]
+		field := "ports." + label(name)
+		if shape.Port != 0 {
+			port, field = shape.Port, "service.ports."+label(name)+".port"
+		}
+		key := fmt.Sprintf("%d/%s", port, s.Protocol(name))
+		if other, ok := taken[key]; ok {
+			return fail(field, fmt.Sprintf("the Service would expose %s and %s both on %s; each needs its own port", other, name, key))
+		}
+		taken[key] = name
+		if n := shape.NodePort; n != 0 {
+			if other, ok := nodeTaken[n]; ok {
+				return fail("service.ports."+label(name)+".nodePort", fmt.Sprintf("node port %d is also %s's", n, other))
+			}
+			nodeTaken[n] = name
+		}
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // checkCIDRs wants every IP block parsed as the API server parses it.

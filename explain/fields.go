@@ -104,7 +104,22 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 			prefix = "ci.services." + strings.TrimPrefix(name, service+"-") + "."
 		}
 		if m := svcPort.FindStringSubmatch(p); m != nil {
-			return target{cue: []string{prefix + "ports." + m[1]}}
+			if prefix != "" {
+				return target{cue: []string{prefix + "ports." + m[1]}}
+			}
+			shape := "service.ports." + m[1]
+			switch {
+			case strings.HasSuffix(p, ".nodePort"):
+				return target{cue: []string{shape + ".nodePort"}}
+			case strings.HasSuffix(p, ".protocol"):
+				return target{cue: []string{shape + ".protocol"}, why: "set by envgen: TCP unless service.ports says otherwise"}
+			case strings.HasSuffix(p, "].port"):
+				return target{cue: []string{shape + ".port", "ports." + m[1]}}
+			}
+			return target{cue: []string{"ports." + m[1]}}
+		}
+		if p == "spec.type" || p == "spec.clusterIP" {
+			return target{cue: []string{"service.type"}}
 		}
 	case "Deployment":
 		if component == manifests.ComponentTestService {

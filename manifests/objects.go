@@ -47,8 +47,8 @@ func Build(env string, s *model.Service) []Object {
 	if len(s.Files) > 0 {
 		objs = append(objs, filesConfigMap(s))
 	}
-	if len(s.Ports) > 0 {
-		objs = append(objs, service(s.Name, s.Name, ComponentServer, s.Ports))
+	if len(s.Ports) > 0 && s.Service.Type != "None" {
+		objs = append(objs, serviceFront(s))
 	}
 	objs = append(objs, deployment(s))
 	if s.Autoscale != nil {

@@ -115,10 +115,16 @@ func envVar(name string, v model.EnvVar) corev1.EnvVar {
 	return corev1.EnvVar{Name: name, Value: v.Value}
 }
 
-func containerPorts(ports map[string]int32) []corev1.ContainerPort {
+// containerPorts are the named ports, TCP unless protocol (when given)
+// says otherwise.
+func containerPorts(ports map[string]int32, protocol func(string) string) []corev1.ContainerPort {
 	var out []corev1.ContainerPort
 	for _, name := range sorted.Keys(ports) {
-		out = append(out, corev1.ContainerPort{Name: name, ContainerPort: ports[name], Protocol: corev1.ProtocolTCP})
+		p := corev1.ContainerPort{Name: name, ContainerPort: ports[name], Protocol: corev1.ProtocolTCP}
+		if protocol != nil {
+			p.Protocol = corev1.Protocol(protocol(name))
+		}
+		out = append(out, p)
 	}
 	return out
 }

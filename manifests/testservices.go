@@ -52,7 +52,7 @@ func testServiceContainer(name string, ts model.TestService, tmp string, mounts 
 		Image:           model.ImageRef(ts.Image, ts.Tag, ts.Digest),
 		Command:         ts.Command,
 		Args:            ts.Args,
-		Ports:           containerPorts(ts.Ports),
+		Ports:           containerPorts(ts.Ports, nil),
 		Env:             envVars(sorted.Keys(ts.Env), ts.Env),
 		Resources:       resources(ts.Resources),
 		ReadinessProbe:  probe(ts.Readiness),

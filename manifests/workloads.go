@@ -20,7 +20,7 @@ func deployment(s *model.Service) *appsv1.Deployment {
 		Image:          s.ImageRef(),
 		Command:        s.Command,
 		Args:           s.Args,
-		Ports:          containerPorts(s.Ports),
+		Ports:          containerPorts(s.Ports, s.Protocol),
 		Env:            envVars(s.EnvOrder, s.Env),
 		Resources:      resources(s.Resources),
 		ReadinessProbe: probe(s.Probes.Readiness),
@@ -67,6 +67,7 @@ func podAnnotations(user, files map[string]string) map[string]string {
 	return out
 }
 
+// service is a test service's Service: every port on its own number.
 func service(serviceName, name, component string, ports map[string]int32) *corev1.Service {
 	var servicePorts []corev1.ServicePort
 	for _, portName := range sorted.Keys(ports) {
@@ -82,6 +83,29 @@ func service(serviceName, name, component string, ports map[string]int32) *corev
 			Ports:    servicePorts,
 		},
 	}
+}
+
+// serviceFront is the service's own Service, shaped by service: its type
+// and the ports it exposes, each on its port, node port and protocol.
+func serviceFront(s *model.Service) *corev1.Service {
+	svc := service(s.Name, s.Name, ComponentServer, nil)
+	for _, name := range s.Exposed() {
+		shape := s.Service.Ports[name]
+		port := corev1.ServicePort{Name: name, Port: s.Ports[name], TargetPort: intstr.FromString(name), Protocol: corev1.Protocol(s.Protocol(name)), NodePort: shape.NodePort}
+		if shape.Port != 0 {
+			port.Port = shape.Port
+		}
+		svc.Spec.Ports = append(svc.Spec.Ports, port)
+	}
+	switch s.Service.Type {
+	case "NodePort":
+		svc.Spec.Type = corev1.ServiceTypeNodePort
+	case "LoadBalancer":
+		svc.Spec.Type = corev1.ServiceTypeLoadBalancer
+	case "Headless":
+		svc.Spec.ClusterIP = corev1.ClusterIPNone
+	}
+	return svc
 }
 
 func filesConfigMap(s *model.Service) *corev1.ConfigMap {

@@ -7,6 +7,8 @@
 // one of Tag and Digest is set, probes name existing ports.
 package model
 
+import "envgen.dev/envgen/internal/sorted"
+
 // Service is one environment's view of the service: the top level of
 // envgen.cue with that environment's overrides applied.
 type Service struct {
@@ -33,6 +35,8 @@ type Service struct {
 	DisruptionBudget              *DisruptionBudget   `json:"disruptionBudget,omitempty"`
 	Egress                        map[string]Egress   `json:"egress,omitempty"`
 	Ingress                       map[string]Ingress  `json:"ingress,omitempty"`
+	// Service shapes the Service in front of the Pods.
+	Service ServiceShape `json:"service,omitzero"`
 	Annotations                   map[string]string   `json:"annotations,omitempty"`
 	ServiceAccount                ServiceAccount      `json:"serviceAccount,omitzero"`
 	SecurityContext               SecurityContext     `json:"securityContext,omitzero"`
@@ -177,6 +181,37 @@ type Egress struct {
 	Pods       map[string]string `json:"pods,omitempty"`
 	Ports      []int32           `json:"ports,omitempty"`
 	Protocol   string            `json:"protocol,omitempty"`
+}
+
+// ServiceShape is the Service's type and which ports it exposes how.
+type ServiceShape struct {
+	Type  string                 `json:"type,omitempty"`
+	Ports map[string]ServicePort `json:"ports,omitempty"`
+}
+
+// ServicePort is how the Service exposes one named container port.
+type ServicePort struct {
+	Port     int32  `json:"port,omitempty"`
+	NodePort int32  `json:"nodePort,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// Exposed returns the ports the Service exposes: those service.ports
+// lists, or every port.
+func (s *Service) Exposed() []string {
+	if len(s.Service.Ports) > 0 {
+		return sorted.Keys(s.Service.Ports)
+	}
+	return sorted.Keys(s.Ports)
+}
+
+// Protocol is the protocol of a named port ("TCP" unless service.ports
+// says otherwise).
+func (s *Service) Protocol(port string) string {
+	if p := s.Service.Ports[port].Protocol; p != "" {
+		return p
+	}
+	return "TCP"
 }
 
 // Ingress is one rule of who may reach the service's Pods.

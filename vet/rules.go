@@ -147,6 +147,15 @@ var Rules = []Rule{{
 			}
 		}
 	},
+}, {
+	ID: "EG012", Severity: Warning, Scope: "prod-like",
+	Summary: "the Service is not reachable from outside the cluster",
+	Fix:     "reach it through the ingress or mesh gateway; or switch EG012 off for this environment with the reason (vet: off: EG012: {reason, environments})",
+	check: func(c *context, env string, s *model.Service) {
+		if t := s.Service.Type; (t == "NodePort" || t == "LoadBalancer") && len(s.Ports) > 0 {
+			c.report(env, "service.type", "a %s Service opens the service on every node or to a load balancer's clients", t)
+		}
+	},
 }}
 
 // invariantRule reports the invariants of envgen.cue's vet section.

@@ -52,6 +52,10 @@ type gen struct {
 	// environments may change them and add one that needs them, never
 	// give ci.command (which stages exclude).
 	stages []string
+	// nodePorts says whether the case's Services have node ports: every
+	// layer then picks NodePort or LoadBalancer, else one of the others,
+	// so that no layer leaves a node port on a type without them.
+	nodePorts bool
 }
 
 var (
@@ -91,6 +95,7 @@ func (g *gen) subset(s []string, nonEmpty bool) []string {
 func (g *gen) service() obj {
 	g.portNames = g.subset(portPool[:3], false)
 	g.pdbKind = g.pick([]string{"minAvailable", "maxUnavailable"})
+	g.nodePorts = g.chance(0.3)
 	s := obj{
 		"name":  g.pick([]string{"svc", "citoid", "web-api", "a"}),
 		"image": g.pick([]string{"registry.example.org/team/svc", "docker-registry.example.org/wikimedia/app", "quay.example.com:5000/x/y"}),
@@ -217,6 +222,9 @@ func (g *gen) settings(s obj, top bool) {
 	}
 	if g.chance(p / 3) {
 		s["ingress"] = g.ingress()
+	}
+	if len(g.portNames) > 0 && g.chance(p/3) {
+		s["service"] = g.serviceShape()
 	}
 	if g.chance(p / 2) {
 		a := obj{}

@@ -1,7 +1,7 @@
 package casegen
 
-// The network rules: who may reach the service (ingress), and where it
-// may connect (egress).
+// The network: the Service in front of the Pods, who may reach them
+// (ingress), and where they may connect (egress).
 
 // ingress names sources by every kind of peer; ports by the top level's
 // port names (which every environment keeps) or by number.
@@ -54,4 +54,39 @@ func (g *gen) egress() obj {
 		e[name] = rule
 	}
 	return e
+}
+
+// serviceShape gives the Service a type and some of the top level's ports
+// their own Service port (80 + the port's index, so none collide), node
+// port and protocol.
+func (g *gen) serviceShape() obj {
+	shape := obj{}
+	if g.nodePorts {
+		shape["type"] = g.pick([]string{"NodePort", "LoadBalancer"})
+	} else if g.chance(0.7) {
+		shape["type"] = g.pick([]string{"ClusterIP", "Headless", "None"})
+	}
+	if g.chance(0.6) {
+		ports := obj{}
+		for i, name := range g.portNames {
+			if !g.chance(0.6) {
+				continue
+			}
+			p := obj{}
+			if g.chance(0.5) {
+				p["port"] = 80 + i
+			}
+			if g.nodePorts && g.chance(0.5) {
+				p["nodePort"] = 30080 + i
+			}
+			if g.chance(0.3) {
+				p["protocol"] = g.pick([]string{"TCP", "UDP"})
+			}
+			ports[name] = p
+		}
+		if len(ports) > 0 {
+			shape["ports"] = ports
+		}
+	}
+	return shape
 }
