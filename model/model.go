@@ -36,11 +36,11 @@ type Service struct {
 	Egress                        map[string]Egress   `json:"egress,omitempty"`
 	Ingress                       map[string]Ingress  `json:"ingress,omitempty"`
 	// Service shapes the Service in front of the Pods.
-	Service ServiceShape `json:"service,omitzero"`
-	Annotations                   map[string]string   `json:"annotations,omitempty"`
-	ServiceAccount                ServiceAccount      `json:"serviceAccount,omitzero"`
-	SecurityContext               SecurityContext     `json:"securityContext,omitzero"`
-	CI                            *CI                 `json:"ci,omitempty"`
+	Service         ServiceShape      `json:"service,omitzero"`
+	Annotations     map[string]string `json:"annotations,omitempty"`
+	ServiceAccount  ServiceAccount    `json:"serviceAccount,omitzero"`
+	SecurityContext SecurityContext   `json:"securityContext,omitzero"`
+	CI              *CI               `json:"ci,omitempty"`
 
 	// EnvOrder lists the names in Env in the order the containers get them:
 	// names set at the top level first, then those an environment added,
