@@ -76,6 +76,9 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	if err := checkServiceShape(s, fail); err != nil {
 		return err
 	}
+	if r := s.Rollout; isZero(r.MaxSurge) && isZero(r.MaxUnavailable) && r.MaxSurge != nil && r.MaxUnavailable != nil {
+		return fail("rollout.maxUnavailable", "maxSurge and maxUnavailable are both zero: the rollout could never replace a Pod")
+	}
 	if err := checkAnnotations("annotations", s.Annotations, fail); err != nil {
 		return err
 	}
@@ -163,6 +166,11 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 		}
 	}
 	return nil
+}
+
+// isZero says whether a count or percentage is zero ("0%" too).
+func isZero(v *model.IntOrPercent) bool {
+	return v != nil && (v.Percent == "0%" || v.Percent == "" && v.Int == 0)
 }
 
 func orDefault(s, def string) string {

@@ -128,6 +128,18 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if p == "spec.replicas" {
 			return target{cue: []string{"replicas"}}
 		}
+		switch p {
+		case "spec.strategy.rollingUpdate.maxSurge":
+			return target{cue: []string{"rollout.maxSurge"}}
+		case "spec.strategy.rollingUpdate.maxUnavailable":
+			return target{cue: []string{"rollout.maxUnavailable"}}
+		case "spec.strategy.type":
+			return target{cue: []string{"rollout"}, why: whyShape}
+		case "spec.minReadySeconds":
+			return target{cue: []string{"rollout.minReadySeconds"}}
+		case "spec.revisionHistoryLimit":
+			return target{cue: []string{"rollout.revisionHistoryLimit"}}
+		}
 		if rest, ok := strings.CutPrefix(p, "spec.template.metadata.annotations."); ok {
 			if rest == `["`+manifests.FilesHashAnnotation+`"]` {
 				return target{cue: []string{"files"}, why: "set by envgen: a hash of files, so that a change rolls the Pods"}

@@ -41,6 +41,14 @@ func deployment(s *model.Service) *appsv1.Deployment {
 			Template: template,
 		},
 	}
+	if r := s.Rollout; r.MaxSurge != nil || r.MaxUnavailable != nil {
+		d.Spec.Strategy = appsv1.DeploymentStrategy{
+			Type:          appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: intOrPercent(r.MaxSurge), MaxUnavailable: intOrPercent(r.MaxUnavailable)},
+		}
+	}
+	d.Spec.MinReadySeconds = s.Rollout.MinReadySeconds
+	d.Spec.RevisionHistoryLimit = s.Rollout.RevisionHistoryLimit
 	d.Spec.Template.Spec.TerminationGracePeriodSeconds = s.TerminationGracePeriodSeconds
 	schedule(&d.Spec.Template.Spec, s.Scheduling)
 	d.Spec.Template.Spec.TopologySpreadConstraints = spread(s.Scheduling.Spread, selector(s.Name, s.Name))

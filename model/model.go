@@ -35,6 +35,8 @@ type Service struct {
 	DisruptionBudget              *DisruptionBudget   `json:"disruptionBudget,omitempty"`
 	Egress                        map[string]Egress   `json:"egress,omitempty"`
 	Ingress                       map[string]Ingress  `json:"ingress,omitempty"`
+	// Rollout tunes the Deployment's rolling update.
+	Rollout Rollout `json:"rollout,omitzero"`
 	// Service shapes the Service in front of the Pods.
 	Service         ServiceShape      `json:"service,omitzero"`
 	Annotations     map[string]string `json:"annotations,omitempty"`
@@ -181,6 +183,14 @@ type Egress struct {
 	Pods       map[string]string `json:"pods,omitempty"`
 	Ports      []int32           `json:"ports,omitempty"`
 	Protocol   string            `json:"protocol,omitempty"`
+}
+
+// Rollout is how the Deployment replaces its Pods.
+type Rollout struct {
+	MaxSurge             *IntOrPercent `json:"maxSurge,omitempty"`
+	MaxUnavailable       *IntOrPercent `json:"maxUnavailable,omitempty"`
+	MinReadySeconds      int32         `json:"minReadySeconds,omitempty"`
+	RevisionHistoryLimit *int32        `json:"revisionHistoryLimit,omitempty"`
 }
 
 // ServiceShape is the Service's type and which ports it exposes how.

@@ -226,6 +226,23 @@ func (g *gen) settings(s obj, top bool) {
 	if len(g.portNames) > 0 && g.chance(p/3) {
 		s["service"] = g.serviceShape()
 	}
+	if g.chance(p / 3) {
+		r := obj{}
+		// Never both zero: one of them is always at least 1.
+		if g.chance(0.6) {
+			r["maxSurge"] = []any{1, 2, "25%", "50%"}[g.intn(4)]
+		}
+		if g.chance(0.6) {
+			r["maxUnavailable"] = []any{0, 1, "0%", "10%"}[g.intn(4)]
+		}
+		if g.chance(0.4) {
+			r["minReadySeconds"] = []any{0, 5, 30}[g.intn(3)]
+		}
+		if g.chance(0.4) {
+			r["revisionHistoryLimit"] = []any{0, 3, 10}[g.intn(3)]
+		}
+		s["rollout"] = r
+	}
 	if g.chance(p / 2) {
 		a := obj{}
 		for _, k := range g.subset([]string{"prometheus.io/port", "example.org/team", "note"}, true) {
