@@ -51,6 +51,9 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	if err := checkWritable("writable", s.Writable, s.Files, fail); err != nil {
 		return err
 	}
+	if err := checkMounts(s, fail); err != nil {
+		return err
+	}
 	if err := checkScheduling(s.Scheduling, fail); err != nil {
 		return err
 	}
@@ -178,6 +181,30 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// checkMounts wants each Secret or ConfigMap mounted at a path of its
+// own: not /tmp, a config file or a writable directory.
+func checkMounts(s *model.Service, fail func(field, msg string) error) error {
+	for _, p := range sorted.Keys(s.Mounts) {
+		at := fmt.Sprintf("mounts.%q", p)
+		_, file := s.Files[p]
+		_, writable := s.Writable[p]
+		switch {
+		case p == "/tmp":
+			return fail(at, "/tmp is envgen's writable scratch directory; mount the files in a directory of their own")
+		case file:
+			return fail(at, fmt.Sprintf("%s is a config file in files; a path is mounted once", p))
+		case writable:
+			return fail(at, fmt.Sprintf("%s is a writable directory; a path is mounted once", p))
+		}
+		// The files belong to root, and to the fsGroup when there is one;
+		// the containers never run as root.
+		if mode := s.Mounts[p].Mode; mode != nil && *mode&0o004 == 0 && s.SecurityContext.FSGroup == 0 {
+			return fail(at+".mode", fmt.Sprintf("mode 0o%o lets only root read the files, and the containers never run as root: set securityContext.fsGroup (the files' group) or a mode others can read (0o444)", *mode))
+		}
+	}
+	return nil
 }
 
 // checkCIDRs wants every IP block parsed as the API server parses it.

@@ -204,6 +204,9 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 		if strings.Contains(rest, "[name=writable-") {
 			return target{cue: []string{writable(prefix)}}
 		}
+		if strings.Contains(rest, "[name=mount-") {
+			return target{cue: []string{"mounts"}}
+		}
 		return target{cue: []string{"files"}, why: whyTmp}
 	case rest == "terminationGracePeriodSeconds":
 		return target{cue: []string{"terminationGracePeriodSeconds"}}
@@ -240,6 +243,9 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case strings.HasPrefix(field, "volumeMounts"):
 		if strings.Contains(field, "[name=writable-") {
 			return target{cue: []string{writable(prefix)}}
+		}
+		if strings.Contains(field, "[name=mount-") {
+			return target{cue: []string{"mounts"}}
 		}
 		return target{cue: []string{"files"}, why: whyTmp}
 	case strings.HasPrefix(field, "lifecycle"):

@@ -147,8 +147,8 @@ const artifactsWait = "trap 'exit 0' TERM; sleep 2147483647 & wait"
 func artifactsContainer(image string, buildMounts []corev1.VolumeMount) corev1.Container {
 	var mounts []corev1.VolumeMount
 	for _, m := range buildMounts {
-		if m.SubPath != "" {
-			continue // config files: not the build's output
+		if m.SubPath != "" || strings.HasPrefix(m.Name, "mount-") {
+			continue // config files, Secrets and ConfigMaps: not the build's output
 		}
 		m.ReadOnly = true
 		mounts = append(mounts, m)

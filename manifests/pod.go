@@ -67,6 +67,9 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 	mounts, writable := writableVolumes(s.Writable)
 	container.VolumeMounts = append(container.VolumeMounts, mounts...)
 	volumes = append(volumes, writable...)
+	mounts, existing := mountVolumes(s.Mounts)
+	container.VolumeMounts = append(container.VolumeMounts, mounts...)
+	volumes = append(volumes, existing...)
 	return corev1.PodSpec{
 		Containers:                   []corev1.Container{container},
 		Volumes:                      volumes,

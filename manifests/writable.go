@@ -41,6 +41,31 @@ func writableVolumesNamed(prefix string, paths map[string]model.Writable) ([]cor
 	return mounts, volumes
 }
 
+// mountVolumes are the Secret and ConfigMap volumes of envgen.cue's
+// mounts, read-only, named after a hash of their path as writable ones.
+func mountVolumes(paths map[string]model.Mount) ([]corev1.VolumeMount, []corev1.Volume) {
+	var mounts []corev1.VolumeMount
+	var volumes []corev1.Volume
+	for _, p := range sorted.Keys(paths) {
+		m := paths[p]
+		sum := sha256.Sum256([]byte(p))
+		name := "mount-" + hex.EncodeToString(sum[:5])
+		var items []corev1.KeyToPath
+		for _, key := range sorted.Keys(m.Items) {
+			items = append(items, corev1.KeyToPath{Key: key, Path: m.Items[key]})
+		}
+		var source corev1.VolumeSource
+		if m.Secret != "" {
+			source.Secret = &corev1.SecretVolumeSource{SecretName: m.Secret, Items: items, DefaultMode: m.Mode}
+		} else {
+			source.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: m.ConfigMap}, Items: items, DefaultMode: m.Mode}
+		}
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: p, ReadOnly: true})
+		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: source})
+	}
+	return mounts, volumes
+}
+
 // preStop is the lifecycle hook of the main container.
 func preStop(p *model.PreStop) *corev1.Lifecycle {
 	if p == nil {

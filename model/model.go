@@ -35,6 +35,8 @@ type Service struct {
 	DisruptionBudget              *DisruptionBudget   `json:"disruptionBudget,omitempty"`
 	Egress                        map[string]Egress   `json:"egress,omitempty"`
 	Ingress                       map[string]Ingress  `json:"ingress,omitempty"`
+	// Mounts are existing Secrets and ConfigMaps as files, by directory.
+	Mounts map[string]Mount `json:"mounts,omitempty"`
 	// Rollout tunes the Deployment's rolling update.
 	Rollout Rollout `json:"rollout,omitzero"`
 	// Service shapes the Service in front of the Pods.
@@ -183,6 +185,15 @@ type Egress struct {
 	Pods       map[string]string `json:"pods,omitempty"`
 	Ports      []int32           `json:"ports,omitempty"`
 	Protocol   string            `json:"protocol,omitempty"`
+}
+
+// Mount is an existing Secret or ConfigMap mounted as files: exactly one
+// of Secret and ConfigMap is set.
+type Mount struct {
+	Secret    string            `json:"secret,omitempty"`
+	ConfigMap string            `json:"configMap,omitempty"`
+	Items     map[string]string `json:"items,omitempty"`
+	Mode      *int32            `json:"mode,omitempty"`
 }
 
 // Rollout is how the Deployment replaces its Pods.

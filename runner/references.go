@@ -17,6 +17,7 @@ import (
 type ReferenceError struct {
 	Kind, Name, Key string // Secret or ConfigMap, its name, the key
 	Variable        string // the environment variable that reads it
+	MountPath       string // or the directory it is mounted at
 	Container       string
 	Workload        string // the build Pod, or a test service's Deployment
 	Stage           string // the stage whose Pod it is, if any
@@ -33,6 +34,20 @@ func (e *ReferenceError) Error() string {
 	drop := e.Drop
 	if drop == "" {
 		drop = "ci.env." + e.Variable
+	}
+	if e.MountPath != "" {
+		what, key := fmt.Sprintf("%s %q", e.Kind, e.Name), e.Key
+		if key == "" {
+			key = "KEY"
+		} else {
+			what += fmt.Sprintf(" (key %q)", e.Key)
+		}
+		if e.Kind == "ConfigMap" {
+			fix = "mount it only in the environments that have it (environments: staging: mounts), not at the top level"
+		} else {
+			fix = fmt.Sprintf("declare it in ci.secrets (%q: [%q]) and pass each key with --secret %s/%s=env:VARIABLE", e.Name, key, e.Name, key)
+		}
+		return fmt.Sprintf("%s mounts %s at %s, which the build's namespace will not have: %s", e.Workload, what, e.MountPath, fix)
 	}
 	return fmt.Sprintf("%s (container %s) reads %s %q key %q into %s, which the build's namespace will not have: %s, or drop the variable (%s: null)",
 		e.Workload, e.Container, e.Kind, e.Name, e.Key, e.Variable, fix, drop)
@@ -59,6 +74,9 @@ func CheckReferences(objects []map[string]any, secrets map[string][]string) erro
 		return err
 	}
 	check := func(workload, stage string, spec *corev1.PodSpec) error {
+		if err := checkVolumes(workload, spec, secrets, configMaps); err != nil {
+			return err
+		}
 		containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
 		for _, c := range containers {
 			for _, env := range c.Env {
@@ -112,3 +130,48 @@ func CheckReferences(objects []map[string]any, secrets map[string][]string) erro
 }
 
 func optional(b *bool) bool { return b != nil && *b }
+
+// checkVolumes finds a Secret or ConfigMap volume whose object, or one of
+// whose keys, the namespace will not have: the kubelet would not mount it
+// and the Pod would wait in ContainerCreating until the timeout.
+func checkVolumes(workload string, spec *corev1.PodSpec, secrets map[string][]string, configMaps map[string][]string) error {
+	mountPath := func(volume string) string {
+		for _, c := range spec.Containers {
+			for _, m := range c.VolumeMounts {
+				if m.Name == volume {
+					return m.MountPath
+				}
+			}
+		}
+		return volume
+	}
+	missing := func(have []string, ok bool, items []corev1.KeyToPath) (string, bool) {
+		if !ok {
+			if len(items) > 0 {
+				return items[0].Key, true
+			}
+			return "", true
+		}
+		for _, item := range items {
+			if !slices.Contains(have, item.Key) {
+				return item.Key, true
+			}
+		}
+		return "", false
+	}
+	for _, v := range spec.Volumes {
+		switch {
+		case v.Secret != nil && !optional(v.Secret.Optional):
+			have, ok := secrets[v.Secret.SecretName]
+			if key, gone := missing(have, ok, v.Secret.Items); gone {
+				return &ReferenceError{Kind: "Secret", Name: v.Secret.SecretName, Key: key, MountPath: mountPath(v.Name), Workload: workload}
+			}
+		case v.ConfigMap != nil && !optional(v.ConfigMap.Optional):
+			have, ok := configMaps[v.ConfigMap.Name]
+			if key, gone := missing(have, ok, v.ConfigMap.Items); gone {
+				return &ReferenceError{Kind: "ConfigMap", Name: v.ConfigMap.Name, Key: key, MountPath: mountPath(v.Name), Workload: workload}
+			}
+		}
+	}
+	return nil
+}

@@ -125,6 +125,8 @@ func TestBuildReadsItsSecrets(t *testing.T) {
 	dir := service(t, "real-secrets", `command: ["sh", "-c", """
 		test "$TOKEN" = "tok-1f2e3d" || { echo wrong token; exit 1; }
 		test "$CA" = "$(printf 'line one\\nline two')" || { echo wrong ca; exit 2; }
+		test "$(cat /etc/creds/ca.pem)" = "$CA" || { echo wrong mounted ca; ls -ln /etc/creds/; exit 3; }
+		test ! -e /etc/creds/token || { echo unlisted key mounted; exit 4; }
 		echo secrets read
 		"""]
 	env: {
@@ -132,6 +134,11 @@ func TestBuildReadsItsSecrets(t *testing.T) {
 		CA: {secret: "build-credentials", key: "ca.crt"}
 	}
 	secrets: "build-credentials": ["token", "ca.crt"]`)
+	// And mounted as files: one key, readable by the build's group only
+	// (fsGroup: a mode without read for others needs it).
+	writeFile(t, dir, strings.Replace(readFile(t, dir), "ci: {", `mounts: "/etc/creds": {secret: "build-credentials", items: {"ca.crt": "ca.pem"}, mode: 0o440}
+securityContext: fsGroup: 1000
+ci: {`, 1))
 	caFile := filepath.Join(t.TempDir(), "ca.crt")
 	if err := os.WriteFile(caFile, []byte("line one\nline two"), 0o600); err != nil {
 		t.Fatal(err)

@@ -226,6 +226,9 @@ func (g *gen) settings(s obj, top bool) {
 	if len(g.portNames) > 0 && g.chance(p/3) {
 		s["service"] = g.serviceShape()
 	}
+	if g.chance(p / 4) {
+		s["mounts"] = g.mounts()
+	}
 	if g.chance(p / 3) {
 		r := obj{}
 		// Never both zero: one of them is always at least 1.
@@ -375,6 +378,30 @@ func (g *gen) probe(ports []string) obj {
 		}
 	}
 	return pr
+}
+
+// mounts picks directories from a pool that never meets filePool's or
+// writable's, each an existing Secret or ConfigMap.
+func (g *gen) mounts() obj {
+	m := obj{}
+	for _, p := range g.subset([]string{"/etc/ssl/wmf", "/etc/svc/tls", "/srv/secrets"}, true) {
+		// A path's kind is the same in every layer: the layers merge, and
+		// a Secret and a ConfigMap at one path is an error.
+		mount := obj{}
+		if p == "/etc/ssl/wmf" {
+			mount["configMap"] = g.pick([]string{"wmf.ca-bundle", "svc-settings"})
+		} else {
+			mount["secret"] = g.pick([]string{"svc-tls", "wmf.ca-bundle"})
+		}
+		if g.chance(0.4) {
+			mount["items"] = obj{"tls.crt": g.pick([]string{"cert.pem", "tls.crt"})}
+		}
+		if g.chance(0.4) {
+			mount["mode"] = []any{0o444, 0o644, 0o604}[g.intn(3)]
+		}
+		m[p] = mount
+	}
+	return m
 }
 
 // writable picks directories from a pool that never meets filePool's paths.

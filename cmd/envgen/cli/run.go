@@ -319,6 +319,9 @@ func isTerminal(w any) bool {
 // ReferenceError names: a test service's, the build's own (ci.env), or
 // the service's, which the build inherits.
 func referenceField(service *model.Service, ref *runner.ReferenceError) string {
+	if ref.MountPath != "" {
+		return fmt.Sprintf("mounts.%q", ref.MountPath)
+	}
 	if ref.Container != "build" {
 		return fmt.Sprintf("ci.services.%q.env.%s", ref.Container, ref.Variable)
 	}
