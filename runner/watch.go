@@ -97,4 +97,3 @@ func listAndWatch(ctx context.Context, client *Core, namespace string, opts meta
 		}
 	}
 }
-

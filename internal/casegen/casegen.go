@@ -380,7 +380,6 @@ func (g *gen) probe(ports []string) obj {
 	return pr
 }
 
-
 func (g *gen) securityContext() obj {
 	sc := obj{}
 	for _, f := range []string{"runAsUser", "runAsGroup", "fsGroup"} {
