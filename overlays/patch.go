@@ -105,9 +105,14 @@ func diffValue(key string, pv, cv any, meta strategicpatch.LookupPatchMeta) (any
 	switch c := cv.(type) {
 	case map[string]any:
 		p, ok := pv.(map[string]any)
-		if !ok || len(c) == 0 {
-			// An empty map (emptyDir: {}) cannot be said as a merge: replace.
+		if !ok {
 			return cv, true
+		}
+		if len(c) == 0 {
+			// An empty map (emptyDir: {}) cannot be said as a merge: a
+			// merge of {} changes nothing, and nulling every field makes
+			// kyaml drop the emptied map itself. Replace it whole.
+			return map[string]any{patchDirective: "replace"}, true
 		}
 		var sub strategicpatch.LookupPatchMeta
 		if meta != nil {
