@@ -56,6 +56,9 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	if err := checkApplyable(s, fail); err != nil {
 		return err
 	}
+	if err := checkJobs(s, fail); err != nil {
+		return err
+	}
 
 	seen := map[string]string{}
 	for _, p := range sorted.Keys(s.Files) {

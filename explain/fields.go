@@ -147,6 +147,21 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 			return target{cue: []string{"annotations." + quoteKey(rest)}}
 		}
 		return podTarget(p, "spec.template.spec", "", false)
+	case "CronJob":
+		job := "jobs." + strings.TrimPrefix(name, service+"-") + "."
+		if rest, ok := strings.CutPrefix(p, "spec."); ok {
+			switch rest {
+			case "schedule", "timeZone", "concurrencyPolicy", "suspend", "successfulJobsHistoryLimit", "failedJobsHistoryLimit":
+				return target{cue: []string{job + rest}}
+			case "jobTemplate.spec.activeDeadlineSeconds":
+				return target{cue: []string{job + "timeout"}}
+			case "jobTemplate.spec.backoffLimit":
+				return target{cue: []string{job + "backoffLimit"}}
+			case "jobTemplate.spec.template.spec.restartPolicy":
+				return target{why: "set by envgen: a failed run is retried as a new Pod (backoffLimit)"}
+			}
+		}
+		return podTarget(p, "spec.jobTemplate.spec.template.spec", job, false)
 	case "Pod":
 		if p == "spec.activeDeadlineSeconds" {
 			return target{cue: []string{"ci.timeout"}}
@@ -176,7 +191,7 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 		var out []string
 		for _, f := range fields {
 			out = append(out, prefix+f)
-			if prefix == "ci." && !strings.HasPrefix(f, "timeout") {
+			if inherits(prefix) && !strings.HasPrefix(f, "timeout") {
 				out = append(out, f)
 			}
 		}
@@ -187,7 +202,7 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case strings.HasPrefix(rest, "securityContext."):
 		field := strings.TrimPrefix(rest, "securityContext.")
 		if securityFields[field] {
-			if prefix == "ci." {
+			if inherits(prefix) {
 				return target{cue: []string{"securityContext." + field}}
 			}
 			return target{cue: []string{prefix + "securityContext." + field}}
@@ -269,10 +284,17 @@ func stageFirst(stage string, fields []string) []string {
 	return append(out, fields...)
 }
 
+// inherits says whether a Pod's container falls back to the service's
+// fields: the build's (ci.) and a scheduled job's (jobs.x.) do; a test
+// service's do not.
+func inherits(prefix string) bool {
+	return prefix == "ci." || strings.HasPrefix(prefix, "jobs.")
+}
+
 // writable is where the writable directories of a Pod come from: the
 // service's (the build inherits them) or a test service's own.
 func writable(prefix string) string {
-	if prefix == "ci." {
+	if inherits(prefix) {
 		return "writable"
 	}
 	return prefix + "writable"

@@ -60,6 +60,9 @@ func Build(env string, s *model.Service) []Object {
 	if len(s.Egress) > 0 || len(s.Ingress) > 0 {
 		objs = append(objs, networkPolicy(s))
 	}
+	if env != CIEnvironment {
+		objs = append(objs, cronJobs(s)...)
+	}
 	if env == CIEnvironment && s.CI != nil {
 		objs = append(objs, buildPods(s)...)
 		for _, name := range sorted.Keys(s.CI.Services) {

@@ -35,6 +35,8 @@ type Service struct {
 	DisruptionBudget              *DisruptionBudget   `json:"disruptionBudget,omitempty"`
 	Egress                        map[string]Egress   `json:"egress,omitempty"`
 	Ingress                       map[string]Ingress  `json:"ingress,omitempty"`
+	// Jobs are scheduled jobs beside the Deployment, by name.
+	Jobs map[string]Job `json:"jobs,omitempty"`
 	// Mounts are existing Secrets and ConfigMaps as files, by directory.
 	Mounts map[string]Mount `json:"mounts,omitempty"`
 	// Rollout tunes the Deployment's rolling update.
@@ -185,6 +187,25 @@ type Egress struct {
 	Pods       map[string]string `json:"pods,omitempty"`
 	Ports      []int32           `json:"ports,omitempty"`
 	Protocol   string            `json:"protocol,omitempty"`
+}
+
+// Job is a scheduled job: a CronJob running the service's image.
+type Job struct {
+	Schedule                   string            `json:"schedule"`
+	TimeZone                   string            `json:"timeZone,omitempty"`
+	Command                    []string          `json:"command"`
+	Args                       []string          `json:"args,omitempty"`
+	Env                        map[string]EnvVar `json:"env,omitempty"`
+	Resources                  *Resources        `json:"resources,omitempty"`
+	ConcurrencyPolicy          string            `json:"concurrencyPolicy,omitempty"`
+	Suspend                    bool              `json:"suspend,omitempty"`
+	Timeout                    string            `json:"timeout,omitempty"`
+	BackoffLimit               *int32            `json:"backoffLimit,omitempty"`
+	SuccessfulJobsHistoryLimit *int32            `json:"successfulJobsHistoryLimit,omitempty"`
+	FailedJobsHistoryLimit     *int32            `json:"failedJobsHistoryLimit,omitempty"`
+
+	// TimeoutSeconds is Timeout, parsed (0: none).
+	TimeoutSeconds int64 `json:"-"`
 }
 
 // Mount is an existing Secret or ConfigMap mounted as files: exactly one

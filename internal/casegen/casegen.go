@@ -56,6 +56,9 @@ type gen struct {
 	// layer then picks NodePort or LoadBalancer, else one of the others,
 	// so that no layer leaves a node port on a type without them.
 	nodePorts bool
+	// topJobs are the top level's scheduled jobs: environments change
+	// them, or add whole ones.
+	topJobs []string
 }
 
 var (
@@ -228,6 +231,9 @@ func (g *gen) settings(s obj, top bool) {
 	}
 	if g.chance(p / 4) {
 		s["mounts"] = g.mounts()
+	}
+	if g.chance(p / 4) {
+		s["jobs"] = g.jobs(top)
 	}
 	if g.chance(p / 3) {
 		r := obj{}

@@ -1,7 +1,9 @@
 package casegen
 
-// The directories of the Pods: writable emptyDirs, and existing Secrets
-// and ConfigMaps as files.
+import "slices"
+
+// The directories of the Pods (writable emptyDirs, existing Secrets and
+// ConfigMaps as files) and the scheduled jobs that share them.
 
 // mounts picks directories from a pool that never meets filePool's or
 // writable's, each an existing Secret or ConfigMap.
@@ -41,4 +43,41 @@ func (g *gen) writable() obj {
 		w[p] = d
 	}
 	return w
+}
+
+// jobs are scheduled jobs: whole at the top level (or for a name the top
+// level lacks), changed in an environment.
+func (g *gen) jobs(top bool) obj {
+	jobs := obj{}
+	for _, name := range g.subset([]string{"cleanup", "import"}, true) {
+		job := obj{}
+		if top || !slices.Contains(g.topJobs, name) {
+			job["schedule"] = g.pick([]string{"30 2 * * *", "@hourly", "*/15 * * * 1-5"})
+			job["command"] = g.args(1, 2, "/usr/bin/"+name)
+			if top {
+				g.topJobs = append(g.topJobs, name)
+			}
+		}
+		if g.chance(0.3) {
+			job["timeZone"] = g.pick([]string{"Europe/Berlin", "UTC", "America/New_York"})
+		}
+		if g.chance(0.3) {
+			job["concurrencyPolicy"] = g.pick([]string{"Allow", "Forbid", "Replace"})
+		}
+		if g.chance(0.3) {
+			job["suspend"] = g.chance(0.5)
+		}
+		if g.chance(0.3) {
+			job["timeout"] = g.pick([]string{"10m", "1h"})
+		}
+		if g.chance(0.3) {
+			job["env"] = obj{"JOB": name, "MODE": nil}
+		}
+		if g.chance(0.2) {
+			job["backoffLimit"] = g.intn(4)
+			job["successfulJobsHistoryLimit"] = g.intn(4)
+		}
+		jobs[name] = job
+	}
+	return jobs
 }

@@ -20,6 +20,7 @@ var Roots = []string{
 	"io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
 	"io.k8s.api.policy.v1.PodDisruptionBudget",
 	"io.k8s.api.networking.v1.NetworkPolicy",
+	"io.k8s.api.batch.v1.CronJob",
 }
 
 // Schema returns the trimmed schema as a swagger document with only

@@ -1,0 +1,56 @@
+package compiler
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	// Time zones as the API server knows them, also where the machine
+	// has no zoneinfo (a distroless CI image).
+	_ "time/tzdata"
+
+	"github.com/robfig/cron/v3"
+
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/manifests"
+	"envgen.dev/envgen/model"
+)
+
+// maxCronJobName is how long a CronJob's name may be: the controller adds
+// an 11-character suffix to name each Job.
+const maxCronJobName = 52
+
+// checkJobs checks the scheduled jobs as kube-apiserver would: a schedule
+// its cron parser reads, a time zone it knows, a name that leaves room
+// for the Jobs' suffix; and parses each timeout.
+func checkJobs(s *model.Service, fail func(field, msg string) error) error {
+	for _, name := range sorted.Keys(s.Jobs) {
+		job := s.Jobs[name]
+		prefix := "jobs." + label(name)
+		if objectName := manifests.JobName(s.Name, name); len(objectName) > maxCronJobName {
+			return fail(prefix, fmt.Sprintf("the CronJob would be named %q (%d characters; Kubernetes allows %d, to add the Jobs' suffix): shorten name or the job's name", objectName, len(objectName), maxCronJobName))
+		}
+		if strings.Contains(job.Schedule, "TZ=") {
+			return fail(prefix+".schedule", "give the time zone in timeZone, not in the schedule")
+		}
+		if _, err := cron.ParseStandard(job.Schedule); err != nil {
+			return fail(prefix+".schedule", fmt.Sprintf("%q is not a cron schedule (minute hour day-of-month month day-of-week, or @daily…): %v", job.Schedule, err))
+		}
+		if job.TimeZone != "" {
+			if _, err := time.LoadLocation(job.TimeZone); err != nil {
+				return fail(prefix+".timeZone", fmt.Sprintf("%q is not a known time zone (IANA, e.g. Europe/Berlin)", job.TimeZone))
+			}
+		}
+		if job.Timeout != "" {
+			d, err := time.ParseDuration(job.Timeout)
+			if err != nil || d < time.Second || d > maxTimeout {
+				return fail(prefix+".timeout", fmt.Sprintf("%q is not a duration between 1s and %s", job.Timeout, maxTimeout))
+			}
+			job.TimeoutSeconds = int64(d.Round(time.Second) / time.Second)
+			s.Jobs[name] = job
+		}
+		if err := requestsWithinLimits(prefix+".resources", job.Resources, fail); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package manifests
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/model"
+)
+
+// ComponentJob labels the CronJobs of envgen.cue's jobs.
+const ComponentJob = "job"
+
+// JobName is the name of a scheduled job's CronJob.
+func JobName(service, job string) string { return service + "-" + job }
+
+// cronJobs are the service's scheduled jobs: each the service's Pod (its
+// image, env, files, mounts, writable paths, restricted defaults) with
+// the job's command, run to completion on a schedule.
+func cronJobs(s *model.Service) []Object {
+	var out []Object
+	for _, name := range sorted.Keys(s.Jobs) {
+		job := s.Jobs[name]
+		order, vars := buildEnv(s.EnvOrder, s.Env, job.Env)
+		jobResources := s.Resources
+		if job.Resources != nil {
+			jobResources = job.Resources
+		}
+		container := corev1.Container{
+			Name:      "job",
+			Image:     s.ImageRef(),
+			Command:   job.Command,
+			Args:      job.Args,
+			Env:       envVars(order, vars),
+			Resources: resources(jobResources),
+		}
+		spec := podSpec(s, container)
+		spec.RestartPolicy = corev1.RestartPolicyNever
+		schedule(&spec, s.Scheduling)
+		objectName := JobName(s.Name, name)
+		jobSpec := batchv1.JobSpec{
+			BackoffLimit: job.BackoffLimit,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, objectName, ComponentJob), Annotations: podAnnotations(s.Annotations, s.Files)},
+				Spec:       spec,
+			},
+		}
+		if job.TimeoutSeconds > 0 {
+			jobSpec.ActiveDeadlineSeconds = ptr.To(job.TimeoutSeconds)
+		}
+		cron := &batchv1.CronJob{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+			ObjectMeta: objectMeta(s.Name, objectName, ComponentJob),
+			Spec: batchv1.CronJobSpec{
+				Schedule:                   job.Schedule,
+				ConcurrencyPolicy:          batchv1.ConcurrencyPolicy(job.ConcurrencyPolicy),
+				SuccessfulJobsHistoryLimit: job.SuccessfulJobsHistoryLimit,
+				FailedJobsHistoryLimit:     job.FailedJobsHistoryLimit,
+				JobTemplate:                batchv1.JobTemplateSpec{Spec: jobSpec},
+			},
+		}
+		if job.TimeZone != "" {
+			cron.Spec.TimeZone = ptr.To(job.TimeZone)
+		}
+		if job.Suspend {
+			cron.Spec.Suspend = ptr.To(true)
+		}
+		out = append(out, cron)
+	}
+	return out
+}
