@@ -113,7 +113,40 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 		msg = fmt.Sprintf("environment %s: %s", env, msg)
 	}
 
-	return c.positioned(cwd, e, msg)
+	line := c.positioned(cwd, e, msg)
+	if strings.HasPrefix(line, c.filename+": ") {
+		// No position of its own (a required field that is missing): the
+		// closest enclosing field the user wrote is where to add it.
+		if where := c.enclosing(cwd, env, field); where != "" {
+			line = where + ": " + strings.TrimPrefix(line, c.filename+": ")
+		}
+	}
+	return line
+}
+
+// enclosing is the position of the closest field around field that
+// envgen.cue writes, in env's block first, then at the top level; "" if
+// none.
+func (c *compilation) enclosing(cwd, env, field string) string {
+	if c.sources == nil || !c.sources.top.Exists() {
+		return ""
+	}
+	for f := parent(field); f != ""; f = parent(f) {
+		var candidates []string
+		if env != "" {
+			candidates = append(candidates, "environments."+env+"."+f)
+		}
+		for _, path := range append(candidates, f) {
+			p := cue.ParsePath(path)
+			if p.Err() != nil {
+				continue
+			}
+			if ps := userPositions(c.sources.top.LookupPath(p)); len(ps) > 0 {
+				return relativePos(cwd, ps[0])
+			}
+		}
+	}
+	return ""
 }
 
 // positioned puts the user's positions of e around msg: the first in
