@@ -70,8 +70,7 @@ type StageReport struct {
 	Error        string           `json:"error,omitempty"`
 	Artifacts    *CopiedArtifacts `json:"artifacts,omitempty"`
 
-	last    time.Time
-	started time.Time
+	last time.Time
 }
 
 type interval struct{ from, to time.Time }
@@ -123,7 +122,7 @@ func (r *Report) Handle(ev Event) {
 		}
 	case StageStartedEvent:
 		st := r.stage(ev.Stage)
-		st.started, st.last = ev.At, ev.At
+		st.last = ev.At
 		at := round(ev.At.Sub(r.start))
 		st.StartedAt = &at
 	case StageEndedEvent:

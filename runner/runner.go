@@ -46,8 +46,6 @@ type Options struct {
 	// Logs receives the build's log; Progress the run's own messages.
 	Logs     io.Writer
 	Progress *Progress
-	// Sinks get the run's events besides the progress and the report.
-	Sinks []Sink
 	// Start is when the run began (before compiling), for the report.
 	Start time.Time
 	// Namespace, if set, is an existing namespace to run in (the
@@ -88,7 +86,7 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	if opts.Namespace != "" {
 		report.Namespace = opts.Namespace
 	}
-	ev := &events{sinks: append([]Sink{report, &console{progress: opts.Progress, logs: opts.Logs, logPrefix: opts.LogPrefix}}, opts.Sinks...)}
+	ev := &events{sinks: []Sink{report, &console{progress: opts.Progress, logs: opts.Logs, logPrefix: opts.LogPrefix}}}
 	ev.phase("", PhaseCompile)
 	// Registered first, so it runs last: the report is complete on every path.
 	defer func() {

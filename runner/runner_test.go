@@ -155,3 +155,13 @@ func TestBuildExitCodesThatLookLikeEnvgensSaySo(t *testing.T) {
 		}
 	}
 }
+
+// A staged build's build time is the time some stage's container ran:
+// overlapping stages count once, gaps not at all.
+func TestCoveredCountsOverlapsOnce(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(1000+int64(s), 0) }
+	got := covered([]interval{{at(5), at(9)}, {at(0), at(3)}, {at(2), at(4)}, {at(6), at(7)}})
+	if want := 8 * time.Second; got != want { // [0,4] and [5,9]
+		t.Errorf("covered %s, want %s", got, want)
+	}
+}

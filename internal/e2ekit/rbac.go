@@ -24,23 +24,7 @@ import (
 // kubeconfig that acts as that account.
 func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, namespace, name string) string {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Client.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rbac := Run(t, envgen, c.Kubeconfig, "rbac", "--namespace", namespace, "--service-account", name)
-	WantCode(t, rbac, 0)
-	rbacFile := filepath.Join(t.TempDir(), "rbac.yaml")
-	if err := os.WriteFile(rbacFile, []byte(rbac.Stdout), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := Kubectl(c, c.Kubeconfig, "apply", "-f", rbacFile); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-
+	grant(t, c, envgen, namespace, name, []string{namespace})
 	kubeconfig := TokenKubeconfig(t, c, namespace, name)
 	// kube-apiserver loads admission policies asynchronously.
 	deadline := time.Now().Add(30 * time.Second)
@@ -62,8 +46,17 @@ func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, name
 // returns a kubeconfig that acts as that account.
 func NamespacedKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, saNamespace, name, buildNamespace string) string {
 	t.Helper()
+	grant(t, c, envgen, saNamespace, name, []string{saNamespace, buildNamespace}, "--build-namespace", buildNamespace)
+	return TokenKubeconfig(t, c, saNamespace, name)
+}
+
+// grant creates the namespaces and the ServiceAccount saNamespace/name,
+// and applies with the cluster's kubectl what `envgen rbac` prints for it
+// (with rbacArgs).
+func grant(t *testing.T, c *testcluster.Cluster, envgen, saNamespace, name string, namespaces []string, rbacArgs ...string) {
+	t.Helper()
 	ctx := context.Background()
-	for _, ns := range []string{saNamespace, buildNamespace} {
+	for _, ns := range namespaces {
 		if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +64,7 @@ func NamespacedKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, saNamesp
 	if _, err := c.Client.CoreV1().ServiceAccounts(saNamespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rbac := Run(t, envgen, c.Kubeconfig, "rbac", "--namespace", saNamespace, "--service-account", name, "--build-namespace", buildNamespace)
+	rbac := Run(t, envgen, c.Kubeconfig, append([]string{"rbac", "--namespace", saNamespace, "--service-account", name}, rbacArgs...)...)
 	WantCode(t, rbac, 0)
 	rbacFile := filepath.Join(t.TempDir(), "rbac.yaml")
 	if err := os.WriteFile(rbacFile, []byte(rbac.Stdout), 0o644); err != nil {
@@ -80,7 +73,6 @@ func NamespacedKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, saNamesp
 	if out, err := Kubectl(c, c.Kubeconfig, "apply", "-f", rbacFile); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	return TokenKubeconfig(t, c, saNamespace, name)
 }
 
 // TokenKubeconfig returns a kubeconfig that acts as the ServiceAccount
