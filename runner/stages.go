@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -147,26 +148,21 @@ func outcomeOf(err error) string {
 // objects stay. An unknown stage, or a build without stages, is an error
 // that lists the stages.
 func SelectStage(objects []map[string]any, stage string) ([]map[string]any, error) {
+	builds, _, _, err := split(objects)
+	if err != nil {
+		return nil, err
+	}
 	needs := map[string][]string{}
-	for _, m := range objects {
-		u := &unstructured.Unstructured{Object: m}
-		if name := u.GetLabels()[manifests.LabelStage]; name != "" && u.GetKind() == "Pod" {
-			needs[name] = nil
-			if list := u.GetAnnotations()[manifests.NeedsAnnotation]; list != "" {
-				needs[name] = strings.Split(list, ",")
-			}
+	for _, b := range builds {
+		if b.stage != "" {
+			needs[b.stage] = b.needs
 		}
 	}
 	if len(needs) == 0 {
 		return nil, fmt.Errorf("--stage %s: the build has no stages (ci.stages)", stage)
 	}
 	if _, ok := needs[stage]; !ok {
-		names := make([]string, 0, len(needs))
-		for n := range needs {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		return nil, fmt.Errorf("--stage %s: no such stage (stages: %s)", stage, strings.Join(names, ", "))
+		return nil, fmt.Errorf("--stage %s: no such stage (stages: %s)", stage, strings.Join(slices.Sorted(maps.Keys(needs)), ", "))
 	}
 	keep := map[string]bool{}
 	var visit func(string)
