@@ -22,7 +22,9 @@ import (
 //   - lists without a merge key (command, args, egress rules) are replaced
 //     whole, as kustomize does with them anyway;
 //   - lists merged by one key (containers and env by name, volumes,
-//     volumeMounts) get one entry per added or changed element, and
+//     volumeMounts) get one entry per added or changed element, preceded
+//     by the unchanged elements before it as their key alone (kyaml puts
+//     a patch's elements first: this keeps the order), and
 //     `{name: X, $patch: delete}` per removed one;
 //   - lists whose elements are identified by several keys (container and
 //     Service ports: number and protocol), and keyed lists whose common
@@ -173,19 +175,32 @@ func diffKeyedList(parent, child []any, mergeKey string, meta strategicpatch.Loo
 	if !slices.Equal(common, parentCommon) {
 		return replaceList(child)
 	}
+	// kyaml's merge puts the patch's elements first, in the patch's order,
+	// and the target's other elements after them, in theirs. So the patch
+	// lists the child's elements up to the last one that is new or
+	// changed — those in between by their key alone, which changes nothing
+	// but their place — and the rest follow as they were. Without that, a
+	// changed variable moved to the front of env (where $(VAR) references
+	// resolve in order) and a changed init container ran first.
 	var out []any
-	for _, v := range child {
+	last := -1
+	for i, v := range child {
 		c := v.(map[string]any)
 		p, ok := parentByKey[keyOf(v)]
-		if !ok {
+		switch {
+		case !ok:
 			out = append(out, c)
-			continue
-		}
-		if d := diffMap(p, c, meta); len(d) > 0 {
+			last = i
+		default:
+			d := diffMap(p, c, meta)
+			if len(d) > 0 {
+				last = i
+			}
 			d[mergeKey] = c[mergeKey]
 			out = append(out, d)
 		}
 	}
+	out = out[:last+1]
 	for _, k := range parentOrder {
 		if !childKeys[k] {
 			out = append(out, map[string]any{mergeKey: parentByKey[k][mergeKey], patchDirective: "delete"})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,9 +36,8 @@ func (e *MismatchError) Error() string {
 }
 
 // Verify compares what kustomize built for env with the objects envgen
-// meant. Lists merged by key (containers, env, volumes…) are compared by
-// key, since a strategic merge may move the elements it patched; all else
-// must be equal.
+// meant. Lists merged by key (containers, env, volumes…) are compared
+// element by element by key, then in their order; all else must be equal.
 func Verify(env string, intended []manifests.Object, built []map[string]any) error {
 	want := map[string]manifests.Object{}
 	for _, obj := range intended {
@@ -153,6 +153,23 @@ func listDifferences(path, field string, want, got any, meta strategicpatch.Look
 	var out []string
 	for _, k := range keys {
 		out = append(out, differences(fmt.Sprintf("%s[%s=%s]", path, key, k), wk[k], gk[k], sub)...)
+	}
+	// The order is part of the meaning: env's $(VAR) references resolve
+	// in it, init containers run in it, the first container is kubectl's
+	// default.
+	if len(out) == 0 {
+		if wo, gotOrder := keyOrder(w, key), keyOrder(g, key); !slices.Equal(wo, gotOrder) {
+			out = append(out, fmt.Sprintf("%s: envgen orders %s %v, kustomize %v", path, key, wo, gotOrder))
+		}
+	}
+	return out
+}
+
+// keyOrder lists the merge keys of a list's elements in order.
+func keyOrder(list []any, key string) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = fmt.Sprint(v.(map[string]any)[key])
 	}
 	return out
 }
