@@ -96,8 +96,8 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 			return err
 		}
 		for i, port := range s.Ingress[name].Ports {
-			if _, ok := s.Ports[port.Name]; port.Name != "" && !ok {
-				return fail(fmt.Sprintf("%s.ports[%d]", field, i), fmt.Sprintf("no port named %q in ports%s", port.Name, portList(s.Ports)))
+			if _, ok := s.PodPorts()[port.Name]; port.Name != "" && !ok {
+				return fail(fmt.Sprintf("%s.ports[%d]", field, i), fmt.Sprintf("no port named %q in the Pod's ports%s", port.Name, portList(s.PodPorts())))
 			}
 		}
 	}
@@ -138,8 +138,8 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 	nodePorts := s.Service.Type == "NodePort" || s.Service.Type == "LoadBalancer"
 	for _, name := range sorted.Keys(s.Service.Ports) {
 		field := "service.ports." + label(name)
-		if _, ok := s.Ports[name]; !ok {
-			return fail(field, fmt.Sprintf("no port named %q in ports%s", name, portList(s.Ports)))
+		if _, ok := s.PodPorts()[name]; !ok {
+			return fail(field, fmt.Sprintf("no port named %q in the Pod's ports%s", name, portList(s.PodPorts())))
 		}
 		if s.Service.Ports[name].NodePort != 0 && !nodePorts {
 			return fail(field+".nodePort", fmt.Sprintf("a node port needs service.type NodePort or LoadBalancer, not %s", orDefault(s.Service.Type, "ClusterIP")))
@@ -151,8 +151,8 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 	taken, nodeTaken := map[string]string{}, map[int32]string{}
 	for _, name := range s.Exposed() {
 		shape := s.Service.Ports[name]
-		port := s.Ports[name]
-		field := "ports." + label(name)
+		port := s.PodPorts()[name]
+		field := portField(s, name)
 		if shape.Port != 0 {
 			port, field = shape.Port, "service.ports."+label(name)+".port"
 		}
@@ -169,6 +169,17 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 		}
 	}
 	return nil
+}
+
+// portField is where envgen.cue declares a port of the Pod: the main
+// container's ports, or a container's.
+func portField(s *model.Service, name string) string {
+	for _, c := range sorted.Keys(s.Containers) {
+		if _, ok := s.Containers[c].Ports[name]; ok {
+			return "containers." + label(c) + ".ports." + label(name)
+		}
+	}
+	return "ports." + label(name)
 }
 
 // isZero says whether a count or percentage is zero ("0%" too).

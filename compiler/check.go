@@ -53,6 +53,9 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	if err := requestsWithinLimits("resources", s.Resources, fail); err != nil {
 		return err
 	}
+	if err := checkContainers(env, s, at, fail); err != nil {
+		return err
+	}
 	if err := checkApplyable(s, fail); err != nil {
 		return err
 	}
@@ -79,7 +82,7 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 func onePin(tag, digest, prefix string, at func(string) cue.Value, fail func(field, msg string) error) error {
 	switch {
 	case tag == "" && digest == "":
-		return fail(strings.TrimSuffix(prefix, ".")+"image", "the image needs a tag or a digest")
+		return fail(prefix+"image", "the image needs a tag or a digest")
 	case tag != "" && digest != "":
 		field := prefix + "digest"
 		if !at(field).Exists() {

@@ -2,13 +2,9 @@ package compiler
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
-	"syscall"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -31,11 +27,12 @@ type Options struct {
 	// Tag, when set, retags the service's image in every environment, as
 	// `kustomize edit set image <image>=<image>:<tag>` would: every
 	// container whose repository is the service's image gets this tag (and
-	// loses any digest) — the main container, and the CI build when it runs
-	// the service's image, even if ci.tag pinned another tag. Containers of
-	// other images (test services, a build with its own ci.image) keep
-	// theirs. It is what a CI job passes for the image of the commit under
-	// test.
+	// loses any digest) — the main container, the Pod's other containers
+	// that run the service's image (a migration), and the CI build when it
+	// runs the service's image, even if ci.tag or the container pinned
+	// another tag. Containers of other images (a proxy, test services, a
+	// build with its own ci.image) keep theirs. It is what a CI job passes
+	// for the image of the commit under test.
 	Tag string
 
 	// Environments, when set, limits the environments resolved and checked
@@ -93,92 +90,6 @@ func (p *Project) EnvironmentNames() []string {
 type Source struct {
 	Name string // used in positions
 	Data []byte
-}
-
-// CompileFile reads and compiles the envgen.cue at path, together with
-// every other *.cue file beside it: they form one CUE package, as `cue
-// export` reads them (a team may keep shared values in defaults.cue).
-// Subdirectories (cue.mod among them) are not read.
-func CompileFile(path string, opts Options) (*Project, error) {
-	src, err := readBounded(path)
-	if err != nil {
-		return nil, err
-	}
-	sources := []Source{{Name: path, Data: src}}
-	others, err := siblingCUEFiles(path)
-	if err != nil {
-		return nil, err
-	}
-	total := len(src)
-	for _, other := range others {
-		data, err := readBounded(other)
-		if err != nil {
-			return nil, err
-		}
-		if total += len(data); total > MaxFileSize {
-			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: the package's CUE files are more than %d bytes together", other, MaxFileSize)}}
-		}
-		sources = append(sources, Source{Name: other, Data: data})
-	}
-	return CompileSources(sources, opts)
-}
-
-// maxPackageFiles bounds how many .cue files a package may have.
-const maxPackageFiles = 20
-
-// siblingCUEFiles lists the other .cue files in path's directory, sorted.
-func siblingCUEFiles(path string) ([]string, error) {
-	dir := filepath.Dir(path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, &FileError{Path: dir, Err: err}
-	}
-	var out []string
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || filepath.Ext(name) != ".cue" || name == filepath.Base(path) {
-			continue
-		}
-		if !e.Type().IsRegular() {
-			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: not a regular file (a link or a special file); envgen reads only regular .cue files", filepath.Join(dir, name))}}
-		}
-		out = append(out, filepath.Join(dir, name))
-	}
-	if len(out)+1 > maxPackageFiles {
-		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: %d .cue files, more than the limit of %d", dir, len(out)+1, maxPackageFiles)}}
-	}
-	return out, nil
-}
-
-// readBounded reads a regular file of at most MaxFileSize bytes, without
-// following a symbolic link and without blocking on a FIFO.
-func readBounded(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: is a symbolic link; envgen reads only regular files", path)}}
-	}
-	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	if info.IsDir() {
-		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: is a directory, not a CUE file", path)}}
-	}
-	if !info.Mode().IsRegular() {
-		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: is not a regular file (%s); envgen reads only regular files", path, info.Mode().Type())}}
-	}
-	if info.Size() > MaxFileSize {
-		return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", path, info.Size(), MaxFileSize)}}
-	}
-	src := make([]byte, info.Size())
-	if _, err := f.ReadAt(src, 0); err != nil && info.Size() > 0 {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	return src, nil
 }
 
 // Compile compiles the CUE source of an envgen.cue; filename is used in
@@ -272,13 +183,27 @@ func CompileSources(sources []Source, opts Options) (*Project, error) {
 		if err != nil {
 			return nil, err
 		}
-		if opts.Tag != "" && service.CI != nil && (service.CI.Image == "" || service.CI.Image == service.Image) {
-			service.CI.Image, service.CI.Tag, service.CI.Digest = "", "", ""
+		if opts.Tag != "" {
+			retagServiceImage(service)
 		}
 		extends, _ := environments.LookupPath(cue.MakePath(cue.Str(name), cue.Str("extends"))).String()
 		project.Environments = append(project.Environments, Environment{Name: name, Extends: extends, Service: service})
 	}
 	return project, nil
+}
+
+// retagServiceImage makes every container that runs the service's
+// repository run the service's image, which --tag has retagged.
+func retagServiceImage(service *model.Service) {
+	if ci := service.CI; ci != nil && (ci.Image == "" || ci.Image == service.Image) {
+		ci.Image, ci.Tag, ci.Digest = "", "", ""
+	}
+	for name, c := range service.Containers {
+		if c.Image == "" || c.Image == service.Image {
+			c.Image, c.Tag, c.Digest = "", "", ""
+			service.Containers[name] = c
+		}
+	}
 }
 
 // buildPackage parses the files and builds them as one CUE package, the

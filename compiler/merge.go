@@ -23,15 +23,19 @@ var (
 		{"ci", "services", "*", "env", "*"},
 		{"ci", "services", "*", "readiness"},
 		{"preStop"},
+		{"containers", "*", "env", "*"},
+		{"containers", "*", "probes", "*"},
 	}
 
 	// droppedByNull are the fields a later layer removes by setting them to
-	// null: environment variables. ci.env is not among them: its null
+	// null: environment variables, containers. ci.env is not among them: its null
 	// reaches the model, where it removes a variable the build would
 	// inherit from the service's env.
 	droppedByNull = [][]string{
 		{"env", "*"},
 		{"ci", "services", "*", "env", "*"},
+		{"containers", "*"},
+		{"containers", "*", "env", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

@@ -105,18 +105,18 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		}
 		if m := svcPort.FindStringSubmatch(p); m != nil {
 			if prefix != "" {
-				return target{cue: []string{prefix + "ports." + m[1]}}
+				return target{cue: []string{prefix + "ports." + selector(m[1])}}
 			}
-			shape := "service.ports." + m[1]
+			shape := "service.ports." + selector(m[1])
 			switch {
 			case strings.HasSuffix(p, ".nodePort"):
 				return target{cue: []string{shape + ".nodePort"}}
 			case strings.HasSuffix(p, ".protocol"):
 				return target{cue: []string{shape + ".protocol"}, why: "set by envgen: TCP unless service.ports says otherwise"}
 			case strings.HasSuffix(p, "].port"):
-				return target{cue: []string{shape + ".port", "ports." + m[1]}}
+				return target{cue: []string{shape + ".port", declaredPort(project, env, m[1])}}
 			}
-			return target{cue: []string{"ports." + m[1]}}
+			return target{cue: []string{declaredPort(project, env, m[1])}}
 		}
 		if p == "spec.type" || p == "spec.clusterIP" {
 			return target{cue: []string{"service.type"}}
@@ -146,6 +146,9 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 			}
 			return target{cue: []string{"annotations." + quoteKey(rest)}}
 		}
+		if t, ok := sidecarTarget(project, env, p, "spec.template.spec"); ok {
+			return t
+		}
 		return podTarget(p, "spec.template.spec", "", false)
 	case "CronJob":
 		job := "jobs." + strings.TrimPrefix(name, service+"-") + "."
@@ -160,6 +163,9 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 			case "jobTemplate.spec.template.spec.restartPolicy":
 				return target{why: "set by envgen: a failed run is retried as a new Pod (backoffLimit)"}
 			}
+		}
+		if t, ok := sidecarTarget(project, env, p, "spec.jobTemplate.spec.template.spec"); ok {
+			return t
 		}
 		return podTarget(p, "spec.jobTemplate.spec.template.spec", job, false)
 	case "Pod":
@@ -241,7 +247,7 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case envItem.MatchString(field):
 		return target{cue: with("env." + envItem.FindStringSubmatch(field)[1])}
 	case portItem.MatchString(field):
-		return target{cue: []string{strings.TrimPrefix(prefix, "ci.") + "ports." + portItem.FindStringSubmatch(field)[1]}}
+		return target{cue: []string{strings.TrimPrefix(prefix, "ci.") + "ports." + selector(portItem.FindStringSubmatch(field)[1])}}
 	case strings.HasPrefix(field, "resources"):
 		return target{cue: with(field, "resources")}
 	case strings.HasPrefix(field, "readinessProbe"):

@@ -47,7 +47,7 @@ func Build(env string, s *model.Service) []Object {
 	if len(s.Files) > 0 {
 		objs = append(objs, filesConfigMap(s))
 	}
-	if len(s.Ports) > 0 && s.Service.Type != "None" {
+	if len(s.PodPorts()) > 0 && s.Service.Type != "None" {
 		objs = append(objs, serviceFront(s))
 	}
 	objs = append(objs, deployment(s))

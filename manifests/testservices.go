@@ -53,7 +53,7 @@ func testServiceContainer(name string, ts model.TestService, tmp string, mounts 
 		Command:         ts.Command,
 		Args:            ts.Args,
 		Ports:           containerPorts(ts.Ports, nil),
-		Env:             envVars(sorted.Keys(ts.Env), ts.Env),
+		Env:             envVars(ts.EnvNames(), ts.Env),
 		Resources:       resources(ts.Resources),
 		ReadinessProbe:  probe(ts.Readiness),
 		SecurityContext: containerSecurityContext(),

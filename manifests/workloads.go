@@ -32,6 +32,7 @@ func deployment(s *model.Service) *appsv1.Deployment {
 		ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, s.Name, ComponentServer), Annotations: podAnnotations(s.Annotations, s.Files)},
 		Spec:       podSpec(s, container),
 	}
+	addContainers(&template.Spec, s, true)
 	d := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
@@ -99,7 +100,7 @@ func serviceFront(s *model.Service) *corev1.Service {
 	svc := service(s.Name, s.Name, ComponentServer, nil)
 	for _, name := range s.Exposed() {
 		shape := s.Service.Ports[name]
-		port := corev1.ServicePort{Name: name, Port: s.Ports[name], TargetPort: intstr.FromString(name), Protocol: corev1.Protocol(s.Protocol(name)), NodePort: shape.NodePort}
+		port := corev1.ServicePort{Name: name, Port: s.PodPorts()[name], TargetPort: intstr.FromString(name), Protocol: corev1.Protocol(s.Protocol(name)), NodePort: shape.NodePort}
 		if shape.Port != 0 {
 			port.Port = shape.Port
 		}

@@ -44,12 +44,17 @@ func writableVolumesNamed(prefix string, paths map[string]model.Writable) ([]cor
 // mountVolumes are the Secret and ConfigMap volumes of envgen.cue's
 // mounts, read-only, named after a hash of their path as writable ones.
 func mountVolumes(paths map[string]model.Mount) ([]corev1.VolumeMount, []corev1.Volume) {
+	return mountVolumesNamed("mount-", paths)
+}
+
+// mountVolumesNamed are mountVolumes whose names start with prefix.
+func mountVolumesNamed(prefix string, paths map[string]model.Mount) ([]corev1.VolumeMount, []corev1.Volume) {
 	var mounts []corev1.VolumeMount
 	var volumes []corev1.Volume
 	for _, p := range sorted.Keys(paths) {
 		m := paths[p]
 		sum := sha256.Sum256([]byte(p))
-		name := "mount-" + hex.EncodeToString(sum[:5])
+		name := prefix + hex.EncodeToString(sum[:5])
 		var items []corev1.KeyToPath
 		for _, key := range sorted.Keys(m.Items) {
 			items = append(items, corev1.KeyToPath{Key: key, Path: m.Items[key]})

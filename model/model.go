@@ -7,7 +7,11 @@
 // one of Tag and Digest is set, probes name existing ports.
 package model
 
-import "envgen.dev/envgen/internal/sorted"
+import (
+	"maps"
+
+	"envgen.dev/envgen/internal/sorted"
+)
 
 // Service is one environment's view of the service: the top level of
 // envgen.cue with that environment's overrides applied.
@@ -15,26 +19,23 @@ type Service struct {
 	// Cluster, if set, is the only cluster envgen run accepts.
 	Cluster *Cluster `json:"cluster,omitempty"`
 	// Scheduling applies to every Pod of the environment.
-	Scheduling                    Scheduling          `json:"scheduling,omitzero"`
-	Name                          string              `json:"name"`
-	Image                         string              `json:"image"`
-	Tag                           string              `json:"tag,omitempty"`
-	Digest                        string              `json:"digest,omitempty"`
-	Command                       []string            `json:"command,omitempty"`
-	Args                          []string            `json:"args,omitempty"`
-	Ports                         map[string]int32    `json:"ports,omitempty"`
-	Env                           map[string]EnvVar   `json:"env,omitempty"`
-	Files                         map[string]string   `json:"files,omitempty"`
-	Resources                     *Resources          `json:"resources,omitempty"`
-	Writable                      map[string]Writable `json:"writable,omitempty"`
-	TerminationGracePeriodSeconds *int64              `json:"terminationGracePeriodSeconds,omitempty"`
-	PreStop                       *PreStop            `json:"preStop,omitempty"`
-	Probes                        Probes              `json:"probes,omitzero"`
-	Replicas                      int32               `json:"replicas"`
-	Autoscale                     *Autoscale          `json:"autoscale,omitempty"`
-	DisruptionBudget              *DisruptionBudget   `json:"disruptionBudget,omitempty"`
-	Egress                        map[string]Egress   `json:"egress,omitempty"`
-	Ingress                       map[string]Ingress  `json:"ingress,omitempty"`
+	Scheduling Scheduling `json:"scheduling,omitzero"`
+	Name       string     `json:"name"`
+	// Container is the main container: image, command, ports, env,
+	// resources, writable paths.
+	Container
+	Files                         map[string]string  `json:"files,omitempty"`
+	TerminationGracePeriodSeconds *int64             `json:"terminationGracePeriodSeconds,omitempty"`
+	PreStop                       *PreStop           `json:"preStop,omitempty"`
+	Probes                        Probes             `json:"probes,omitzero"`
+	Replicas                      int32              `json:"replicas"`
+	Autoscale                     *Autoscale         `json:"autoscale,omitempty"`
+	DisruptionBudget              *DisruptionBudget  `json:"disruptionBudget,omitempty"`
+	Egress                        map[string]Egress  `json:"egress,omitempty"`
+	Ingress                       map[string]Ingress `json:"ingress,omitempty"`
+	// Containers are the Pod's other containers (sidecars, init
+	// containers, proxies), by name.
+	Containers map[string]Sidecar `json:"containers,omitempty"`
 	// Jobs are scheduled jobs beside the Deployment, by name.
 	Jobs map[string]Job `json:"jobs,omitempty"`
 	// Mounts are existing Secrets and ConfigMaps as files, by directory.
@@ -47,12 +48,97 @@ type Service struct {
 	ServiceAccount  ServiceAccount    `json:"serviceAccount,omitzero"`
 	SecurityContext SecurityContext   `json:"securityContext,omitzero"`
 	CI              *CI               `json:"ci,omitempty"`
+}
 
-	// EnvOrder lists the names in Env in the order the containers get them:
-	// names set at the top level first, then those an environment added,
-	// each group sorted. Appending keeps the strategic merge patches of the
-	// overlays minimal and their result identical to envgen's own.
+// Container is what describes any one container: the service's main
+// container, a sidecar, a test service.
+type Container struct {
+	Image     string              `json:"image,omitempty"`
+	Tag       string              `json:"tag,omitempty"`
+	Digest    string              `json:"digest,omitempty"`
+	Command   []string            `json:"command,omitempty"`
+	Args      []string            `json:"args,omitempty"`
+	Ports     map[string]int32    `json:"ports,omitempty"`
+	Env       map[string]EnvVar   `json:"env,omitempty"`
+	Resources *Resources          `json:"resources,omitempty"`
+	Writable  map[string]Writable `json:"writable,omitempty"`
+
+	// EnvOrder lists the names in Env in the order the container gets
+	// them: names set at the top level first, then those an environment
+	// added, each group sorted. Appending keeps the strategic merge patches
+	// of the overlays minimal. Empty: sorted.
 	EnvOrder []string `json:"-"`
+}
+
+// ImageRef is the container's image: repository plus tag or digest.
+func (c *Container) ImageRef() string { return ImageRef(c.Image, c.Tag, c.Digest) }
+
+// EnvNames lists the container's variables in the order it gets them.
+func (c *Container) EnvNames() []string {
+	if len(c.EnvOrder) > 0 {
+		return c.EnvOrder
+	}
+	return sorted.Keys(c.Env)
+}
+
+// The kinds of a Pod's other containers.
+const (
+	// KindSidecar runs beside the main container for the Pod's life.
+	KindSidecar = "sidecar"
+	// KindInit runs to completion before the Pod's other containers start.
+	KindInit = "init"
+	// KindProxy is a Kubernetes native sidecar (an init container with
+	// restartPolicy Always): started before the main container, and
+	// stopped after it.
+	KindProxy = "proxy"
+)
+
+// Sidecar is one of the Pod's other containers. Its image defaults to the
+// service's (Image empty: the service's image, tag and digest; Image empty
+// and a Tag or Digest: the service's repository at that version).
+type Sidecar struct {
+	Container
+	// Kind is KindSidecar, KindInit or KindProxy ("" is KindSidecar).
+	Kind            string           `json:"kind,omitempty"`
+	Probes          Probes           `json:"probes,omitzero"`
+	Mounts          map[string]Mount `json:"mounts,omitempty"`
+	Files           []string         `json:"files,omitempty"`
+	SecurityContext SecurityContext  `json:"securityContext,omitzero"`
+}
+
+// KindOrDefault is the sidecar's kind, KindSidecar when unset.
+func (c *Sidecar) KindOrDefault() string {
+	if c.Kind == "" {
+		return KindSidecar
+	}
+	return c.Kind
+}
+
+// SidecarImage is the image a sidecar runs: its own, or the service's.
+func (s *Service) SidecarImage(c Sidecar) string {
+	switch {
+	case c.Image != "":
+		return c.ImageRef()
+	case c.Tag != "" || c.Digest != "":
+		return ImageRef(s.Image, c.Tag, c.Digest)
+	}
+	return s.ImageRef()
+}
+
+// PodPorts are the named ports of the service's Pod: the main container's
+// and those of the sidecars and proxies (init containers have none).
+func (s *Service) PodPorts() map[string]int32 {
+	if len(s.Containers) == 0 {
+		return s.Ports
+	}
+	out := maps.Clone(s.Ports)
+	if out == nil {
+		out = map[string]int32{}
+	}
+	for _, c := range s.Containers {
+		maps.Copy(out, c.Ports)
+	}
+	return out
 }
 
 // Scheduling says where Pods may run.
@@ -77,9 +163,6 @@ type Cluster struct {
 	Server string `json:"server,omitempty"`
 	UID    string `json:"uid,omitempty"`
 }
-
-// Image reference of the main container: repository plus tag or digest.
-func (s *Service) ImageRef() string { return ImageRef(s.Image, s.Tag, s.Digest) }
 
 // ImageRef joins a repository with its tag or digest.
 func ImageRef(image, tag, digest string) string {
@@ -239,12 +322,12 @@ type ServicePort struct {
 }
 
 // Exposed returns the ports the Service exposes: those service.ports
-// lists, or every port.
+// lists, or every port of the Pod.
 func (s *Service) Exposed() []string {
 	if len(s.Service.Ports) > 0 {
 		return sorted.Keys(s.Service.Ports)
 	}
-	return sorted.Keys(s.Ports)
+	return sorted.Keys(s.PodPorts())
 }
 
 // Protocol is the protocol of a named port ("TCP" unless service.ports
@@ -316,17 +399,9 @@ type Stage struct {
 
 // TestService is a dependency of the tests, run beside the build Pod.
 type TestService struct {
+	Container
 	// Localhost runs it as a native sidecar of the build Pod.
-	Localhost       bool                `json:"localhost,omitempty"`
-	Image           string              `json:"image"`
-	Tag             string              `json:"tag,omitempty"`
-	Digest          string              `json:"digest,omitempty"`
-	Command         []string            `json:"command,omitempty"`
-	Args            []string            `json:"args,omitempty"`
-	Ports           map[string]int32    `json:"ports,omitempty"`
-	Env             map[string]EnvVar   `json:"env,omitempty"`
-	Resources       *Resources          `json:"resources,omitempty"`
-	Readiness       *Probe              `json:"readiness,omitempty"`
-	Writable        map[string]Writable `json:"writable,omitempty"`
-	SecurityContext SecurityContext     `json:"securityContext,omitzero"`
+	Localhost       bool            `json:"localhost,omitempty"`
+	Readiness       *Probe          `json:"readiness,omitempty"`
+	SecurityContext SecurityContext `json:"securityContext,omitzero"`
 }

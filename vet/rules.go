@@ -49,6 +49,11 @@ var Rules = []Rule{{
 		if s.Digest == "" && slices.Contains(mutable, strings.ToLower(s.Tag)) {
 			c.report(env, "tag", "tag %q names a moving target", s.Tag)
 		}
+		for _, name := range sorted.Keys(s.Containers) {
+			if tag := s.Containers[name].Tag; slices.Contains(mutable, strings.ToLower(tag)) {
+				c.report(env, "containers."+name+".tag", "container %s: tag %q names a moving target", name, tag)
+			}
+		}
 	},
 }, {
 	ID: "EG004", Severity: Error, Scope: "prod-like",
@@ -89,6 +94,9 @@ var Rules = []Rule{{
 			}
 		}
 		check("env.", s.Env)
+		for _, name := range sorted.Keys(s.Containers) {
+			check("containers."+name+".env.", s.Containers[name].Env)
+		}
 		if s.CI != nil {
 			check("ci.env.", s.CI.Env)
 			for _, svc := range sorted.Keys(s.CI.Services) {
@@ -101,12 +109,17 @@ var Rules = []Rule{{
 	Summary: "probes check a port the container declares",
 	Fix:     "name the port in ports and refer to it by name",
 	check: func(c *context, env string, s *model.Service) {
-		kinds := []string{"readiness", "liveness", "startup"}
-		for i, p := range []*model.Probe{s.Probes.Readiness, s.Probes.Liveness, s.Probes.Startup} {
-			kind := kinds[i]
-			if n := probePortNumber(p); n != 0 && !slices.Contains(mapValues(s.Ports), n) {
-				c.report(env, "probes."+kind, "probes port %d, which is not in ports", n)
+		check := func(prefix string, probes model.Probes, ports map[string]int32) {
+			kinds := []string{"readiness", "liveness", "startup"}
+			for i, p := range []*model.Probe{probes.Readiness, probes.Liveness, probes.Startup} {
+				if n := probePortNumber(p); n != 0 && !slices.Contains(mapValues(ports), n) {
+					c.report(env, prefix+"probes."+kinds[i], "probes port %d, which is not in %sports", n, prefix)
+				}
 			}
+		}
+		check("", s.Probes, s.Ports)
+		for _, name := range sorted.Keys(s.Containers) {
+			check("containers."+name+".", s.Containers[name].Probes, s.Containers[name].Ports)
 		}
 	},
 }, {
@@ -154,6 +167,29 @@ var Rules = []Rule{{
 	check: func(c *context, env string, s *model.Service) {
 		if t := s.Service.Type; (t == "NodePort" || t == "LoadBalancer") && len(s.Ports) > 0 {
 			c.report(env, "service.type", "a %s Service opens the service on every node or to a load balancer's clients", t)
+		}
+	},
+}, {
+	ID: "EG013", Severity: Error, Scope: "prod-like",
+	Summary: "the Pod's other containers set CPU and memory requests and limits too",
+	Fix:     "set containers: <name>: resources: {requests: {cpu, memory}, limits: {cpu, memory}}",
+	check: func(c *context, env string, s *model.Service) {
+		// A sidecar without limits can take the node's memory as surely
+		// as the main container; without requests the scheduler counts it
+		// as nothing.
+		for _, name := range sorted.Keys(s.Containers) {
+			r := s.Containers[name].Resources
+			for _, kind := range []string{"requests", "limits"} {
+				for _, resource := range []string{"cpu", "memory"} {
+					var list map[string]string
+					if r != nil {
+						list = map[string]map[string]string{"requests": r.Requests, "limits": r.Limits}[kind]
+					}
+					if list[resource] == "" {
+						c.report(env, "containers."+name+".resources."+kind+"."+resource, "container %s: no %s %s", name, resource, strings.TrimSuffix(kind, "s"))
+					}
+				}
+			}
 		}
 	},
 }}

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+
+	"envgen.dev/envgen/internal/sorted"
 )
 
 // Case is one generated envgen.cue.
@@ -59,6 +61,12 @@ type gen struct {
 	// topJobs are the top level's scheduled jobs: environments change
 	// them, or add whole ones.
 	topJobs []string
+	// topFiles are the top level's config files, which every environment
+	// has: a container may mount them.
+	topFiles []string
+	// topContainers are the top level's other containers: environments
+	// change or drop them, or add whole ones.
+	topContainers []string
 }
 
 var (
@@ -195,6 +203,9 @@ func (g *gen) settings(s obj, top bool) {
 			files[f] = g.pick([]string{"a: 1\n", "User-agent: *\n", "{\"x\": true}\n", "line\nline 2\n"})
 		}
 		s["files"] = files
+		if top {
+			g.topFiles = sorted.Keys(files)
+		}
 	}
 	if g.chance(p) {
 		s["resources"] = g.resources()
@@ -234,6 +245,9 @@ func (g *gen) settings(s obj, top bool) {
 	}
 	if g.chance(p / 4) {
 		s["jobs"] = g.jobs(top)
+	}
+	if g.chance(p / 3) {
+		s["containers"] = g.containers(top)
 	}
 	if g.chance(p / 3) {
 		r := obj{}

@@ -23,6 +23,10 @@ var patternFields = []string{
 	"ci.services.*.args", "ci.services.*.ports", "ci.services.*.env", "ci.services.*.resources",
 	"ci.services.*.readiness", "ci.services.*.securityContext",
 	"writable.*", "writable.*.sizeLimit", "writable.*.memory", "ci.services.*.writable",
+	"containers", "containers.*", "containers.*.kind", "containers.*.image", "containers.*.tag",
+	"containers.*.digest", "containers.*.command", "containers.*.args", "containers.*.ports",
+	"containers.*.env", "containers.*.resources", "containers.*.probes", "containers.*.writable",
+	"containers.*.mounts", "containers.*.files", "containers.*.securityContext",
 }
 
 // SchemaFields lists every field path of the schema's #Settings (what the

@@ -1,0 +1,135 @@
+package compiler
+
+import (
+	"fmt"
+	"slices"
+
+	"cuelang.org/go/cue"
+
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/model"
+)
+
+// reservedContainerNames are the names of the containers envgen makes
+// itself in the Pods a sidecar can join: a scheduled job's is "job".
+var reservedContainerNames = []string{"job"}
+
+// checkContainers checks the Pod's other containers: what their kind
+// allows, their image pins, and that they share the Pod's network and
+// names with the main container without a clash.
+func checkContainers(env string, s *model.Service, at func(string) cue.Value, fail func(field, msg string) error) error {
+	portNames := map[string]string{}
+	portNumbers := map[int32]string{}
+	for name, number := range s.Ports {
+		portNames[name], portNumbers[number] = "the main container", "the main container"
+	}
+	for _, name := range sorted.Keys(s.Containers) {
+		c := s.Containers[name]
+		prefix := "containers." + label(name)
+		if name == s.Name || slices.Contains(reservedContainerNames, name) {
+			return fail(prefix, fmt.Sprintf("a container cannot be named %q: the main container (a scheduled job's: job) has that name", name))
+		}
+		if err := checkContainerKind(prefix, c, fail); err != nil {
+			return err
+		}
+		if c.Image != "" || c.Tag != "" || c.Digest != "" {
+			if err := onePin(c.Tag, c.Digest, prefix+".", at, fail); err != nil {
+				return err
+			}
+		}
+		if pinned(env) && c.Tag == "latest" {
+			return fail(prefix+".tag", `"latest" is not a pinned image; give a fixed tag or a digest`)
+		}
+		if err := requestsWithinLimits(prefix+".resources", c.Resources, fail); err != nil {
+			return err
+		}
+		probes := []struct {
+			kind  string
+			probe *model.Probe
+		}{{"readiness", c.Probes.Readiness}, {"liveness", c.Probes.Liveness}, {"startup", c.Probes.Startup}}
+		for _, p := range probes {
+			if field, port := namedPort(p.probe); port != "" {
+				if _, ok := c.Ports[port]; !ok {
+					return fail(prefix+".probes."+p.kind+"."+field+".port", fmt.Sprintf("no port named %q in %s.ports%s: a probe checks its own container", port, prefix, portList(c.Ports)))
+				}
+			}
+		}
+		for _, port := range sorted.Keys(c.Ports) {
+			field := prefix + ".ports." + label(port)
+			if other, taken := portNames[port]; taken {
+				return fail(field, fmt.Sprintf("port name %q is also %s's: port names are unique in the Pod", port, other))
+			}
+			if other, taken := portNumbers[c.Ports[port]]; taken {
+				return fail(field, fmt.Sprintf("port %d is also %s's: the containers share the Pod's network", c.Ports[port], other))
+			}
+			portNames[port], portNumbers[c.Ports[port]] = "container "+name, "container "+name
+		}
+		if err := checkContainerPaths(prefix, s, c, fail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkContainerKind refuses what Kubernetes refuses of an init container
+// that runs to completion: probes, and (pointless there) ports.
+func checkContainerKind(prefix string, c model.Sidecar, fail func(field, msg string) error) error {
+	if c.KindOrDefault() != model.KindInit {
+		return nil
+	}
+	for kind, p := range map[string]*model.Probe{"readiness": c.Probes.Readiness, "liveness": c.Probes.Liveness, "startup": c.Probes.Startup} {
+		if p != nil {
+			return fail(prefix+".probes."+kind, "an init container runs to completion and cannot have probes (kind: \"proxy\" keeps running and can)")
+		}
+	}
+	if len(c.Ports) > 0 {
+		return fail(prefix+".ports."+label(sorted.Keys(c.Ports)[0]), "an init container runs to completion before the Pod serves: it has no ports (kind: \"proxy\" keeps running)")
+	}
+	return nil
+}
+
+// checkContainerPaths wants every directory of a container mounted once,
+// the files it names among the service's files, and its mounts readable
+// by a user that is not root.
+func checkContainerPaths(prefix string, s *model.Service, c model.Sidecar, fail func(field, msg string) error) error {
+	mine := map[string]string{}
+	for i, p := range c.Files {
+		field := fmt.Sprintf("%s.files[%d]", prefix, i)
+		if _, ok := s.Files[p]; !ok {
+			return fail(field, fmt.Sprintf("%s is not one of the service's files%s", p, fileList(s.Files)))
+		}
+		if _, twice := mine[p]; twice {
+			return fail(field, fmt.Sprintf("%s is listed twice", p))
+		}
+		mine[p] = "a file it mounts"
+	}
+	if err := checkWritable(prefix+".writable", c.Writable, nil, fail); err != nil {
+		return err
+	}
+	for _, p := range sorted.Keys(c.Writable) {
+		if what, taken := mine[p]; taken {
+			return fail(fmt.Sprintf("%s.writable.%q", prefix, p), fmt.Sprintf("%s is %s; a path is mounted once", p, what))
+		}
+		mine[p] = "a writable directory"
+	}
+	for _, p := range sorted.Keys(c.Mounts) {
+		at := fmt.Sprintf("%s.mounts.%q", prefix, p)
+		if p == "/tmp" {
+			return fail(at, "/tmp is envgen's writable scratch directory; mount the files in a directory of their own")
+		}
+		if what, taken := mine[p]; taken {
+			return fail(at, fmt.Sprintf("%s is %s; a path is mounted once", p, what))
+		}
+		if mode := c.Mounts[p].Mode; mode != nil && *mode&0o004 == 0 && s.SecurityContext.FSGroup == 0 {
+			return fail(at+".mode", fmt.Sprintf("mode 0o%o lets only root read the files, and the containers never run as root: set securityContext.fsGroup (the files' group) or a mode others can read (0o444)", *mode))
+		}
+	}
+	return nil
+}
+
+func fileList(files map[string]string) string {
+	if len(files) == 0 {
+		return " (there are no files)"
+	}
+	return fmt.Sprintf(" (files: %v)", sorted.Keys(files))
+}

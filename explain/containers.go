@@ -1,0 +1,126 @@
+package explain
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/sorted"
+)
+
+// sidecarItem is a container of a Pod spec, by list and name.
+var sidecarItem = regexp.MustCompile(`^(?:initContainers|containers)\[name=([^\]]+)\]\.(.*)$`)
+
+// sidecarTarget maps the fields of the service Pod's other containers
+// (envgen.cue's containers) and of the volumes only they mount; ok is
+// false for every other field of the Pod spec at podPath.
+func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, bool) {
+	rest, ok := strings.CutPrefix(p, podPath+".")
+	if !ok {
+		return target{}, false
+	}
+	s, err := project.Environment(env)
+	if err != nil || len(s.Containers) == 0 {
+		return target{}, false
+	}
+	if volume, ok := strings.CutPrefix(rest, "volumes[name="); ok {
+		for name := range s.Containers {
+			prefix := "containers." + name + "."
+			switch {
+			case strings.HasPrefix(volume, "tmp-"+name+"]"):
+				return target{why: whyTmp}, true
+			case strings.HasPrefix(volume, name+"-w-"):
+				return target{cue: []string{prefix + "writable"}}, true
+			case strings.HasPrefix(volume, name+"-m-"):
+				return target{cue: []string{prefix + "mounts"}}, true
+			}
+		}
+		return target{}, false
+	}
+	m := sidecarItem.FindStringSubmatch(rest)
+	if m == nil {
+		return target{}, false
+	}
+	name, field := m[1], m[2]
+	if _, ok := s.Containers[name]; !ok {
+		return target{}, false
+	}
+	prefix := "containers." + name + "."
+	switch {
+	case field == "image":
+		// A container without an image (or a version) of its own runs the
+		// service's.
+		c := s.Containers[name]
+		fields := []string{prefix + "image", prefix + "tag", prefix + "digest"}
+		if c.Image == "" {
+			fields = append(fields, "image")
+			if c.Tag == "" && c.Digest == "" {
+				fields = append(fields, "tag", "digest")
+			}
+		}
+		return target{cue: fields}, true
+	case field == "restartPolicy":
+		return target{cue: []string{prefix + "kind"}, why: "set by envgen: a proxy is a native sidecar (manifests/containers.go)"}, true
+	case strings.HasPrefix(field, "securityContext.runAsUser"), strings.HasPrefix(field, "securityContext.runAsGroup"):
+		return target{cue: []string{prefix + field}}, true
+	case strings.HasPrefix(field, "securityContext"):
+		return target{why: whyRestricted}, true
+	case strings.HasPrefix(field, "readinessProbe"):
+		return target{cue: []string{prefix + "probes.readiness"}}, true
+	case strings.HasPrefix(field, "livenessProbe"):
+		return target{cue: []string{prefix + "probes.liveness"}}, true
+	case strings.HasPrefix(field, "startupProbe"):
+		return target{cue: []string{prefix + "probes.startup"}}, true
+	case strings.HasPrefix(field, "volumeMounts"):
+		switch {
+		case strings.Contains(field, "[name=tmp-"):
+			return target{why: whyTmp}, true
+		case strings.Contains(field, "[name="+name+"-w-"):
+			return target{cue: []string{prefix + "writable"}}, true
+		case strings.Contains(field, "[name="+name+"-m-"):
+			return target{cue: []string{prefix + "mounts"}}, true
+		}
+		return target{cue: []string{prefix + "files"}}, true
+	case portItem.MatchString(field):
+		port := portItem.FindStringSubmatch(field)[1]
+		if strings.HasSuffix(field, ".protocol") {
+			return target{cue: []string{"service.ports." + selector(port) + ".protocol"}, why: "set by envgen: TCP unless service.ports says otherwise"}, true
+		}
+		return target{cue: []string{prefix + "ports." + selector(port)}}, true
+	case envItem.MatchString(field):
+		return target{cue: []string{prefix + "env." + envItem.FindStringSubmatch(field)[1]}}, true
+	case field == "command" || strings.HasPrefix(field, "command["):
+		return target{cue: []string{prefix + "command"}}, true
+	case field == "args" || strings.HasPrefix(field, "args["):
+		return target{cue: []string{prefix + "args"}}, true
+	case strings.HasPrefix(field, "resources"):
+		return target{cue: []string{prefix + field, prefix + "resources"}}, true
+	}
+	return target{why: whyShape}, true
+}
+
+// declaredPort is the envgen.cue field of a port of the service's Pod:
+// the main container's, or another container's.
+func declaredPort(project *compiler.Project, env, port string) string {
+	if s, err := project.Environment(env); err == nil {
+		for _, name := range sorted.Keys(s.Containers) {
+			if _, ok := s.Containers[name].Ports[port]; ok {
+				return "containers." + name + ".ports." + selector(port)
+			}
+		}
+	}
+	return "ports." + selector(port)
+}
+
+// identifier is a name CUE reads unquoted in a path.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// selector is a map key as a CUE path element: quoted unless it is an
+// identifier (port names have dashes: "tls-proxy").
+func selector(key string) string {
+	if identifier.MatchString(key) {
+		return key
+	}
+	return fmt.Sprintf("%q", key)
+}
