@@ -36,6 +36,7 @@ var (
 		{"ci", "services", "*", "env", "*"},
 		{"containers", "*"},
 		{"containers", "*", "env", "*"},
+		{"service", "ports", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

@@ -56,6 +56,9 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 	volumes := []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	if len(s.Files) > 0 {
 		for _, p := range sorted.Keys(s.Files) {
+			if s.FileOfContainer(p) {
+				continue // another container's (an envoy.yaml): it mounts it
+			}
 			container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{
 				Name: filesVolume, MountPath: p, SubPath: path.Base(p), ReadOnly: true,
 			})

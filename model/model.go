@@ -9,6 +9,7 @@ package model
 
 import (
 	"maps"
+	"slices"
 
 	"envgen.dev/envgen/internal/sorted"
 )
@@ -123,6 +124,18 @@ func (s *Service) SidecarImage(c Sidecar) string {
 		return ImageRef(s.Image, c.Tag, c.Digest)
 	}
 	return s.ImageRef()
+}
+
+// FileOfContainer says whether a config file is one the Pod's other
+// containers list in their files: those mount it, the main container
+// does not.
+func (s *Service) FileOfContainer(path string) bool {
+	for _, c := range s.Containers {
+		if slices.Contains(c.Files, path) {
+			return true
+		}
+	}
+	return false
 }
 
 // PodPorts are the named ports of the service's Pod: the main container's
