@@ -3,11 +3,13 @@ package compiler
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 
@@ -101,9 +103,17 @@ func Compile(filename string, src []byte, opts Options) (*Project, error) {
 // CompileSources compiles the files of one CUE package; the first is
 // envgen.cue.
 func CompileSources(sources []Source, opts Options) (*Project, error) {
+	return compileSources(sources, opts, "")
+}
+
+// compileSources compiles the files of one CUE package; root is the
+// directory they were read from ("" from memory), where a cue.mod may
+// provide the packages they import.
+func compileSources(sources []Source, opts Options, root string) (*Project, error) {
 	filename := sources[0].Name
-	fields := 0
+	fields, size := 0, 0
 	for _, s := range sources {
+		size += len(s.Data)
 		if len(s.Data) > MaxFileSize {
 			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", s.Name, len(s.Data), MaxFileSize)}}
 		}
@@ -115,7 +125,12 @@ func CompileSources(sources []Source, opts Options) (*Project, error) {
 			return nil, &InputError{Lines: []string{fmt.Sprintf("%s: more than %d fields (envgen.cue describes one service; split what is not this service's)", s.Name, MaxFields)}}
 		}
 	}
-	c := &compilation{ctx: cuecontext.New(), filename: filename}
+	budget, fieldsLeft := MaxFileSize-size, MaxFields-fields
+	importer, err := newPackageImporter(root, &budget, &fieldsLeft)
+	if err != nil {
+		return nil, err
+	}
+	c := &compilation{ctx: cuecontext.New(), filename: filename, importer: importer}
 	c.schema = c.ctx.CompileBytes(schema.Source, cue.Filename(schema.Filename))
 	if err := c.schema.Err(); err != nil {
 		return nil, fmt.Errorf("envgen's embedded schema is broken: %w", err)
@@ -252,7 +267,18 @@ func (c *compilation) buildPackage(sources []Source) (cue.Value, error) {
 		}
 	}
 	joined.Decls = append(imports, rest...)
-	user := c.ctx.BuildFile(joined)
+	inst := build.NewContext().NewInstance(filepath.Dir(c.filename), c.importer.load)
+	if err := inst.AddSyntax(joined); err != nil {
+		return cue.Value{}, c.inputError("", err)
+	}
+	completeErr := inst.Complete()
+	if c.importer.err != nil {
+		return cue.Value{}, c.importError()
+	}
+	if completeErr != nil {
+		return cue.Value{}, c.inputError("", completeErr)
+	}
+	user := c.ctx.BuildInstance(inst)
 	if err := user.Err(); err != nil {
 		return cue.Value{}, c.inputError("", err)
 	}
@@ -266,6 +292,7 @@ type compilation struct {
 	schema   cue.Value
 	filename string
 	sources  *Sources
+	importer *packageImporter
 }
 
 // withAncestors returns the named environments and those they extend,

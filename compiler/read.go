@@ -14,7 +14,8 @@ import (
 // CompileFile reads and compiles the envgen.cue at path, together with
 // every other *.cue file beside it: they form one CUE package, as `cue
 // export` reads them (a team may keep shared values in defaults.cue).
-// Subdirectories (cue.mod among them) are not read.
+// Subdirectories are not read, but for the packages envgen.cue imports
+// from its CUE module (cue.mod beside it; see imports.go).
 func CompileFile(path string, opts Options) (*Project, error) {
 	src, err := readBounded(path)
 	if err != nil {
@@ -36,7 +37,7 @@ func CompileFile(path string, opts Options) (*Project, error) {
 		}
 		sources = append(sources, Source{Name: other, Data: data})
 	}
-	return CompileSources(sources, opts)
+	return compileSources(sources, opts, filepath.Dir(path))
 }
 
 // maxPackageFiles bounds how many .cue files a package may have.
