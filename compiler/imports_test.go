@@ -60,7 +60,7 @@ func TestImportsAreBounded(t *testing.T) {
 	}, {
 		desc: "a directory without the package",
 		files: map[string]string{
-			"cue.mod/module.cue":                        `module: "example.org/svc"`,
+			"cue.mod/module.cue":                         `module: "example.org/svc"`,
 			"cue.mod/pkg/wmf.example.org/base/other.cue": "package other\nx: 1\n",
 		},
 		want: "has no .cue files of package base",
