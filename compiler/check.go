@@ -73,9 +73,11 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	}
 
 	if s.CI != nil {
-		return c.checkCI(env, resolved, s, fail)
+		if err := c.checkCI(env, resolved, s, fail); err != nil {
+			return err
+		}
 	}
-	return nil
+	return checkEscapeHatch(env, s, at, fail)
 }
 
 // onePin wants exactly one of tag and digest.

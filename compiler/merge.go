@@ -37,6 +37,7 @@ var (
 		{"containers", "*"},
 		{"containers", "*", "env", "*"},
 		{"service", "ports", "*"},
+		{"objects", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

@@ -65,6 +65,9 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 	e := &Explanation{Environment: env, Object: objectRef(obj), Path: canonical, Value: value}
 	t := mapTarget(project, env, obj, canonical)
 	fields, why := t.cue, t.why
+	if f, ok := hatchField(project, env, obj, canonical); ok {
+		fields = append([]string{f}, fields...)
+	}
 	// An image is made of three fields; anything else comes from the most
 	// specific field that envgen.cue sets (ci.env.X before env.X).
 	all := len(fields) > 0 && strings.HasSuffix(fields[0], "image")

@@ -41,8 +41,19 @@ const (
 const FilesHashAnnotation = "envgen.dev/files-sha256"
 
 // Build returns the objects of one environment in kustomize's legacy
-// order, which is also the order `kustomize build` prints them in.
-func Build(env string, s *model.Service) []Object {
+// order, which is also the order `kustomize build` prints them in: those
+// envgen generates, with envgen.cue's patches and objects (a *HatchError
+// when one of them is wrong; the compiler checks them with Build).
+func Build(env string, s *model.Service) ([]Object, error) {
+	objs := generate(env, s)
+	if len(s.Patches) == 0 && len(s.Objects) == 0 {
+		return objs, nil
+	}
+	return ApplyEscapeHatch(s, objs)
+}
+
+// generate returns the objects envgen generates for one environment.
+func generate(env string, s *model.Service) []Object {
 	var objs []Object
 	if len(s.Files) > 0 {
 		objs = append(objs, filesConfigMap(s))

@@ -37,6 +37,11 @@ type Service struct {
 	// Containers are the Pod's other containers (sidecars, init
 	// containers, proxies), by name.
 	Containers map[string]Sidecar `json:"containers,omitempty"`
+	// Patches are strategic merge patches of generated objects, by
+	// "Kind/name": the escape hatch, checked against the API types.
+	Patches map[string]map[string]any `json:"patches,omitempty"`
+	// Objects are objects envgen adds as they are, by "Kind/name".
+	Objects map[string]map[string]any `json:"objects,omitempty"`
 	// Jobs are scheduled jobs beside the Deployment, by name.
 	Jobs map[string]Job `json:"jobs,omitempty"`
 	// Mounts are existing Secrets and ConfigMaps as files, by directory.

@@ -29,7 +29,7 @@ func Load(path string, opts compiler.Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(project), nil
+	return build(project)
 }
 
 // LoadSource is Load for CUE text that is not in a file of its own (an
@@ -40,19 +40,27 @@ func LoadSource(filename string, src []byte, opts compiler.Options) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	return build(project), nil
+	return build(project)
 }
 
-func build(project *compiler.Project) *Result {
-	r := &Result{Project: project, Base: manifests.Build("", project.Base)}
+func build(project *compiler.Project) (*Result, error) {
+	base, err := manifests.Build("", project.Base)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Project: project, Base: base}
 	for _, env := range project.Environments {
+		objs, err := manifests.Build(env.Name, env.Service)
+		if err != nil {
+			return nil, err // the compiler checked it: a bug
+		}
 		r.Environments = append(r.Environments, overlays.Environment{
 			Name:    env.Name,
 			Extends: env.Extends,
-			Objects: manifests.Build(env.Name, env.Service),
+			Objects: objs,
 		})
 	}
-	return r
+	return r, nil
 }
 
 // Tree lays out the kustomize tree of all environments, and proves it:

@@ -67,6 +67,8 @@ type gen struct {
 	// topContainers are the top level's other containers: environments
 	// change or drop them, or add whole ones.
 	topContainers []string
+	// name is the service's name: patches and objects name objects by it.
+	name string
 }
 
 var (
@@ -107,8 +109,9 @@ func (g *gen) service() obj {
 	g.portNames = g.subset(portPool[:3], false)
 	g.pdbKind = g.pick([]string{"minAvailable", "maxUnavailable"})
 	g.nodePorts = g.chance(0.3)
+	g.name = g.pick([]string{"svc", "citoid", "web-api", "a"})
 	s := obj{
-		"name":  g.pick([]string{"svc", "citoid", "web-api", "a"}),
+		"name":  g.name,
 		"image": g.pick([]string{"registry.example.org/team/svc", "docker-registry.example.org/wikimedia/app", "quay.example.com:5000/x/y"}),
 	}
 	g.pin(s, true)
@@ -248,6 +251,12 @@ func (g *gen) settings(s obj, top bool) {
 	}
 	if g.chance(p / 3) {
 		s["containers"] = g.containers(top)
+	}
+	if g.chance(p / 5) {
+		s["patches"] = g.patches()
+	}
+	if g.chance(p / 5) {
+		s["objects"] = g.objects(top)
 	}
 	if g.chance(p / 3) {
 		r := obj{}

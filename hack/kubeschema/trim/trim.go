@@ -11,7 +11,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 )
 
-// Roots are the definitions of the kinds envgen generates.
+// Roots are the definitions of the kinds envgen generates, and of those
+// envgen.cue's objects may add (internal/kubetypes.Kinds).
 var Roots = []string{
 	"io.k8s.api.apps.v1.Deployment",
 	"io.k8s.api.core.v1.Service",
@@ -21,6 +22,11 @@ var Roots = []string{
 	"io.k8s.api.policy.v1.PodDisruptionBudget",
 	"io.k8s.api.networking.v1.NetworkPolicy",
 	"io.k8s.api.batch.v1.CronJob",
+	"io.k8s.api.batch.v1.Job",
+	"io.k8s.api.core.v1.ServiceAccount",
+	"io.k8s.api.networking.v1.Ingress",
+	"io.k8s.api.rbac.v1.Role",
+	"io.k8s.api.rbac.v1.RoleBinding",
 }
 
 // Schema returns the trimmed schema as a swagger document with only

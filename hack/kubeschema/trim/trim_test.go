@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"envgen.dev/envgen/hack/kubeschema/trim"
+	"envgen.dev/envgen/internal/kubetypes"
 )
 
 // TestEmbeddedSchemaIsCurrent: overlays/kubeschema.json is exactly what
@@ -30,5 +32,20 @@ func TestEmbeddedSchemaIsCurrent(t *testing.T) {
 			return
 		}
 		t.Errorf("%s is stale: run go run ./hack/kubeschema > overlays/kubeschema.json (or ENVGEN_UPDATE=1)", path)
+	}
+}
+
+// TestRootsCoverTheEscapeHatch: every kind envgen.cue's patches and
+// objects may name is in the trimmed schema, so that envgen's kustomize
+// merges it by the same keys as stock kustomize.
+func TestRootsCoverTheEscapeHatch(t *testing.T) {
+	for kind, k := range kubetypes.Kinds {
+		found := false
+		for _, root := range trim.Roots {
+			found = found || strings.HasSuffix(root, "."+kind)
+		}
+		if !found {
+			t.Errorf("%s (%s) is not among the Roots", kind, k.APIVersion)
+		}
 	}
 }

@@ -1,0 +1,51 @@
+package compiler
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"cuelang.org/go/cue"
+
+	"envgen.dev/envgen/manifests"
+	"envgen.dev/envgen/model"
+)
+
+// checkEscapeHatch builds the environment's objects as manifests does and
+// reports a wrong patch or object at its field in envgen.cue.
+func checkEscapeHatch(env string, s *model.Service, at func(string) cue.Value, fail func(field, msg string) error) error {
+	if len(s.Patches) == 0 && len(s.Objects) == 0 {
+		return nil
+	}
+	_, err := manifests.Build(env, s)
+	var hatch *manifests.HatchError
+	if !errors.As(err, &hatch) {
+		return err
+	}
+	// The closest field envgen.cue writes: a decoding error's path has no
+	// list indexes.
+	for len(hatch.Field) > 0 && !at(hatchField(hatch)).Exists() {
+		hatch.Field = hatch.Field[:len(hatch.Field)-1]
+	}
+	return fail(hatchField(hatch), hatch.Msg)
+}
+
+var cueIdentifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// hatchField is the CUE path of the entry and field a HatchError names.
+func hatchField(e *manifests.HatchError) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s.%q", e.Section, e.Key)
+	for _, f := range e.Field {
+		switch {
+		case strings.HasPrefix(f, "["):
+			b.WriteString(f)
+		case cueIdentifier.MatchString(f):
+			b.WriteString("." + f)
+		default:
+			fmt.Fprintf(&b, ".%q", f)
+		}
+	}
+	return b.String()
+}

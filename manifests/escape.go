@@ -1,0 +1,175 @@
+package manifests
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"envgen.dev/envgen/internal/kubetypes"
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/model"
+)
+
+// The escape hatch: envgen.cue's patches of generated objects and its
+// objects added as they are, for what its fields cannot say.
+
+// ComponentExtra labels the objects envgen.cue adds as they are.
+const ComponentExtra = "extra"
+
+// HatchError says which patch or object of envgen.cue is wrong, at which
+// field of it (nil: the whole entry).
+type HatchError struct {
+	// Section is "patches" or "objects"; Key is "Kind/name".
+	Section, Key string
+	Field       []string
+	Msg         string
+}
+
+func (e *HatchError) Error() string {
+	return fmt.Sprintf("%s.%q%s: %s", e.Section, e.Key, strings.Join(e.Field, "."), e.Msg)
+}
+
+// ApplyEscapeHatch patches generated objects with s.Patches and adds
+// s.Objects. It returns a *HatchError for a patch of an object the
+// environment does not have, a field the API type does not have, a value
+// of the wrong type, an object that clashes with a generated one.
+func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
+	byID := map[string]int{}
+	for i, obj := range objs {
+		byID[kindOf(obj)+"/"+obj.GetName()] = i
+	}
+	for _, key := range sorted.Keys(s.Patches) {
+		i, ok := byID[key]
+		if !ok {
+			return nil, &HatchError{Section: "patches", Key: key, Msg: fmt.Sprintf("this environment generates no %s (it has: %s)", key, strings.Join(sorted.Keys(byID), ", "))}
+		}
+		patched, err := patchObject(objs[i], s.Patches[key])
+		if err != nil {
+			if he, ok := err.(*HatchError); ok {
+				he.Section, he.Key = "patches", key
+			}
+			return nil, err
+		}
+		objs[i] = patched
+	}
+	for _, key := range sorted.Keys(s.Objects) {
+		if _, clash := byID[key]; clash {
+			return nil, &HatchError{Section: "objects", Key: key, Msg: "envgen generates this object already; change it with patches"}
+		}
+		obj, err := extraObject(s.Name, key, s.Objects[key])
+		if err != nil {
+			if he, ok := err.(*HatchError); ok {
+				he.Section, he.Key = "objects", key
+			}
+			return nil, err
+		}
+		objs = append(objs, obj)
+	}
+	Sort(objs)
+	return objs, nil
+}
+
+func kindOf(obj Object) string { return obj.GetObjectKind().GroupVersionKind().Kind }
+
+// patchObject applies a strategic merge patch as kube-apiserver would,
+// after checking every field of it against the object's type.
+func patchObject(obj Object, patch map[string]any) (Object, error) {
+	kind := kindOf(obj)
+	if p := kubetypes.UnknownField(patch, obj); p != nil {
+		return nil, &HatchError{Field: p, Msg: fmt.Sprintf("%s has no field %s", kind, p[len(p)-1])}
+	}
+	if _, err := kubetypes.Decode(kind, kubetypes.WithoutDirectives(patch).(map[string]any)); err != nil {
+		return nil, &HatchError{Field: decodeErrorField(err), Msg: err.Error()}
+	}
+	if meta, _ := patch["metadata"].(map[string]any); meta["name"] != nil {
+		return nil, &HatchError{Field: []string{"metadata", "name"}, Msg: "a patch cannot rename the object"}
+	}
+	original, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	patchJSON, err := json.Marshal(patch)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := strategicpatch.StrategicMergePatch(original, patchJSON, obj)
+	if err != nil {
+		return nil, &HatchError{Msg: err.Error()}
+	}
+	out := kubetypes.Kinds[kind].New()
+	if err := json.Unmarshal(merged, out); err != nil {
+		return nil, &HatchError{Msg: err.Error()}
+	}
+	return out, nil
+}
+
+// extraObject decodes one of envgen.cue's objects: its kind and name from
+// the key, envgen's labels beside its own.
+func extraObject(service, key string, data map[string]any) (Object, error) {
+	kind, name, _ := strings.Cut(key, "/")
+	k, ok := kubetypes.Kinds[kind]
+	if !ok || kind == "Pod" {
+		return nil, &HatchError{Msg: fmt.Sprintf("envgen adds objects of these kinds only: %s (namespaced, built into Kubernetes, no Secret: envgen.cue holds no secret values)", strings.Join(sorted.Keys(addable()), ", "))}
+	}
+	data = maps.Clone(data)
+	if v, ok := data["apiVersion"]; !ok || v != k.APIVersion {
+		return nil, &HatchError{Field: []string{"apiVersion"}, Msg: fmt.Sprintf("a %s is apiVersion %q", kind, k.APIVersion)}
+	}
+	if v, ok := data["kind"]; ok && v != kind {
+		return nil, &HatchError{Field: []string{"kind"}, Msg: fmt.Sprintf("the key says %s", kind)}
+	}
+	data["kind"] = kind
+	meta, _ := data["metadata"].(map[string]any)
+	meta = maps.Clone(meta)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	for field, what := range map[string]string{"name": "the key names the object", "namespace": "the object lives in the namespace the overlay is applied to"} {
+		if _, ok := meta[field]; ok {
+			return nil, &HatchError{Field: []string{"metadata", field}, Msg: what}
+		}
+	}
+	meta["name"] = name
+	data["metadata"] = meta
+	obj := k.New()
+	if p := kubetypes.UnknownField(data, obj); p != nil {
+		return nil, &HatchError{Field: p, Msg: fmt.Sprintf("%s has no field %s", kind, p[len(p)-1])}
+	}
+	obj, err := kubetypes.Decode(kind, data)
+	if err != nil {
+		return nil, &HatchError{Field: decodeErrorField(err), Msg: err.Error()}
+	}
+	l := obj.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	maps.Copy(l, labels(service, name, ComponentExtra))
+	obj.SetLabels(l)
+	return obj, nil
+}
+
+func addable() map[string]bool {
+	out := map[string]bool{}
+	for _, k := range kubetypes.AddableKinds() {
+		out[k] = true
+	}
+	return out
+}
+
+// goStructField is where encoding/json says a value of the wrong type is:
+// "Go struct field DeploymentSpec.spec.replicas of type int32".
+var goStructField = regexp.MustCompile(`Go struct field [A-Za-z0-9]+\.(\S+) of type`)
+
+// decodeErrorField is the field a decoding error names, as far as
+// encoding/json says (without list indexes; the compiler reports the
+// closest field it finds).
+func decodeErrorField(err error) []string {
+	if m := goStructField.FindStringSubmatch(err.Error()); m != nil {
+		return strings.Split(m[1], ".")
+	}
+	return nil
+}
