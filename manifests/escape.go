@@ -25,8 +25,8 @@ const ComponentExtra = "extra"
 type HatchError struct {
 	// Section is "patches" or "objects"; Key is "Kind/name".
 	Section, Key string
-	Field       []string
-	Msg         string
+	Field        []string
+	Msg          string
 }
 
 func (e *HatchError) Error() string {
