@@ -74,8 +74,13 @@ func (s *Sources) Where(env, field string) string {
 		}
 	}
 	if env != "" {
+		// A field the environment lacks: its block is where to add it, or,
+		// when it has none, the environments that would hold it.
 		block := s.top.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(env)))
 		if ps := userPositions(block); len(ps) > 0 {
+			return relativePos(cwd, ps[0])
+		}
+		if ps := userPositions(s.top.LookupPath(cue.ParsePath("environments"))); len(ps) > 0 {
 			return relativePos(cwd, ps[0])
 		}
 	}
