@@ -36,7 +36,8 @@ func (e *HatchError) Error() string {
 // ApplyEscapeHatch patches generated objects with s.Patches and adds
 // s.Objects. It returns a *HatchError for a patch of an object the
 // environment does not have, a field the API type does not have, a value
-// of the wrong type, an object that clashes with a generated one.
+// of the wrong type, an object that clashes with a generated one, a Pod
+// that would no longer meet the restricted profile.
 func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 	byID := map[string]int{}
 	for i, obj := range objs {
@@ -54,6 +55,9 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 			}
 			return nil, err
 		}
+		if v := restrictedViolation(patched); v != "" {
+			return nil, &HatchError{Section: "patches", Key: key, Msg: "the patched Pod would not meet the Pod Security Standard \"restricted\" profile: " + v}
+		}
 		objs[i] = patched
 	}
 	for _, key := range sorted.Keys(s.Objects) {
@@ -66,6 +70,9 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 				he.Section, he.Key = "objects", key
 			}
 			return nil, err
+		}
+		if v := restrictedViolation(obj); v != "" {
+			return nil, &HatchError{Section: "objects", Key: key, Msg: "its Pod would not meet the Pod Security Standard \"restricted\" profile: " + v}
 		}
 		objs = append(objs, obj)
 	}

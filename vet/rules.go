@@ -192,7 +192,7 @@ var Rules = []Rule{{
 			}
 		}
 	},
-}, restrictedRule}
+}}
 
 // invariantRule reports the invariants of envgen.cue's vet section.
 var invariantRule = Rule{
