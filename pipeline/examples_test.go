@@ -12,10 +12,8 @@ import (
 	"cuelang.org/go/cue/format"
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
@@ -24,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/kubetypes"
 	"envgen.dev/envgen/internal/golden"
 	"envgen.dev/envgen/overlays"
 	"envgen.dev/envgen/pipeline"
@@ -234,22 +233,10 @@ func decodeAll(t *testing.T, stream []byte) []map[string]any {
 	return out
 }
 
+// typedObject is an empty object of kind's k8s.io/api type.
 func typedObject(kind string) any {
-	switch kind {
-	case "Deployment":
-		return &appsv1.Deployment{}
-	case "Service":
-		return &corev1.Service{}
-	case "ConfigMap":
-		return &corev1.ConfigMap{}
-	case "Pod":
-		return &corev1.Pod{}
-	case "HorizontalPodAutoscaler":
-		return &autoscalingv2.HorizontalPodAutoscaler{}
-	case "PodDisruptionBudget":
-		return &policyv1.PodDisruptionBudget{}
-	case "NetworkPolicy":
-		return &networkingv1.NetworkPolicy{}
+	if k, ok := kubetypes.Kinds[kind]; ok {
+		return k.New()
 	}
 	return nil
 }
@@ -266,6 +253,10 @@ func podOf(t *testing.T, doc map[string]any) (*metav1.ObjectMeta, *corev1.PodSpe
 		var d appsv1.Deployment
 		mustUnmarshal(t, data, &d)
 		return &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec
+	case "CronJob":
+		var c batchv1.CronJob
+		mustUnmarshal(t, data, &c)
+		return &c.Spec.JobTemplate.Spec.Template.ObjectMeta, &c.Spec.JobTemplate.Spec.Template.Spec
 	}
 	return nil, nil
 }
