@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"envgen.dev/envgen/compiler"
-	"envgen.dev/envgen/internal/kubetypes"
 	"envgen.dev/envgen/internal/golden"
+	"envgen.dev/envgen/internal/kubetypes"
 	"envgen.dev/envgen/overlays"
 	"envgen.dev/envgen/pipeline"
 )
