@@ -57,6 +57,9 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	if err := checkScheduling(s.Scheduling, fail); err != nil {
 		return err
 	}
+	if err := checkToken(s, fail); err != nil {
+		return err
+	}
 	if s.PreStop != nil && s.PreStop.Sleep > 0 {
 		grace := int64(30) // Kubernetes' default
 		if s.TerminationGracePeriodSeconds != nil {
@@ -302,6 +305,31 @@ func checkScheduling(s model.Scheduling, fail func(field, msg string) error) err
 			return fail(fmt.Sprintf("scheduling.spread[%d]", i), fmt.Sprintf("%q is listed twice", name))
 		}
 		seen[name] = true
+	}
+	return nil
+}
+
+// checkToken wants the directory of the projected token a mount point of
+// its own: not the root, not /tmp, and no other mount in or around it
+// (the token's directory is read-only; a read-only mount cannot take
+// another mount point inside it).
+func checkToken(s *model.Service, fail func(field, msg string) error) error {
+	t := s.ServiceAccount.Token
+	if t == nil {
+		return nil
+	}
+	field := "serviceAccount.token.path"
+	dir := path.Dir(t.Path)
+	if dir == "/" || dir == "/tmp" {
+		return fail(field, fmt.Sprintf("the token's directory would be %s, which envgen cannot mount over: put it in a directory of its own (/var/run/secrets/tokens/<name>)", dir))
+	}
+	inside := func(p, d string) bool { return p == d || strings.HasPrefix(p, d+"/") }
+	for what, paths := range map[string][]string{"a config file": sorted.Keys(s.Files), "a mount": sorted.Keys(s.Mounts), "a writable directory": sorted.Keys(s.Writable)} {
+		for _, p := range paths {
+			if inside(p, dir) || (what != "a writable directory" && inside(dir, p)) {
+				return fail(field, fmt.Sprintf("the token's directory %s would overlap %s at %s; give the token a directory of its own", dir, what, p))
+			}
+		}
 	}
 	return nil
 }

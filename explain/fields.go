@@ -222,6 +222,9 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case rest == "serviceAccountName":
 		return target{cue: []string{"serviceAccount.name"}}
 	case strings.HasPrefix(rest, "volumes"):
+		if strings.HasPrefix(rest, "volumes[name=token]") {
+			return target{cue: []string{"serviceAccount.token"}}
+		}
 		if strings.Contains(rest, "[name=writable-") {
 			return target{cue: []string{writable(prefix)}}
 		}
@@ -264,6 +267,9 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case strings.HasPrefix(field, "volumeMounts"):
 		if strings.Contains(field, "[name=writable-") {
 			return target{cue: []string{writable(prefix)}}
+		}
+		if strings.Contains(field, "[name=token]") {
+			return target{cue: []string{"serviceAccount.token.path"}}
 		}
 		if strings.Contains(field, "[name=mount-") {
 			return target{cue: []string{"mounts"}}

@@ -17,6 +17,8 @@ import (
 const (
 	tmpVolume   = "tmp"
 	filesVolume = "files"
+	// tokenVolume holds serviceAccount.token's projected token.
+	tokenVolume = "token"
 )
 
 // podSecurityContext meets the "restricted" Pod Security Standard.
@@ -73,6 +75,14 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 	mounts, existing := mountVolumes(s.Mounts)
 	container.VolumeMounts = append(container.VolumeMounts, mounts...)
 	volumes = append(volumes, existing...)
+	if t := s.ServiceAccount.Token; t != nil {
+		container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{Name: tokenVolume, MountPath: path.Dir(t.Path), ReadOnly: true})
+		volumes = append(volumes, corev1.Volume{Name: tokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Path: path.Base(t.Path), Audience: t.Audience, ExpirationSeconds: t.ExpirationSeconds,
+			}}},
+		}}})
+	}
 	return corev1.PodSpec{
 		Containers:                   []corev1.Container{container},
 		Volumes:                      volumes,

@@ -370,6 +370,16 @@ type Ingress struct {
 type ServiceAccount struct {
 	Name           string `json:"name,omitempty"`
 	AutomountToken bool   `json:"automountToken,omitempty"`
+	// Token is a projected, short-lived token mounted as a file.
+	Token *ProjectedToken `json:"token,omitempty"`
+}
+
+// ProjectedToken is a service account token for one audience, in a file
+// the kubelet renews.
+type ProjectedToken struct {
+	Path              string `json:"path"`
+	Audience          string `json:"audience,omitempty"`
+	ExpirationSeconds *int64 `json:"expirationSeconds,omitempty"`
 }
 
 // SecurityContext holds the ids the containers run as; zero means unset.

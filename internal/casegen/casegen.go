@@ -288,6 +288,16 @@ func (g *gen) settings(s obj, top bool) {
 			sa["name"] = g.pick([]string{"svc-runner", "deployer"})
 		}
 		sa["automountToken"] = g.chance(0.5)
+		if g.chance(0.4) {
+			token := obj{"path": g.pick([]string{"/var/run/secrets/tokens/vault", "/var/run/secrets/tokens/mesh"})}
+			if g.chance(0.6) {
+				token["audience"] = g.pick([]string{"vault", "https://mesh.example.org"})
+			}
+			if g.chance(0.5) {
+				token["expirationSeconds"] = []any{600, 3600, 7200}[g.intn(3)]
+			}
+			sa["token"] = token
+		}
 		s["serviceAccount"] = sa
 	}
 	if g.chance(p / 2) {
