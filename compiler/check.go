@@ -56,6 +56,9 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	if err := checkContainers(env, s, at, fail); err != nil {
 		return err
 	}
+	if err := checkJobsOnly(env, s, at, fail); err != nil {
+		return err
+	}
 	if err := checkApplyable(s, fail); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	// has no zoneinfo (a distroless CI image).
 	_ "time/tzdata"
 
+	"cuelang.org/go/cue"
 	"github.com/robfig/cron/v3"
 
 	"envgen.dev/envgen/internal/sorted"
@@ -51,6 +52,27 @@ func checkJobs(s *model.Service, fail func(field, msg string) error) error {
 		if err := requestsWithinLimits(prefix+".resources", job.Resources, fail); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// deploymentOnly are the fields that describe the Deployment and what
+// fronts it: with deployment: false they would describe nothing.
+var deploymentOnly = []string{"autoscale", "disruptionBudget", "rollout", "service", "ingress", "egress"}
+
+// checkJobsOnly wants a service without a Deployment to have jobs, and
+// none of the Deployment's fields.
+func checkJobsOnly(env string, s *model.Service, at func(string) cue.Value, fail func(field, msg string) error) error {
+	if s.Deploys() {
+		return nil
+	}
+	for _, field := range deploymentOnly {
+		if at(field).Exists() {
+			return fail(field, fmt.Sprintf("deployment is false: there is no Deployment for %s to shape (the scheduled jobs do not use it)", field))
+		}
+	}
+	if len(s.Jobs) == 0 && env != manifests.CIEnvironment && env != "" {
+		return fail("deployment", "deployment is false and there are no jobs: this environment would run nothing")
 	}
 	return nil
 }

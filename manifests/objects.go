@@ -58,18 +58,8 @@ func generate(env string, s *model.Service) []Object {
 	if len(s.Files) > 0 {
 		objs = append(objs, filesConfigMap(s))
 	}
-	if len(s.PodPorts()) > 0 && s.Service.Type != "None" {
-		objs = append(objs, serviceFront(s))
-	}
-	objs = append(objs, deployment(s))
-	if s.Autoscale != nil {
-		objs = append(objs, autoscaler(s))
-	}
-	if s.DisruptionBudget != nil {
-		objs = append(objs, disruptionBudget(s))
-	}
-	if len(s.Egress) > 0 || len(s.Ingress) > 0 {
-		objs = append(objs, networkPolicy(s))
+	if s.Deploys() {
+		objs = append(objs, server(s)...)
 	}
 	if env != CIEnvironment {
 		objs = append(objs, cronJobs(s)...)
@@ -83,6 +73,26 @@ func generate(env string, s *model.Service) []Object {
 		}
 	}
 	Sort(objs)
+	return objs
+}
+
+// server is the service as a Deployment: with its Service, autoscaler,
+// disruption budget and network policy when envgen.cue asks for them.
+func server(s *model.Service) []Object {
+	var objs []Object
+	if len(s.PodPorts()) > 0 && s.Service.Type != "None" {
+		objs = append(objs, serviceFront(s))
+	}
+	objs = append(objs, deployment(s))
+	if s.Autoscale != nil {
+		objs = append(objs, autoscaler(s))
+	}
+	if s.DisruptionBudget != nil {
+		objs = append(objs, disruptionBudget(s))
+	}
+	if len(s.Egress) > 0 || len(s.Ingress) > 0 {
+		objs = append(objs, networkPolicy(s))
+	}
 	return objs
 }
 

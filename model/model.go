@@ -42,6 +42,9 @@ type Service struct {
 	Patches map[string]map[string]any `json:"patches,omitempty"`
 	// Objects are objects envgen adds as they are, by "Kind/name".
 	Objects map[string]map[string]any `json:"objects,omitempty"`
+	// Deployment false: no Deployment (and no Service, autoscaler,
+	// disruption budget, network policy); the service is its jobs.
+	Deployment *bool `json:"deployment,omitempty"`
 	// Jobs are scheduled jobs beside the Deployment, by name.
 	Jobs map[string]Job `json:"jobs,omitempty"`
 	// Mounts are existing Secrets and ConfigMaps as files, by directory.
@@ -130,6 +133,10 @@ func (s *Service) SidecarImage(c Sidecar) string {
 	}
 	return s.ImageRef()
 }
+
+// Deploys says whether the service runs as a Deployment (deployment is
+// not false).
+func (s *Service) Deploys() bool { return s.Deployment == nil || *s.Deployment }
 
 // FileOfContainer says whether a config file is one the Pod's other
 // containers list in their files: those mount it, the main container

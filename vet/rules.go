@@ -36,7 +36,7 @@ var Rules = []Rule{{
 	Fix:     `add probes: readiness: http: {path: "/healthz", port: "http"} (or tcp, exec)`,
 	check: func(c *context, env string, s *model.Service) {
 		// Without ports there is no Service to gate (a queue worker).
-		if len(s.Ports) > 0 && s.Probes.Readiness == nil {
+		if s.Deploys() && len(s.Ports) > 0 && s.Probes.Readiness == nil {
 			c.report(env, "probes.readiness", "no readiness probe")
 		}
 	},
@@ -60,7 +60,7 @@ var Rules = []Rule{{
 	Summary: "at least two replicas, or an autoscaler, so that one Pod's loss is not an outage",
 	Fix:     "set replicas: 2 or more, or autoscale: {min, max}",
 	check: func(c *context, env string, s *model.Service) {
-		if s.Autoscale == nil && s.Replicas < 2 {
+		if s.Deploys() && s.Autoscale == nil && s.Replicas < 2 {
 			c.report(env, "replicas", "%d replica(s) and no autoscaler", s.Replicas)
 		}
 	},
@@ -70,7 +70,7 @@ var Rules = []Rule{{
 	Fix:     "set disruptionBudget: maxUnavailable: 1 (or minAvailable)",
 	check: func(c *context, env string, s *model.Service) {
 		many := s.Replicas > 1 || (s.Autoscale != nil && s.Autoscale.Min > 1)
-		if many && s.DisruptionBudget == nil {
+		if s.Deploys() && many && s.DisruptionBudget == nil {
 			c.report(env, "disruptionBudget", "more than one replica and no disruption budget")
 		}
 	},

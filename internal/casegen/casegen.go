@@ -69,6 +69,9 @@ type gen struct {
 	topContainers []string
 	// name is the service's name: patches and objects name objects by it.
 	name string
+	// jobsOnly cases have deployment: false at the top level: no layer
+	// sets what shapes the Deployment, and the top level has jobs.
+	jobsOnly bool
 }
 
 var (
@@ -122,7 +125,14 @@ func (g *gen) service() obj {
 	if len(ports) > 0 {
 		s["ports"] = ports
 	}
+	g.jobsOnly = g.chance(0.08)
 	g.settings(s, true)
+	if g.jobsOnly {
+		s["deployment"] = false
+		if _, ok := s["jobs"]; !ok {
+			s["jobs"] = g.jobs(true)
+		}
+	}
 	if g.chance(0.8) {
 		s["ci"] = g.ci(true)
 	}
@@ -219,7 +229,10 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 2) {
 		s["replicas"] = g.intn(5)
 	}
-	if g.chance(p / 3) {
+	if g.jobsOnly && !top && g.chance(0.3) {
+		s["deployment"] = g.chance(0.5)
+	}
+	if !g.jobsOnly && g.chance(p/3) {
 		low := 1 + g.intn(4)
 		a := obj{"min": low, "max": low + g.intn(6)}
 		if g.chance(0.5) {
@@ -227,20 +240,20 @@ func (g *gen) settings(s obj, top bool) {
 		}
 		s["autoscale"] = a
 	}
-	if g.chance(p / 3) {
+	if !g.jobsOnly && g.chance(p/3) {
 		var v any = g.intn(3)
 		if g.chance(0.5) {
 			v = fmt.Sprintf("%d%%", 10*(1+g.intn(9)))
 		}
 		s["disruptionBudget"] = obj{g.pdbKind: v}
 	}
-	if g.chance(p / 3) {
+	if !g.jobsOnly && g.chance(p/3) {
 		s["egress"] = g.egress()
 	}
-	if g.chance(p / 3) {
+	if !g.jobsOnly && g.chance(p/3) {
 		s["ingress"] = g.ingress()
 	}
-	if len(g.portNames) > 0 && g.chance(p/3) {
+	if !g.jobsOnly && len(g.portNames) > 0 && g.chance(p/3) {
 		s["service"] = g.serviceShape()
 	}
 	if g.chance(p / 4) {
@@ -252,13 +265,13 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 3) {
 		s["containers"] = g.containers(top)
 	}
-	if g.chance(p / 5) {
+	if !g.jobsOnly && g.chance(p/5) {
 		s["patches"] = g.patches()
 	}
 	if g.chance(p / 5) {
 		s["objects"] = g.objects(top)
 	}
-	if g.chance(p / 3) {
+	if !g.jobsOnly && g.chance(p/3) {
 		r := obj{}
 		// Never both zero: one of them is always at least 1.
 		if g.chance(0.6) {
