@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +115,12 @@ func TestSoakWithAPIServerOutages(t *testing.T) {
 			var names []string
 			for _, ns := range list.Items {
 				names = append(names, ns.Name+" ("+string(ns.Status.Phase)+")")
+				// What the build that left it said.
+				for i, r := range results {
+					if strings.Contains(ns.Name, fmt.Sprintf("-soak-%d-", i)) {
+						t.Logf("build soak-%d (exit %d) left %s:\n%s", i, r.Code, ns.Name, r.Stderr)
+					}
+				}
 			}
 			t.Fatalf("%d namespaces left 60 s after the last build: %v", len(names), names)
 		}
