@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"envgen.dev/envgen/internal/kubetypes"
@@ -92,8 +94,8 @@ func patchObject(obj Object, patch map[string]any) (Object, error) {
 	if _, err := kubetypes.Decode(kind, kubetypes.WithoutDirectives(patch).(map[string]any)); err != nil {
 		return nil, &HatchError{Field: decodeErrorField(err), Msg: err.Error()}
 	}
-	if meta, _ := patch["metadata"].(map[string]any); meta["name"] != nil {
-		return nil, &HatchError{Field: []string{"metadata", "name"}, Msg: "a patch cannot rename the object"}
+	if err := patchKeepsIdentity(patch); err != nil {
+		return nil, err
 	}
 	original, err := json.Marshal(obj)
 	if err != nil {
@@ -111,7 +113,55 @@ func patchObject(obj Object, patch map[string]any) (Object, error) {
 	if err := json.Unmarshal(merged, out); err != nil {
 		return nil, &HatchError{Msg: err.Error()}
 	}
+	if err := keepsWhatEnvgenNeeds(obj, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// patchKeepsIdentity refuses a patch that would replace or delete the
+// object whole, or change what names it: kustomize finds the object by
+// them, and envgen run by its name.
+func patchKeepsIdentity(patch map[string]any) error {
+	for _, field := range []string{"$patch", "apiVersion", "kind"} {
+		if _, ok := patch[field]; ok {
+			return &HatchError{Field: []string{field}, Msg: "a patch changes fields of the object; it cannot replace, delete or retype it"}
+		}
+	}
+	meta, _ := patch["metadata"].(map[string]any)
+	for _, field := range []string{"name", "namespace", "$patch"} {
+		if _, ok := meta[field]; ok {
+			return &HatchError{Field: []string{"metadata", field}, Msg: "a patch cannot rename the object, move it to another namespace or replace its metadata"}
+		}
+	}
+	return nil
+}
+
+// keepsWhatEnvgenNeeds refuses a patched object that lost what envgen and
+// kube-apiserver rely on: envgen's labels (envgen run and gc find objects
+// by them), the Deployment's selector and the template labels it selects,
+// a Pod's containers.
+func keepsWhatEnvgenNeeds(before, after Object) error {
+	for _, key := range []string{LabelName, LabelInstance, LabelComponent, LabelManagedBy} {
+		if before.GetLabels()[key] != after.GetLabels()[key] {
+			return &HatchError{Field: []string{"metadata", "labels"}, Msg: fmt.Sprintf("a patch cannot change or drop envgen's label %s", key)}
+		}
+	}
+	if b, ok := before.(*appsv1.Deployment); ok {
+		a := after.(*appsv1.Deployment)
+		if !reflect.DeepEqual(b.Spec.Selector, a.Spec.Selector) {
+			return &HatchError{Field: []string{"spec", "selector"}, Msg: "a patch cannot change the Deployment's selector (Kubernetes does not let it change, and it must match the Pods' labels)"}
+		}
+		for key, value := range b.Spec.Selector.MatchLabels {
+			if a.Spec.Template.Labels[key] != value {
+				return &HatchError{Field: []string{"spec", "template", "metadata", "labels"}, Msg: fmt.Sprintf("a patch cannot change or drop the Pods' label %s: the Deployment selects them by it", key)}
+			}
+		}
+	}
+	if _, spec := podOf(after); spec != nil && len(spec.Containers) == 0 {
+		return &HatchError{Msg: "the patched Pod would have no containers"}
+	}
+	return nil
 }
 
 // extraObject decodes one of envgen.cue's objects: its kind and name from
