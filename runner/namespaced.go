@@ -145,7 +145,9 @@ func (r *run) leaseObject(name string, now time.Time, current *unstructured.Unst
 	return u
 }
 
-// renew keeps the Lease fresh until the build ends.
+// renew keeps the Lease fresh until the build ends. A Lease that is gone
+// or held by another build (taken over after an outage longer than its
+// duration) ends the run: two builds would otherwise share the objects.
 func (l *lease) renew(ctx context.Context) {
 	defer close(l.ended)
 	client := l.run.clients.Dynamic.Resource(leasesResource).Namespace(l.run.namespace)
@@ -156,24 +158,49 @@ func (l *lease) renew(ctx context.Context) {
 		case <-time.After(leaseRenewEvery):
 		}
 		current, err := client.Get(ctx, l.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			l.lost("it was deleted")
+			return
+		}
 		if err != nil {
 			continue // an outage: the next tick tries again, well within the duration
 		}
+		if holder, _, _ := unstructured.NestedString(current.Object, "spec", "holderIdentity"); holder != l.run.opts.BuildID {
+			l.lost(fmt.Sprintf("build %s holds it now", holder))
+			return
+		}
 		stamp := time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00")
 		_ = unstructured.SetNestedField(current.Object, stamp, "spec", "renewTime")
+		// A conflict (another build took it meanwhile) shows on the next tick.
 		_, _ = client.Update(ctx, current, metav1.UpdateOptions{FieldManager: FieldManager})
 	}
 }
 
+// lost ends the run: its turn in the namespace is over.
+func (l *lease) lost(why string) {
+	l.run.end(&ClusterError{Op: "keeping Lease " + l.name, Err: fmt.Errorf("this build's turn in namespace %s ended: %s; stopping so that two builds never share its objects", l.run.namespace, why)})
+}
+
 // release ends the renewal and deletes the Lease, so the next build need
-// not wait for it to expire.
+// not wait for it to expire — only while it is still this build's.
 func (l *lease) release(ctx context.Context) {
 	l.stop()
 	<-l.ended
 	client := l.run.clients.Dynamic.Resource(leasesResource).Namespace(l.run.namespace)
 	_ = retry(ctx, func(bool) error {
-		err := client.Delete(ctx, l.name, metav1.DeleteOptions{})
+		current, err := client.Get(ctx, l.name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if holder, _, _ := unstructured.NestedString(current.Object, "spec", "holderIdentity"); holder != l.run.opts.BuildID {
+			return nil // another build's turn now
+		}
+		rv := current.GetResourceVersion()
+		err = client.Delete(ctx, l.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}})
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			return nil
 		}
 		return err

@@ -70,6 +70,8 @@ type run struct {
 	events    *events
 	parent    context.Context // cancelled by a signal
 	ctx       context.Context // the run's, bounded by the timeout
+	// end stops the run with a cause of its own (the Lease lost).
+	end context.CancelCauseFunc
 }
 
 // classify turns the end of a wait into the error a caller acts on.
@@ -97,9 +99,11 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 		return report, err
 	}
 
-	runCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	endable, end := context.WithCancelCause(ctx)
+	defer end(nil)
+	runCtx, cancel := context.WithTimeout(endable, opts.Timeout)
 	defer cancel()
-	r := &run{clients: clients, namespace: report.Namespace, opts: opts, events: ev, parent: ctx, ctx: runCtx}
+	r := &run{clients: clients, namespace: report.Namespace, opts: opts, events: ev, parent: ctx, ctx: runCtx, end: end}
 	// Cleanup and diagnostics must run after a timeout or Ctrl-C too: they
 	// get a context of their own.
 	cleanupCtx := func() (context.Context, context.CancelFunc) {
@@ -363,9 +367,12 @@ func applyBuildPod(ctx context.Context, clients Clients, namespace string, build
 // classify turns the end of a wait into the error a caller acts on: the
 // parent context's cancellation (a signal), the run's timeout, or err.
 func classify(parent, run context.Context, timeout time.Duration, err error) error {
+	var cluster *ClusterError
 	switch {
 	case parent.Err() != nil:
 		return fmt.Errorf("interrupted: %w", parent.Err())
+	case errors.As(context.Cause(run), &cluster):
+		return cluster // the run was ended: its Lease was lost
 	case run.Err() != nil:
 		return &TimeoutError{After: timeout}
 	}
