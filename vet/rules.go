@@ -192,6 +192,21 @@ var Rules = []Rule{{
 			}
 		}
 	},
+}, {
+	ID: "EG014", Severity: Warning, Scope: "all",
+	Summary: "a proxy has a startup or readiness probe, so the main container starts once it listens",
+	Fix:     `add containers: <name>: probes: startup: tcp: port: "<its port>"`,
+	check: func(c *context, env string, s *model.Service) {
+		// The kubelet starts the next container as soon as a native
+		// sidecar's startup probe passes — at once when it has none — so
+		// the main container's first requests could find no proxy.
+		for _, name := range sorted.Keys(s.Containers) {
+			ct := s.Containers[name]
+			if ct.KindOrDefault() == model.KindProxy && ct.Probes.Startup == nil && ct.Probes.Readiness == nil {
+				c.report(env, "containers."+name+".probes", "proxy %s has no startup or readiness probe: the main container may start before it listens", name)
+			}
+		}
+	},
 }}
 
 // invariantRule reports the invariants of envgen.cue's vet section.
