@@ -70,10 +70,22 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 	}
 	// An image is made of three fields; anything else comes from the most
 	// specific field that envgen.cue sets (ci.env.X before env.X).
+	// Of an image, the repository comes from the most specific layer that
+	// names one, the version (tag or digest) likewise: a stage's tag
+	// before ci.tag before tag.
 	all := len(fields) > 0 && strings.HasSuffix(fields[0], "image")
+	found := map[string]bool{}
 	for _, f := range fields {
+		part := "version"
+		if strings.HasSuffix(f, "image") {
+			part = "repository"
+		}
+		if all && found[part] {
+			continue
+		}
 		if c := project.Sources().Contributions(env, f); len(c) > 0 {
 			e.Sources = append(e.Sources, Source{Field: f, Contributions: c})
+			found[part] = true
 			if !all {
 				break
 			}
