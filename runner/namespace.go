@@ -111,11 +111,14 @@ func createdByThisRun(ctx context.Context, client *Core, name, buildID string) b
 }
 
 // deleteNamespace deletes the namespace and everything in it, trying
-// again while the API server is briefly away. The cluster finishes the
-// deletion; envgen does not wait for it.
+// again for as long as ctx (cleanup's budget) lasts while the API server
+// is away: a delete is safe to repeat, and a namespace left behind waits
+// for envgen gc. Any failure that is not the API server's answer (a
+// connection closed, a GOAWAY, a timeout) counts as "away". The cluster
+// finishes the deletion; envgen does not wait for it.
 func deleteNamespace(ctx context.Context, client *Core, name string) error {
 	policy := metav1.DeletePropagationBackground
-	err := retry(ctx, func(bool) error {
+	err := retryIdempotent(ctx, func() error {
 		return client.DeleteNamespace(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
 	})
 	if err != nil && !apierrors.IsNotFound(err) {

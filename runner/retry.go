@@ -60,3 +60,24 @@ func retry(ctx context.Context, do func(retrying bool) error) error {
 	}
 	return err
 }
+
+// retryIdempotent calls do, a request that is safe to repeat, until it
+// succeeds, the API server answers with an error that does not pass, or
+// ctx ends: every other failure (the connection, not the server) is
+// tried again, at most every 2 s.
+func retryIdempotent(ctx context.Context, do func() error) error {
+	delay := 250 * time.Millisecond
+	for {
+		err := do()
+		var status apierrors.APIStatus
+		if err == nil || (errors.As(err, &status) && !transient(err)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}

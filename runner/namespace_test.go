@@ -11,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // leaseRun is a run in namespace ns of build "mine" whose Lease is held
@@ -70,5 +72,36 @@ func TestLeaseKeptWhileHeld(t *testing.T) {
 	_, err := client.Resource(leasesResource).Namespace("ns").Get(context.Background(), l.name, metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Fatalf("the Lease is still there after release: %v", err)
+	}
+}
+
+// TestNamespaceDeleteOutlastsAnOutage: the cleanup's delete keeps trying
+// through failures that are the connection's, not the API server's
+// answer (seen as namespaces left behind by the soak test), and stops at
+// once on an answer that does not pass.
+func TestNamespaceDeleteOutlastsAnOutage(t *testing.T) {
+	client := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme())
+	failures := 0
+	client.PrependReactor("delete", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures < 5 {
+			failures++
+			return true, nil, errors.New("http2: server sent GOAWAY and closed the connection")
+		}
+		return true, nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := deleteNamespace(ctx, &Core{dyn: client}, "ns"); err != nil || failures != 5 {
+		t.Fatalf("got %v after %d failures, want success after 5", err, failures)
+	}
+
+	forbidden := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme())
+	calls := 0
+	forbidden.PrependReactor("delete", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		calls++
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "ns", errors.New("no"))
+	})
+	if err := deleteNamespace(ctx, &Core{dyn: forbidden}, "ns"); !apierrors.IsForbidden(err) || calls != 1 {
+		t.Fatalf("got %v after %d calls, want forbidden at once", err, calls)
 	}
 }
