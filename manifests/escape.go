@@ -9,6 +9,10 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"envgen.dev/envgen/internal/kubetypes"
@@ -158,6 +162,9 @@ func keepsWhatEnvgenNeeds(before, after Object) error {
 			}
 		}
 	}
+	if field, changed := selectorChanged(before, after); changed {
+		return &HatchError{Field: field, Msg: fmt.Sprintf("a patch cannot change what the %s selects: envgen's Pods would no longer be the ones it means", kindOf(before))}
+	}
 	if _, spec := podOf(after); spec != nil && len(spec.Containers) == 0 {
 		return &HatchError{Msg: "the patched Pod would have no containers"}
 	}
@@ -229,4 +236,21 @@ func decodeErrorField(err error) []string {
 		return strings.Split(m[1], ".")
 	}
 	return nil
+}
+
+// selectorChanged says whether a patch changed how a Service, network
+// policy, disruption budget or autoscaler finds the service's Pods (or
+// Deployment), and where.
+func selectorChanged(before, after Object) ([]string, bool) {
+	switch b := before.(type) {
+	case *corev1.Service:
+		return []string{"spec", "selector"}, !reflect.DeepEqual(b.Spec.Selector, after.(*corev1.Service).Spec.Selector)
+	case *networkingv1.NetworkPolicy:
+		return []string{"spec", "podSelector"}, !reflect.DeepEqual(b.Spec.PodSelector, after.(*networkingv1.NetworkPolicy).Spec.PodSelector)
+	case *policyv1.PodDisruptionBudget:
+		return []string{"spec", "selector"}, !reflect.DeepEqual(b.Spec.Selector, after.(*policyv1.PodDisruptionBudget).Spec.Selector)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		return []string{"spec", "scaleTargetRef"}, !reflect.DeepEqual(b.Spec.ScaleTargetRef, after.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef)
+	}
+	return nil, false
 }
