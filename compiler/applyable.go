@@ -89,12 +89,12 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		return err
 	}
 	for _, name := range sorted.Keys(s.Egress) {
-		if err := checkCIDRs("egress."+label(name), s.Egress[name].CIDRs, fail); err != nil {
+		if err := checkCIDRs("egress."+Label(name), s.Egress[name].CIDRs, fail); err != nil {
 			return err
 		}
 	}
 	for _, name := range sorted.Keys(s.Ingress) {
-		field := "ingress." + label(name)
+		field := "ingress." + Label(name)
 		if err := checkCIDRs(field, s.Ingress[name].CIDRs, fail); err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		return err
 	}
 	for _, name := range sorted.Keys(s.CI.Services) {
-		field := "ci.services." + label(name)
+		field := "ci.services." + Label(name)
 		objectName := manifests.TestServiceName(s.Name, name)
 		if objectName == manifests.BuildPodName(s.Name) {
 			return fail(field, fmt.Sprintf("a test service named %q would share its name and labels with the build Pod %s; choose another name", name, objectName))
@@ -140,7 +140,7 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 func checkServiceShape(s *model.Service, fail func(field, msg string) error) error {
 	nodePorts := s.Service.Type == "NodePort" || s.Service.Type == "LoadBalancer"
 	for _, name := range sorted.Keys(s.Service.Ports) {
-		field := "service.ports." + label(name)
+		field := "service.ports." + Label(name)
 		if _, ok := s.PodPorts()[name]; !ok {
 			return fail(field, fmt.Sprintf("no port named %q in the Pod's ports%s", name, portList(s.PodPorts())))
 		}
@@ -157,7 +157,7 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 		port := s.PodPorts()[name]
 		field := portField(s, name)
 		if shape.Port != 0 {
-			port, field = shape.Port, "service.ports."+label(name)+".port"
+			port, field = shape.Port, "service.ports."+Label(name)+".port"
 		}
 		key := fmt.Sprintf("%d/%s", port, s.Protocol(name))
 		if other, ok := taken[key]; ok {
@@ -166,7 +166,7 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 		taken[key] = name
 		if n := shape.NodePort; n != 0 {
 			if other, ok := nodeTaken[n]; ok {
-				return fail("service.ports."+label(name)+".nodePort", fmt.Sprintf("node port %d is also %s's", n, other))
+				return fail("service.ports."+Label(name)+".nodePort", fmt.Sprintf("node port %d is also %s's", n, other))
 			}
 			nodeTaken[n] = name
 		}
@@ -179,10 +179,10 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 func portField(s *model.Service, name string) string {
 	for _, c := range sorted.Keys(s.Containers) {
 		if _, ok := s.Containers[c].Ports[name]; ok {
-			return "containers." + label(c) + ".ports." + label(name)
+			return "containers." + Label(c) + ".ports." + Label(name)
 		}
 	}
-	return "ports." + label(name)
+	return "ports." + Label(name)
 }
 
 // isZero says whether a count or percentage is zero ("0%" too).
@@ -251,7 +251,7 @@ func uniquePorts(field string, ports map[string]int32, fail func(field, msg stri
 	for _, name := range sorted.Keys(ports) {
 		n := ports[name]
 		if other, ok := byNumber[n]; ok {
-			return fail(field+"."+label(name), fmt.Sprintf("port %d is also %s; each port needs its own number", n, other))
+			return fail(field+"."+Label(name), fmt.Sprintf("port %d is also %s; each port needs its own number", n, other))
 		}
 		byNumber[n] = name
 	}
@@ -277,9 +277,10 @@ func checkAnnotations(field string, annotations map[string]string, fail func(fie
 // identifier is a CUE label that needs no quotes in a path.
 var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
 
-// label is name as a CUE path element: quoted unless an identifier
-// (database-x becomes "database-x"), so that the path finds its position.
-func label(name string) string {
+// Label is name as a CUE path element: quoted unless an identifier
+// (database-x becomes "database-x", tls-proxy "tls-proxy"), so that a path
+// of envgen.cue finds its position.
+func Label(name string) string {
 	if identifier.MatchString(name) {
 		return name
 	}

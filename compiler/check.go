@@ -122,7 +122,7 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 		seen := map[string]bool{}
 		for i, key := range s.CI.Secrets[name] {
 			if seen[key] {
-				return fail(fmt.Sprintf("ci.secrets.%s[%d]", label(name), i), fmt.Sprintf("key %q is listed twice", key))
+				return fail(fmt.Sprintf("ci.secrets.%s[%d]", Label(name), i), fmt.Sprintf("key %q is listed twice", key))
 			}
 			seen[key] = true
 		}
@@ -130,7 +130,7 @@ func (c *compilation) checkCI(env string, resolved cue.Value, s *model.Service, 
 	localPorts, localPortNames := map[int32]string{}, map[string]string{}
 	for _, name := range sorted.Keys(s.CI.Services) {
 		svc := s.CI.Services[name]
-		prefix := "ci.services." + label(name)
+		prefix := "ci.services." + Label(name)
 		if svc.Localhost {
 			if err := checkLocalhost(name, prefix, svc, localPorts, localPortNames, fail); err != nil {
 				return err
@@ -268,10 +268,10 @@ func checkLocalhost(name, prefix string, svc model.TestService, ports map[int32]
 	for _, port := range sorted.Keys(svc.Ports) {
 		number := svc.Ports[port]
 		if other, taken := ports[number]; taken {
-			return fail(prefix+".ports."+label(port), fmt.Sprintf("port %d is also localhost test service %s's: they share the build Pod's network", number, other))
+			return fail(prefix+".ports."+Label(port), fmt.Sprintf("port %d is also localhost test service %s's: they share the build Pod's network", number, other))
 		}
 		if other, taken := names[port]; taken {
-			return fail(prefix+".ports."+label(port), fmt.Sprintf("port name %q is also localhost test service %s's: port names are unique in the build Pod", port, other))
+			return fail(prefix+".ports."+Label(port), fmt.Sprintf("port name %q is also localhost test service %s's: port names are unique in the build Pod", port, other))
 		}
 		ports[number], names[port] = name, name
 	}

@@ -25,7 +25,7 @@ func checkContainers(env string, s *model.Service, at func(string) cue.Value, fa
 	}
 	for _, name := range sorted.Keys(s.Containers) {
 		c := s.Containers[name]
-		prefix := "containers." + label(name)
+		prefix := "containers." + Label(name)
 		if name == s.Name || slices.Contains(reservedContainerNames, name) {
 			return fail(prefix, fmt.Sprintf("a container cannot be named %q: the main container (a scheduled job's: job) has that name", name))
 		}
@@ -55,7 +55,7 @@ func checkContainers(env string, s *model.Service, at func(string) cue.Value, fa
 			}
 		}
 		for _, port := range sorted.Keys(c.Ports) {
-			field := prefix + ".ports." + label(port)
+			field := prefix + ".ports." + Label(port)
 			if other, taken := portNames[port]; taken {
 				return fail(field, fmt.Sprintf("port name %q is also %s's: port names are unique in the Pod", port, other))
 			}
@@ -83,7 +83,7 @@ func checkContainerKind(prefix string, c model.Sidecar, fail func(field, msg str
 		}
 	}
 	if len(c.Ports) > 0 {
-		return fail(prefix+".ports."+label(sorted.Keys(c.Ports)[0]), "an init container runs to completion before the Pod serves: it has no ports (kind: \"proxy\" keeps running)")
+		return fail(prefix+".ports."+Label(sorted.Keys(c.Ports)[0]), "an init container runs to completion before the Pod serves: it has no ports (kind: \"proxy\" keeps running)")
 	}
 	return nil
 }

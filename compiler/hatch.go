@@ -3,7 +3,6 @@ package compiler
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -31,20 +30,15 @@ func checkEscapeHatch(env string, s *model.Service, at func(string) cue.Value, f
 	return fail(hatchField(hatch), hatch.Msg)
 }
 
-var cueIdentifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // hatchField is the CUE path of the entry and field a HatchError names.
 func hatchField(e *manifests.HatchError) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s.%q", e.Section, e.Key)
 	for _, f := range e.Field {
-		switch {
-		case strings.HasPrefix(f, "["):
+		if strings.HasPrefix(f, "[") {
 			b.WriteString(f)
-		case cueIdentifier.MatchString(f):
-			b.WriteString("." + f)
-		default:
-			fmt.Fprintf(&b, ".%q", f)
+		} else {
+			b.WriteString("." + Label(f))
 		}
 	}
 	return b.String()

@@ -26,7 +26,7 @@ const maxCronJobName = 52
 func checkJobs(s *model.Service, fail func(field, msg string) error) error {
 	for _, name := range sorted.Keys(s.Jobs) {
 		job := s.Jobs[name]
-		prefix := "jobs." + label(name)
+		prefix := "jobs." + Label(name)
 		if objectName := manifests.JobName(s.Name, name); len(objectName) > maxCronJobName {
 			return fail(prefix, fmt.Sprintf("the CronJob would be named %q (%d characters; Kubernetes allows %d, to add the Jobs' suffix): shorten name or the job's name", objectName, len(objectName), maxCronJobName))
 		}

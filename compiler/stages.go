@@ -25,7 +25,7 @@ func checkStages(env string, s *model.Service, at func(string) cue.Value, fail f
 	}
 	names := sorted.Keys(stages)
 	for _, name := range names {
-		prefix := "ci.stages." + label(name)
+		prefix := "ci.stages." + Label(name)
 		stage := stages[name]
 		if stage.Tag != "" && stage.Digest != "" {
 			return fail(prefix+".digest", "give a tag or a digest, not both")
@@ -51,7 +51,7 @@ func checkStages(env string, s *model.Service, at func(string) cue.Value, fail f
 		}
 	}
 	if cycle := stageCycle(stages); cycle != nil {
-		return fail("ci.stages."+label(cycle[0])+".needs", fmt.Sprintf("the stages need each other in a circle: %s; no stage of it could start", strings.Join(cycle, " → ")))
+		return fail("ci.stages."+Label(cycle[0])+".needs", fmt.Sprintf("the stages need each other in a circle: %s; no stage of it could start", strings.Join(cycle, " → ")))
 	}
 	return nil
 }

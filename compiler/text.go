@@ -37,7 +37,7 @@ func (c *compilation) checkText(env string, v cue.Value) error {
 			iter, _ := v.Fields()
 			for iter != nil && iter.Next() {
 				name := iter.Selector().Unquoted()
-				field := join(path, label(name))
+				field := join(path, Label(name))
 				if bad, at := firstUnprintable(name); bad {
 					return c.textError(env, iter.Value(), field, name, at)
 				}

@@ -1,7 +1,6 @@
 package explain
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -85,9 +84,9 @@ func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, b
 	case portItem.MatchString(field):
 		port := portItem.FindStringSubmatch(field)[1]
 		if strings.HasSuffix(field, ".protocol") {
-			return target{cue: []string{"service.ports." + selector(port) + ".protocol"}, why: "set by envgen: TCP unless service.ports says otherwise"}, true
+			return target{cue: []string{"service.ports." + compiler.Label(port) + ".protocol"}, why: "set by envgen: TCP unless service.ports says otherwise"}, true
 		}
-		return target{cue: []string{prefix + "ports." + selector(port)}}, true
+		return target{cue: []string{prefix + "ports." + compiler.Label(port)}}, true
 	case envItem.MatchString(field):
 		return target{cue: []string{prefix + "env." + envItem.FindStringSubmatch(field)[1]}}, true
 	case field == "command" || strings.HasPrefix(field, "command["):
@@ -106,21 +105,9 @@ func declaredPort(project *compiler.Project, env, port string) string {
 	if s, err := project.Environment(env); err == nil {
 		for _, name := range sorted.Keys(s.Containers) {
 			if _, ok := s.Containers[name].Ports[port]; ok {
-				return "containers." + name + ".ports." + selector(port)
+				return "containers." + name + ".ports." + compiler.Label(port)
 			}
 		}
 	}
-	return "ports." + selector(port)
-}
-
-// identifier is a name CUE reads unquoted in a path.
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// selector is a map key as a CUE path element: quoted unless it is an
-// identifier (port names have dashes: "tls-proxy").
-func selector(key string) string {
-	if identifier.MatchString(key) {
-		return key
-	}
-	return fmt.Sprintf("%q", key)
+	return "ports." + compiler.Label(port)
 }

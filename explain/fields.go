@@ -105,9 +105,9 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		}
 		if m := svcPort.FindStringSubmatch(p); m != nil {
 			if prefix != "" {
-				return target{cue: []string{prefix + "ports." + selector(m[1])}}
+				return target{cue: []string{prefix + "ports." + compiler.Label(m[1])}}
 			}
-			shape := "service.ports." + selector(m[1])
+			shape := "service.ports." + compiler.Label(m[1])
 			switch {
 			case strings.HasSuffix(p, ".nodePort"):
 				return target{cue: []string{shape + ".nodePort"}}
@@ -250,7 +250,7 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case envItem.MatchString(field):
 		return target{cue: with("env." + envItem.FindStringSubmatch(field)[1])}
 	case portItem.MatchString(field):
-		return target{cue: []string{strings.TrimPrefix(prefix, "ci.") + "ports." + selector(portItem.FindStringSubmatch(field)[1])}}
+		return target{cue: []string{strings.TrimPrefix(prefix, "ci.") + "ports." + compiler.Label(portItem.FindStringSubmatch(field)[1])}}
 	case strings.HasPrefix(field, "resources"):
 		return target{cue: with(field, "resources")}
 	case strings.HasPrefix(field, "readinessProbe"):

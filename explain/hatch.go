@@ -40,7 +40,7 @@ func hatchField(project *compiler.Project, env string, obj map[string]any, canon
 			if !ok {
 				return "", false
 			}
-			field += "." + selector(st.key)
+			field += "." + compiler.Label(st.key)
 			current = v
 		case 'i', 'n':
 			list, _ := current.([]any)
