@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -56,13 +57,7 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 		}
 		patched, err := patchObject(objs[i], s.Patches[key])
 		if err != nil {
-			if he, ok := err.(*HatchError); ok {
-				he.Section, he.Key = "patches", key
-			}
-			return nil, err
-		}
-		if v := restrictedViolation(patched); v != "" {
-			return nil, &HatchError{Section: "patches", Key: key, Msg: "the patched Pod would not meet the Pod Security Standard \"restricted\" profile: " + v}
+			return nil, inEntry(err, "patches", key)
 		}
 		objs[i] = patched
 	}
@@ -72,18 +67,21 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 		}
 		obj, err := extraObject(s.Name, key, s.Objects[key])
 		if err != nil {
-			if he, ok := err.(*HatchError); ok {
-				he.Section, he.Key = "objects", key
-			}
-			return nil, err
-		}
-		if v := restrictedViolation(obj); v != "" {
-			return nil, &HatchError{Section: "objects", Key: key, Msg: "its Pod would not meet the Pod Security Standard \"restricted\" profile: " + v}
+			return nil, inEntry(err, "objects", key)
 		}
 		objs = append(objs, obj)
 	}
 	Sort(objs)
 	return objs, nil
+}
+
+// inEntry says which entry of envgen.cue a HatchError is about.
+func inEntry(err error, section, key string) error {
+	var he *HatchError
+	if errors.As(err, &he) {
+		he.Section, he.Key = section, key
+	}
+	return err
 }
 
 func kindOf(obj Object) string { return obj.GetObjectKind().GroupVersionKind().Kind }
@@ -119,6 +117,9 @@ func patchObject(obj Object, patch map[string]any) (Object, error) {
 	}
 	if err := keepsWhatEnvgenNeeds(obj, out); err != nil {
 		return nil, err
+	}
+	if v := restrictedViolation(out); v != "" {
+		return nil, &HatchError{Msg: "the patched Pod would not meet the Pod Security Standard \"restricted\" profile: " + v}
 	}
 	return out, nil
 }
@@ -165,7 +166,7 @@ func keepsWhatEnvgenNeeds(before, after Object) error {
 	if field, changed := selectorChanged(before, after); changed {
 		return &HatchError{Field: field, Msg: fmt.Sprintf("a patch cannot change what the %s selects: envgen's Pods would no longer be the ones it means", kindOf(before))}
 	}
-	if _, spec := podOf(after); spec != nil && len(spec.Containers) == 0 {
+	if _, spec := PodOf(after); spec != nil && len(spec.Containers) == 0 {
 		return &HatchError{Msg: "the patched Pod would have no containers"}
 	}
 	return nil
@@ -213,6 +214,9 @@ func extraObject(service, key string, data map[string]any) (Object, error) {
 	}
 	maps.Copy(l, labels(service, name, ComponentExtra))
 	obj.SetLabels(l)
+	if v := restrictedViolation(obj); v != "" {
+		return nil, &HatchError{Msg: "its Pod would not meet the Pod Security Standard \"restricted\" profile: " + v}
+	}
 	return obj, nil
 }
 

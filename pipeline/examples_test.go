@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +10,6 @@ import (
 
 	"cuelang.org/go/cue/format"
 	"github.com/google/go-cmp/cmp"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	psaapi "k8s.io/pod-security-admission/api"
@@ -24,6 +21,7 @@ import (
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/golden"
 	"envgen.dev/envgen/internal/kubetypes"
+	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/overlays"
 	"envgen.dev/envgen/pipeline"
 )
@@ -241,31 +239,14 @@ func typedObject(kind string) any {
 	return nil
 }
 
+// podOf is the Pod metadata and spec of a rendered object that runs Pods.
 func podOf(t *testing.T, doc map[string]any) (*metav1.ObjectMeta, *corev1.PodSpec) {
 	t.Helper()
-	data, _ := json.Marshal(doc)
-	switch doc["kind"] {
-	case "Pod":
-		var pod corev1.Pod
-		mustUnmarshal(t, data, &pod)
-		return &pod.ObjectMeta, &pod.Spec
-	case "Deployment":
-		var d appsv1.Deployment
-		mustUnmarshal(t, data, &d)
-		return &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec
-	case "CronJob":
-		var c batchv1.CronJob
-		mustUnmarshal(t, data, &c)
-		return &c.Spec.JobTemplate.Spec.Template.ObjectMeta, &c.Spec.JobTemplate.Spec.Template.Spec
+	obj, err := kubetypes.Decode(doc["kind"].(string), doc)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil, nil
-}
-
-func mustUnmarshal(t *testing.T, data []byte, v any) {
-	t.Helper()
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatal(fmt.Errorf("%T: %w", v, err))
-	}
+	return manifests.PodOf(obj)
 }
 
 func TestMain(m *testing.M) {
