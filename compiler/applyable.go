@@ -93,14 +93,15 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 			return err
 		}
 	}
+	podPorts := s.PodPorts()
 	for _, name := range sorted.Keys(s.Ingress) {
 		field := "ingress." + Label(name)
 		if err := checkCIDRs(field, s.Ingress[name].CIDRs, fail); err != nil {
 			return err
 		}
 		for i, port := range s.Ingress[name].Ports {
-			if _, ok := s.PodPorts()[port.Name]; port.Name != "" && !ok {
-				return fail(fmt.Sprintf("%s.ports[%d]", field, i), fmt.Sprintf("no port named %q in the Pod's ports%s", port.Name, portList(s.PodPorts())))
+			if _, ok := podPorts[port.Name]; port.Name != "" && !ok {
+				return fail(fmt.Sprintf("%s.ports[%d]", field, i), fmt.Sprintf("no port named %q in the Pod's ports%s", port.Name, portList(podPorts)))
 			}
 		}
 	}
@@ -139,10 +140,11 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 // protocol, or one node port, as kube-apiserver does.
 func checkServiceShape(s *model.Service, fail func(field, msg string) error) error {
 	nodePorts := s.Service.Type == "NodePort" || s.Service.Type == "LoadBalancer"
+	podPorts := s.PodPorts()
 	for _, name := range sorted.Keys(s.Service.Ports) {
 		field := "service.ports." + Label(name)
-		if _, ok := s.PodPorts()[name]; !ok {
-			return fail(field, fmt.Sprintf("no port named %q in the Pod's ports%s", name, portList(s.PodPorts())))
+		if _, ok := podPorts[name]; !ok {
+			return fail(field, fmt.Sprintf("no port named %q in the Pod's ports%s", name, portList(podPorts)))
 		}
 		if s.Service.Ports[name].NodePort != 0 && !nodePorts {
 			return fail(field+".nodePort", fmt.Sprintf("a node port needs service.type NodePort or LoadBalancer, not %s", orDefault(s.Service.Type, "ClusterIP")))
@@ -154,7 +156,7 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 	taken, nodeTaken := map[string]string{}, map[int32]string{}
 	for _, name := range s.Exposed() {
 		shape := s.Service.Ports[name]
-		port := s.PodPorts()[name]
+		port := podPorts[name]
 		field := portField(s, name)
 		if shape.Port != 0 {
 			port, field = shape.Port, "service.ports."+Label(name)+".port"

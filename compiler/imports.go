@@ -232,15 +232,10 @@ func noLinks(root, rel string) error {
 
 // importError reports the import that failed at the import's position.
 func (c *compilation) importError() error {
-	cwd, _ := os.Getwd()
-	pos := c.importer.errorPos
 	where := c.filename
-	if pos.IsValid() {
-		name := pos.Filename()
-		if rel, err := filepath.Rel(cwd, name); err == nil && !strings.HasPrefix(rel, "..") {
-			name = rel
-		}
-		where = fmt.Sprintf("%s:%d:%d", name, pos.Line(), pos.Column())
+	if pos := c.importer.errorPos; pos.IsValid() {
+		cwd, _ := os.Getwd()
+		where = relativePos(cwd, pos)
 	}
 	var input *InputError
 	if errors.As(c.importer.err, &input) {

@@ -98,9 +98,10 @@ func service(serviceName, name, component string, ports map[string]int32) *corev
 // and the ports it exposes, each on its port, node port and protocol.
 func serviceFront(s *model.Service) *corev1.Service {
 	svc := service(s.Name, s.Name, ComponentServer, nil)
+	podPorts := s.PodPorts()
 	for _, name := range s.Exposed() {
 		shape := s.Service.Ports[name]
-		port := corev1.ServicePort{Name: name, Port: s.PodPorts()[name], TargetPort: intstr.FromString(name), Protocol: corev1.Protocol(s.Protocol(name)), NodePort: shape.NodePort}
+		port := corev1.ServicePort{Name: name, Port: podPorts[name], TargetPort: intstr.FromString(name), Protocol: corev1.Protocol(s.Protocol(name)), NodePort: shape.NodePort}
 		if shape.Port != 0 {
 			port.Port = shape.Port
 		}

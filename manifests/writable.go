@@ -12,10 +12,17 @@ import (
 )
 
 // writableVolumes are the emptyDirs of envgen.cue's writable paths and
-// their mounts. A volume is named after a hash of its path, so that adding
-// or removing another path never renames it (and patches stay small).
+// their mounts, each named by pathVolumeName.
 func writableVolumes(paths map[string]model.Writable) ([]corev1.VolumeMount, []corev1.Volume) {
 	return writableVolumesNamed("writable-", paths)
+}
+
+// pathVolumeName names the volume mounted at a path after a hash of the
+// path, so that adding or removing another path never renames it (and
+// patches stay small).
+func pathVolumeName(prefix, path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return prefix + hex.EncodeToString(sum[:5])
 }
 
 // writableVolumesNamed are writableVolumes whose names start with prefix:
@@ -25,8 +32,7 @@ func writableVolumesNamed(prefix string, paths map[string]model.Writable) ([]cor
 	var volumes []corev1.Volume
 	for _, p := range sorted.Keys(paths) {
 		w := paths[p]
-		sum := sha256.Sum256([]byte(p))
-		name := prefix + hex.EncodeToString(sum[:5])
+		name := pathVolumeName(prefix, p)
 		dir := &corev1.EmptyDirVolumeSource{}
 		if w.Memory {
 			dir.Medium = corev1.StorageMediumMemory
@@ -53,8 +59,7 @@ func mountVolumesNamed(prefix string, paths map[string]model.Mount) ([]corev1.Vo
 	var volumes []corev1.Volume
 	for _, p := range sorted.Keys(paths) {
 		m := paths[p]
-		sum := sha256.Sum256([]byte(p))
-		name := prefix + hex.EncodeToString(sum[:5])
+		name := pathVolumeName(prefix, p)
 		var items []corev1.KeyToPath
 		for _, key := range sorted.Keys(m.Items) {
 			items = append(items, corev1.KeyToPath{Key: key, Path: m.Items[key]})
