@@ -202,21 +202,31 @@ func orDefault(s, def string) string {
 // checkMounts wants each Secret or ConfigMap mounted at a path of its
 // own: not /tmp, a config file or a writable directory.
 func checkMounts(s *model.Service, fail func(field, msg string) error) error {
-	for _, p := range sorted.Keys(s.Mounts) {
-		at := fmt.Sprintf("mounts.%q", p)
-		_, file := s.Files[p]
-		_, writable := s.Writable[p]
-		switch {
-		case p == "/tmp":
+	taken := map[string]string{}
+	for p := range s.Files {
+		taken[p] = "a config file in files"
+	}
+	for p := range s.Writable {
+		taken[p] = "a writable directory"
+	}
+	return checkMountPaths("mounts", s.Mounts, taken, s.SecurityContext.FSGroup, fail)
+}
+
+// checkMountPaths wants each mount (of the service, or of one of its
+// containers) at a path of its own — not /tmp, nor a path taken (path →
+// what is there) — and its files readable by a user that is not root.
+func checkMountPaths(field string, mounts map[string]model.Mount, taken map[string]string, fsGroup int64, fail func(field, msg string) error) error {
+	for _, p := range sorted.Keys(mounts) {
+		at := fmt.Sprintf("%s.%q", field, p)
+		if p == "/tmp" {
 			return fail(at, "/tmp is envgen's writable scratch directory; mount the files in a directory of their own")
-		case file:
-			return fail(at, fmt.Sprintf("%s is a config file in files; a path is mounted once", p))
-		case writable:
-			return fail(at, fmt.Sprintf("%s is a writable directory; a path is mounted once", p))
+		}
+		if what, ok := taken[p]; ok {
+			return fail(at, fmt.Sprintf("%s is %s; a path is mounted once", p, what))
 		}
 		// The files belong to root, and to the fsGroup when there is one;
 		// the containers never run as root.
-		if mode := s.Mounts[p].Mode; mode != nil && *mode&0o004 == 0 && s.SecurityContext.FSGroup == 0 {
+		if mode := mounts[p].Mode; mode != nil && *mode&0o004 == 0 && fsGroup == 0 {
 			return fail(at+".mode", fmt.Sprintf("mode 0o%o lets only root read the files, and the containers never run as root: set securityContext.fsGroup (the files' group) or a mode others can read (0o444)", *mode))
 		}
 	}

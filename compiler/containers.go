@@ -112,19 +112,7 @@ func checkContainerPaths(prefix string, s *model.Service, c model.Sidecar, fail 
 		}
 		mine[p] = "a writable directory"
 	}
-	for _, p := range sorted.Keys(c.Mounts) {
-		at := fmt.Sprintf("%s.mounts.%q", prefix, p)
-		if p == "/tmp" {
-			return fail(at, "/tmp is envgen's writable scratch directory; mount the files in a directory of their own")
-		}
-		if what, taken := mine[p]; taken {
-			return fail(at, fmt.Sprintf("%s is %s; a path is mounted once", p, what))
-		}
-		if mode := c.Mounts[p].Mode; mode != nil && *mode&0o004 == 0 && s.SecurityContext.FSGroup == 0 {
-			return fail(at+".mode", fmt.Sprintf("mode 0o%o lets only root read the files, and the containers never run as root: set securityContext.fsGroup (the files' group) or a mode others can read (0o444)", *mode))
-		}
-	}
-	return nil
+	return checkMountPaths(prefix+".mounts", c.Mounts, mine, s.SecurityContext.FSGroup, fail)
 }
 
 func fileList(files map[string]string) string {
