@@ -40,11 +40,15 @@ var importPathPattern = regexp.MustCompile(`^[A-Za-z0-9][-_A-Za-z0-9]*(\.[-_A-Za
 
 // packageImporter loads the packages envgen.cue imports.
 type packageImporter struct {
-	root     string // the directory of envgen.cue; "" when compiling from memory
-	module   string // the module path of cue.mod/module.cue; "" when there is none
-	budget   *int   // bytes and fields left to read, shared with envgen.cue's
-	fields   *int
-	loaded   int
+	root   string // the directory of envgen.cue; "" when compiling from memory
+	module string // the module path of cue.mod/module.cue; "" when there is none
+	budget *int   // bytes and fields left to read, shared with envgen.cue's
+	fields *int
+	// packages are those loaded, by import path: a package two others
+	// import is read once. loading are those being loaded, in order: an
+	// import of one of them is a cycle.
+	packages map[string]*build.Instance
+	loading  []string
 	err      error // the first import that failed, reported by the compile
 	errorPos token.Pos
 }
@@ -58,7 +62,7 @@ func isStandardLibrary(path string) bool {
 
 // newPackageImporter reads cue.mod/module.cue in root, if there is one.
 func newPackageImporter(root string, budget, fields *int) (*packageImporter, error) {
-	im := &packageImporter{root: root, budget: budget, fields: fields}
+	im := &packageImporter{root: root, budget: budget, fields: fields, packages: map[string]*build.Instance{}}
 	if root == "" {
 		return im, nil
 	}
@@ -122,9 +126,17 @@ func (im *packageImporter) loadPackage(importPath string) (*build.Instance, erro
 	if im.module == "" {
 		return nil, fmt.Errorf("cannot import %q: there is no cue.mod/module.cue beside envgen.cue (a CUE module: module: \"example.org/team\"; imported packages in its subdirectories or in cue.mod/pkg/<import path>)", importPath)
 	}
-	if im.loaded++; im.loaded > maxImportedPackages {
+	if inst, ok := im.packages[importPath]; ok {
+		return inst, nil
+	}
+	if i := slices.Index(im.loading, importPath); i >= 0 {
+		return nil, fmt.Errorf("import cycle: %s", strings.Join(append(im.loading[i:], importPath), " → "))
+	}
+	if len(im.packages)+len(im.loading) >= maxImportedPackages {
 		return nil, fmt.Errorf("more than %d imported packages", maxImportedPackages)
 	}
+	im.loading = append(im.loading, importPath)
+	defer func() { im.loading = im.loading[:len(im.loading)-1] }()
 	dirPath, _, _ := strings.Cut(importPath, ":")
 	var rel string
 	switch {
@@ -178,6 +190,7 @@ func (im *packageImporter) loadPackage(importPath string) (*build.Instance, erro
 	if err := inst.Complete(); err != nil {
 		return nil, err
 	}
+	im.packages[importPath] = inst
 	return inst, nil
 }
 

@@ -64,6 +64,14 @@ func TestImportsAreBounded(t *testing.T) {
 			"cue.mod/pkg/wmf.example.org/base/other.cue": "package other\nx: 1\n",
 		},
 		want: "has no .cue files of package base",
+	}, {
+		desc: "packages that import each other",
+		files: map[string]string{
+			"cue.mod/module.cue":                        `module: "example.org/svc"`,
+			"cue.mod/pkg/wmf.example.org/base/base.cue": "package base\nimport \"wmf.example.org/mesh\"\nregistry: mesh.registry\n",
+			"cue.mod/pkg/wmf.example.org/mesh/mesh.cue": "package mesh\nimport \"wmf.example.org/base\"\nregistry: \"r.example.org\"\nx: base.registry\n",
+		},
+		want: "import cycle: wmf.example.org/base → wmf.example.org/mesh → wmf.example.org/base",
 	}} {
 		t.Run(tc.desc, func(t *testing.T) {
 			tc.files["envgen.cue"] = importingService
@@ -80,5 +88,33 @@ func TestImportFromMemoryIsRefused(t *testing.T) {
 	_, err := compiler.Compile("envgen.cue", []byte(importingService), compiler.Options{})
 	if err == nil || !strings.Contains(err.Error(), `envgen.cue:1:8: cannot import "wmf.example.org/base": only an envgen.cue read from a directory`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestImportedTwice: a package two others import is one package (read
+// once), and the service compiles.
+func TestImportedTwice(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"cue.mod/module.cue":                          `module: "example.org/svc"`,
+		"cue.mod/pkg/wmf.example.org/base/base.cue":   "package base\nimport \"wmf.example.org/names\"\nregistry: names.registry\n",
+		"cue.mod/pkg/wmf.example.org/names/names.cue": "package names\nregistry: \"r.example.org\"\n",
+		"envgen.cue": `import (
+	"wmf.example.org/base"
+	"wmf.example.org/names"
+)
+
+name:  "svc"
+image: base.registry + "/svc"
+tag:   "1.0"
+env: REGISTRY: names.registry
+ci: command: ["make"]
+`,
+	})
+	p, err := compiler.CompileFile(filepath.Join(dir, "envgen.cue"), compiler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Base.Image != "r.example.org/svc" || p.Base.Env["REGISTRY"].Value != "r.example.org" {
+		t.Fatalf("image %q, REGISTRY %+v", p.Base.Image, p.Base.Env["REGISTRY"])
 	}
 }
