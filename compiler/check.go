@@ -22,13 +22,7 @@ const maxTimeout = 24 * time.Hour
 // check runs the rules that CUE cannot state well (references between
 // fields, parsing), reporting each at the user's position.
 func (c *compilation) check(env string, resolved cue.Value, s *model.Service) error {
-	at := func(field string) cue.Value { return resolved.LookupPath(cue.ParsePath(field)) }
-	fail := func(field, msg string) error {
-		if env != "" {
-			msg = fmt.Sprintf("%s (in environment %s)", msg, env)
-		}
-		return c.positionedError(at(field), field, msg)
-	}
+	at, fail := c.reporter(env, resolved)
 
 	probes := []struct {
 		kind  string
@@ -80,7 +74,20 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 			return err
 		}
 	}
-	return checkEscapeHatch(env, s, at, fail)
+	return nil
+}
+
+// reporter returns the lookup of a field of an environment's merged value
+// and the error about one, at its position in envgen.cue.
+func (c *compilation) reporter(env string, resolved cue.Value) (at func(string) cue.Value, fail func(field, msg string) error) {
+	at = func(field string) cue.Value { return resolved.LookupPath(cue.ParsePath(field)) }
+	fail = func(field, msg string) error {
+		if env != "" {
+			msg = fmt.Sprintf("%s (in %s)", msg, describeScope(env))
+		}
+		return c.positionedError(at(field), field, msg)
+	}
+	return at, fail
 }
 
 // onePin wants exactly one of tag and digest.
@@ -209,7 +216,10 @@ func requestsWithinLimits(prefix string, r *model.Resources, fail func(field, ms
 // pinned says whether env must use immutable image references. Only
 // development may follow a moving tag such as latest; the base is never
 // deployed on its own.
-func pinned(env string) bool { return env != "" && env != "development" }
+func pinned(scope string) bool {
+	env, _ := splitScope(scope)
+	return env != "" && env != "development"
+}
 
 // namedPort returns the check kind and port name if the probe names a port.
 func namedPort(p *model.Probe) (field, name string) {

@@ -164,6 +164,9 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	if project.Base, err = c.resolve("", []cue.Value{top}); err != nil {
 		return nil, err
 	}
+	if err := c.checkEscapeHatch("", project.Base); err != nil {
+		return nil, err
+	}
 	project.Name = project.Base.Name
 
 	environments := top.LookupPath(cue.ParsePath("environments"))
@@ -176,6 +179,10 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	if err := c.checkVetOff(project.Vet, names); err != nil {
 		return nil, err
 	}
+	releases, err := c.checkReleases(top, names)
+	if err != nil {
+		return nil, err
+	}
 	// Every extends chain is checked, even of environments not resolved.
 	layersOf := map[string][]cue.Value{}
 	for _, name := range names {
@@ -183,19 +190,26 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 		if err != nil {
 			return nil, err
 		}
-		layersOf[name] = append(append([]cue.Value{top}, layers...), override...)
+		layersOf[name] = append([]cue.Value{top}, layers...)
 	}
 	wanted := withAncestors(environments, opts.Environments)
 	for _, name := range names {
 		if opts.Environments != nil && !wanted[name] {
 			continue
 		}
-		service, err := c.resolve(name, layersOf[name])
+		service, err := c.resolve(name, append(slices.Clone(layersOf[name]), override...))
 		if err != nil {
 			return nil, err
 		}
 		if opts.Tag != "" {
 			retagServiceImage(service)
+		}
+		if err := c.resolveReleases(releases, name, environments, layersOf[name], override, service); err != nil {
+			return nil, err
+		}
+		// After the releases: a patch may name a release's object.
+		if err := c.checkEscapeHatch(name, service); err != nil {
+			return nil, err
 		}
 		extends, _ := environments.LookupPath(cue.MakePath(cue.Str(name), cue.Str("extends"))).String()
 		project.Environments = append(project.Environments, Environment{Name: name, Extends: extends, Service: service})

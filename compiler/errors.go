@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -54,7 +55,7 @@ func (c *compilation) inputError(env string, err error) error {
 	var lines []string
 	seen := map[string]bool{}
 	hinted := map[string]bool{}
-	errs := cueerrors.Errors(err)
+	errs := withoutNullBranches(cueerrors.Errors(err))
 	for _, e := range errs {
 		format, _ := e.Msg()
 		field := cuePathString(e.Path())
@@ -88,6 +89,41 @@ func (c *compilation) inputError(env string, err error) error {
 	return &InputError{Lines: lines}
 }
 
+// withoutNullBranches drops what CUE says about the null branch of a field
+// that a layer may set to null to drop it (autoscale: null | {…}): the
+// disjunction's summary and "mismatched types struct and null", when an
+// error about the struct itself says what is wrong.
+func withoutNullBranches(errs []cueerrors.Error) []cueerrors.Error {
+	message := func(e cueerrors.Error) string {
+		format, args := e.Msg()
+		return fmt.Sprintf(format, args...)
+	}
+	nullBranch := map[string]bool{}
+	for _, e := range errs {
+		field := cuePathString(e.Path())
+		if isEnvVar(strings.Split(field, ".")) {
+			continue // a variable's own hint covers its disjunction
+		}
+		if strings.HasSuffix(message(e), "(mismatched types struct and null)") {
+			nullBranch[field] = true
+		}
+	}
+	kept := slices.DeleteFunc(slices.Clone(errs), func(e cueerrors.Error) bool {
+		if !nullBranch[cuePathString(e.Path())] {
+			return false
+		}
+		msg := message(e)
+		// The struct branch inside matchN may fail as a cycle of bottoms
+		// (_|_), which says nothing to a user; the matchN hint does.
+		return strings.Contains(msg, "errors in empty disjunction") || strings.HasSuffix(msg, "(mismatched types struct and null)") ||
+			strings.Contains(msg, "_|_")
+	})
+	if len(kept) == 0 {
+		return errs
+	}
+	return kept
+}
+
 func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	format, args := e.Msg()
 	field := cuePathString(e.Path())
@@ -105,12 +141,12 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	}
 	if field != "" {
 		if env != "" {
-			msg = fmt.Sprintf("%s (in environment %s): %s", field, env, msg)
+			msg = fmt.Sprintf("%s (in %s): %s", field, describeScope(env), msg)
 		} else {
 			msg = field + ": " + msg
 		}
 	} else if env != "" {
-		msg = fmt.Sprintf("environment %s: %s", env, msg)
+		msg = fmt.Sprintf("%s: %s", describeScope(env), msg)
 	}
 
 	line := c.positioned(cwd, e, msg)
@@ -133,8 +169,10 @@ func (c *compilation) enclosing(cwd, env, field string) string {
 	}
 	for f := parent(field); f != ""; f = parent(f) {
 		var candidates []string
-		if env != "" {
-			candidates = append(candidates, "environments."+env+"."+f)
+		if env, release := splitScope(env); release != "" {
+			candidates = append(candidates, "releases."+Label(release)+"."+f, "environments."+Label(env)+"."+f)
+		} else if env != "" {
+			candidates = append(candidates, "environments."+Label(env)+"."+f)
 		}
 		for _, path := range append(candidates, f) {
 			p := cue.ParsePath(path)

@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"strings"
 
-	"cuelang.org/go/cue"
-
 	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/model"
 )
 
 // checkEscapeHatch builds the environment's objects as manifests does and
-// reports a wrong patch or object at its field in envgen.cue.
-func checkEscapeHatch(env string, s *model.Service, at func(string) cue.Value, fail func(field, msg string) error) error {
+// reports a wrong patch or object at its field in envgen.cue. It runs after
+// the environment's releases are resolved: a patch may name their objects.
+func (c *compilation) checkEscapeHatch(env string, s *model.Service) error {
 	if len(s.Patches) == 0 && len(s.Objects) == 0 {
 		return nil
 	}
+	at, fail := c.reporter(env, c.sources.resolved[env])
 	_, err := manifests.Build(env, s)
 	var hatch *manifests.HatchError
 	if !errors.As(err, &hatch) {

@@ -11,7 +11,7 @@ import (
 var (
 	// notMerged are top-level fields that describe layers rather than the
 	// service; they never reach an environment's model.
-	notMerged = []string{"environments", "extends", "vet"}
+	notMerged = []string{"environments", "extends", "vet", "releases", "traffic"}
 
 	// atomicPaths are replaced whole by a later layer instead of merged field
 	// by field: an environment that switches a probe from http to tcp must
@@ -38,6 +38,8 @@ var (
 		{"containers", "*", "env", "*"},
 		{"service", "ports", "*"},
 		{"objects", "*"},
+		{"autoscale"},
+		{"disruptionBudget"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

@@ -24,7 +24,8 @@ type Sources struct {
 type Origin struct {
 	// Position is file:line:col, relative to the working directory.
 	Position string
-	// Layer is "schema default", "top level" or "environment <name>".
+	// Layer is "schema default", "top level", "environment <name>" or
+	// "release <name>".
 	Layer string
 }
 
@@ -73,7 +74,12 @@ func (s *Sources) Where(env, field string) string {
 			}
 		}
 	}
-	if env != "" {
+	if _, release := splitScope(env); release != "" {
+		// A field the release lacks: its block is where to add it.
+		if ps := userPositions(s.top.LookupPath(cue.MakePath(cue.Str("releases"), cue.Str(release)))); len(ps) > 0 {
+			return relativePos(cwd, ps[0])
+		}
+	} else if env != "" {
 		// A field the environment lacks: its block is where to add it, or,
 		// when it has none, the environments that would hold it.
 		block := s.top.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(env)))
@@ -153,16 +159,14 @@ func schemaPos(v cue.Value, cwd string) string {
 // layerOf names the layer a position is in: inside environments.<env> or
 // at the top level.
 func (s *Sources) layerOf(pos token.Pos) string {
-	envs := s.top.LookupPath(cue.ParsePath("environments"))
-	iter, err := envs.Fields()
-	if err != nil {
-		return "top level"
-	}
-	for iter.Next() {
-		block := iter.Value()
-		start, end := block.Pos(), endPos(block)
-		if start.IsValid() && start.Filename() == pos.Filename() && pos.Offset() >= start.Offset() && pos.Offset() <= end {
-			return "environment " + iter.Selector().Unquoted()
+	for _, blocks := range []struct{ field, layer string }{{"environments", "environment "}, {"releases", "release "}} {
+		iter, err := s.top.LookupPath(cue.ParsePath(blocks.field)).Fields()
+		for err == nil && iter.Next() {
+			block := iter.Value()
+			start, end := block.Pos(), endPos(block)
+			if start.IsValid() && start.Filename() == pos.Filename() && pos.Offset() >= start.Offset() && pos.Offset() <= end {
+				return blocks.layer + iter.Selector().Unquoted()
+			}
 		}
 	}
 	if pos.Filename() == "--tag" {
@@ -237,6 +241,9 @@ func layerName(layer cue.Value) string {
 	}
 	if len(sels) == 2 && sels[0].Unquoted() == "environments" {
 		return "environment " + sels[1].Unquoted()
+	}
+	if len(sels) == 2 && sels[0].Unquoted() == "releases" {
+		return "release " + sels[1].Unquoted()
 	}
 	if layer.Pos().Filename() == "--tag" {
 		return "--tag"

@@ -38,9 +38,10 @@ func (s *Suppression) UnmarshalJSON(data []byte) error {
 	return json.Unmarshal(data, (*plain)(s))
 }
 
-// In says whether the rule is off in env.
+// In says whether the rule is off in env (or a release of env: its
+// scope, production/canary).
 func (s Suppression) In(env string) bool {
-	return len(s.Environments) == 0 || slices.Contains(s.Environments, env)
+	return len(s.Environments) == 0 || slices.Contains(s.Environments, EnvironmentOf(env))
 }
 
 // Invariant says that two environments may differ only in some fields.

@@ -27,6 +27,15 @@ const (
 	LabelInstance  = "app.kubernetes.io/instance"
 	LabelComponent = "app.kubernetes.io/component"
 	LabelManagedBy = "app.kubernetes.io/managed-by"
+
+	// LabelRelease names the release of a release's objects and Pods
+	// (the main release's have none).
+	LabelRelease = "envgen.dev/release"
+	// LabelRoutedVia on a Pod names the Service that sends it traffic when
+	// several releases share the main release's Service, which then
+	// selects on it. Pods of a release with a Service of its own do not
+	// have it.
+	LabelRoutedVia = "envgen.dev/routed-via"
 )
 
 // Component label values.
@@ -60,6 +69,9 @@ func generate(env string, s *model.Service) []Object {
 	}
 	if s.Deploys() {
 		objs = append(objs, server(s)...)
+		for _, release := range s.Releases {
+			objs = append(objs, releaseObjects(release)...)
+		}
 	}
 	if env != CIEnvironment {
 		objs = append(objs, cronJobs(s)...)
@@ -80,7 +92,7 @@ func generate(env string, s *model.Service) []Object {
 // disruption budget and network policy when envgen.cue asks for them.
 func server(s *model.Service) []Object {
 	var objs []Object
-	if len(s.PodPorts()) > 0 && s.Service.Type != "None" {
+	if len(s.PodPorts()) > 0 && s.Service.Type != "None" && !s.SharesService() {
 		objs = append(objs, serviceFront(s))
 	}
 	objs = append(objs, deployment(s))
@@ -134,6 +146,36 @@ func labels(service, instance, component string) map[string]string {
 
 func selector(service, instance string) map[string]string {
 	return map[string]string{LabelName: service, LabelInstance: instance}
+}
+
+// releaseObjects are a release's Deployment and what belongs to it: its
+// files, its Service when its traffic is its own, autoscaler, disruption
+// budget, network policy.
+func releaseObjects(release *model.Service) []Object {
+	var objs []Object
+	if len(release.Files) > 0 {
+		objs = append(objs, filesConfigMap(release))
+	}
+	return append(objs, server(release)...)
+}
+
+// serverMeta is the metadata of an object of one release of the service.
+func serverMeta(s *model.Service, name string) metav1.ObjectMeta {
+	meta := objectMeta(s.Name, name, ComponentServer)
+	if s.Release != "" {
+		meta.Labels[LabelRelease] = s.Release
+	}
+	return meta
+}
+
+// podLabels are the labels of a release's Pods: its objects' labels, and
+// the Service that routes traffic to them when releases share one.
+func podLabels(s *model.Service) map[string]string {
+	l := serverMeta(s, s.Instance()).Labels
+	if s.SharesService() || s.RoutesReleases() {
+		l[LabelRoutedVia] = s.Name
+	}
+	return l
 }
 
 func objectMeta(service, name, component string) metav1.ObjectMeta {

@@ -66,7 +66,7 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 			})
 		}
 		volumes = append(volumes, corev1.Volume{Name: filesVolume, VolumeSource: corev1.VolumeSource{
-			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: FilesConfigMapName(s.Name)}},
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: FilesConfigMapName(s.Instance())}},
 		}})
 	}
 	mounts, writable := writableVolumes(s.Writable)

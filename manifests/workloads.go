@@ -29,16 +29,16 @@ func deployment(s *model.Service) *appsv1.Deployment {
 		Lifecycle:      preStop(s.PreStop),
 	}
 	template := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, s.Name, ComponentServer), Annotations: podAnnotations(s.Annotations, s.Files)},
+		ObjectMeta: metav1.ObjectMeta{Labels: podLabels(s), Annotations: podAnnotations(s.Annotations, s.Files)},
 		Spec:       podSpec(s, container),
 	}
 	addContainers(&template.Spec, s, true)
 	d := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		ObjectMeta: serverMeta(s, s.Instance()),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(s.Replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)},
+			Selector: &metav1.LabelSelector{MatchLabels: selector(s.Name, s.Instance())},
 			Template: template,
 		},
 	}
@@ -52,7 +52,7 @@ func deployment(s *model.Service) *appsv1.Deployment {
 	d.Spec.RevisionHistoryLimit = s.Rollout.RevisionHistoryLimit
 	d.Spec.Template.Spec.TerminationGracePeriodSeconds = s.TerminationGracePeriodSeconds
 	schedule(&d.Spec.Template.Spec, s.Scheduling)
-	d.Spec.Template.Spec.TopologySpreadConstraints = spread(s.Scheduling.Spread, selector(s.Name, s.Name))
+	d.Spec.Template.Spec.TopologySpreadConstraints = spread(s.Scheduling.Spread, selector(s.Name, s.Instance()))
 	if s.Autoscale != nil {
 		// The autoscaler owns the replica count. A replicas field beside it
 		// would reset the Deployment to that count on every apply
@@ -97,7 +97,12 @@ func service(serviceName, name, component string, ports map[string]int32) *corev
 // serviceFront is the service's own Service, shaped by service: its type
 // and the ports it exposes, each on its port, node port and protocol.
 func serviceFront(s *model.Service) *corev1.Service {
-	svc := service(s.Name, s.Name, ComponentServer, nil)
+	svc := service(s.Name, s.Instance(), ComponentServer, nil)
+	svc.ObjectMeta = serverMeta(s, s.Instance())
+	if s.RoutesReleases() {
+		// Every release whose traffic is shared, this one too.
+		svc.Spec.Selector = map[string]string{LabelName: s.Name, LabelRoutedVia: s.Name}
+	}
 	podPorts := s.PodPorts()
 	for _, name := range s.Exposed() {
 		shape := s.Service.Ports[name]
@@ -125,7 +130,7 @@ func filesConfigMap(s *model.Service) *corev1.ConfigMap {
 	}
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: objectMeta(s.Name, FilesConfigMapName(s.Name), ComponentServer),
+		ObjectMeta: serverMeta(s, FilesConfigMapName(s.Instance())),
 		Data:       data,
 	}
 }
@@ -133,9 +138,9 @@ func filesConfigMap(s *model.Service) *corev1.ConfigMap {
 func autoscaler(s *model.Service) *autoscalingv2.HorizontalPodAutoscaler {
 	return &autoscalingv2.HorizontalPodAutoscaler{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
-		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		ObjectMeta: serverMeta(s, s.Instance()),
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: s.Name},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: s.Instance()},
 			MinReplicas:    ptr.To(s.Autoscale.Min),
 			MaxReplicas:    s.Autoscale.Max,
 			Metrics: []autoscalingv2.MetricSpec{{
@@ -153,11 +158,11 @@ func disruptionBudget(s *model.Service) *policyv1.PodDisruptionBudget {
 	budget := s.DisruptionBudget
 	return &policyv1.PodDisruptionBudget{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
-		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		ObjectMeta: serverMeta(s, s.Instance()),
 		Spec: policyv1.PodDisruptionBudgetSpec{
 			MinAvailable:   intOrPercent(budget.MinAvailable),
 			MaxUnavailable: intOrPercent(budget.MaxUnavailable),
-			Selector:       &metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)},
+			Selector:       &metav1.LabelSelector{MatchLabels: selector(s.Name, s.Instance())},
 		},
 	}
 }
@@ -177,7 +182,7 @@ func intOrPercent(v *model.IntOrPercent) *intstr.IntOrString {
 // destinations (and DNS, always), ingress from the listed sources; each
 // direction only when envgen.cue lists rules for it.
 func networkPolicy(s *model.Service) *networkingv1.NetworkPolicy {
-	spec := networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: selector(s.Name, s.Name)}}
+	spec := networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: selector(s.Name, s.Instance())}}
 	if len(s.Ingress) > 0 {
 		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeIngress)
 		for _, name := range sorted.Keys(s.Ingress) {
@@ -200,7 +205,7 @@ func networkPolicy(s *model.Service) *networkingv1.NetworkPolicy {
 	}
 	return &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-		ObjectMeta: objectMeta(s.Name, s.Name, ComponentServer),
+		ObjectMeta: serverMeta(s, s.Instance()),
 		Spec:       spec,
 	}
 }

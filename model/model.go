@@ -54,6 +54,42 @@ type Service struct {
 	ServiceAccount  ServiceAccount    `json:"serviceAccount,omitzero"`
 	SecurityContext SecurityContext   `json:"securityContext,omitzero"`
 	CI              *CI               `json:"ci,omitempty"`
+
+	// Release names the release this is: "" for the service itself (the
+	// main release), else one of envgen.cue's releases, whose objects
+	// are named <name>-<release>.
+	Release string `json:"-"`
+	// Traffic of a release: "shared" (the main release's Service selects
+	// its Pods too) or "own" (a Service of its own).
+	Traffic string `json:"-"`
+	// Releases are the environment's other releases, each the service
+	// with its release's layer over the environment's.
+	Releases []*Service `json:"-"`
+}
+
+// Instance is the name of the release's objects and its instance label:
+// the service's name for the main release, <name>-<release> for another.
+func (s *Service) Instance() string {
+	if s.Release == "" {
+		return s.Name
+	}
+	return s.Name + "-" + s.Release
+}
+
+// SharesService says whether this release's Pods are behind the main
+// release's Service.
+func (s *Service) SharesService() bool { return s.Release != "" && s.Traffic != "own" }
+
+// RoutesReleases says whether the main release's Service also sends
+// traffic to other releases' Pods: its selector then selects the Pods
+// routed through it rather than its own instance.
+func (s *Service) RoutesReleases() bool {
+	for _, r := range s.Releases {
+		if r.SharesService() {
+			return true
+		}
+	}
+	return false
 }
 
 // Deploys says whether the service runs as a Deployment (deployment is

@@ -60,7 +60,9 @@ var Rules = []Rule{{
 	Summary: "at least two replicas, or an autoscaler, so that one Pod's loss is not an outage",
 	Fix:     "set replicas: 2 or more, or autoscale: {min, max}",
 	check: func(c *context, env string, s *model.Service) {
-		if s.Deploys() && s.Autoscale == nil && s.Replicas < 2 {
+		// A release that shares the main release's Service (a canary) is
+		// one Pod on purpose: the main release keeps the service up.
+		if s.Deploys() && s.Autoscale == nil && s.Replicas < 2 && !s.SharesService() {
 			c.report(env, "replicas", "%d replica(s) and no autoscaler", s.Replicas)
 		}
 	},

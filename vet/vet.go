@@ -104,8 +104,13 @@ func Check(p *compiler.Project) *Report {
 		rule := &Rules[i]
 		c := &context{project: p, rule: rule}
 		for _, env := range p.Environments {
-			if applies(rule.Scope, env.Name) {
-				rule.check(c, env.Name, env.Service)
+			if !applies(rule.Scope, env.Name) {
+				continue
+			}
+			rule.check(c, env.Name, env.Service)
+			// A release is vetted like its environment, as production/canary.
+			for _, release := range env.Service.Releases {
+				rule.check(c, compiler.ReleaseScope(env.Name, release.Release), release)
 			}
 		}
 		r.Findings = append(r.Findings, c.findings...)
@@ -163,8 +168,10 @@ func firstEnv(envs string) string {
 }
 
 // ProdLike says whether env is held to production rules: staging,
-// production, and environments whose name starts with them.
+// production, and environments whose name starts with them (and their
+// releases: production/canary).
 func ProdLike(env string) bool {
+	env = compiler.EnvironmentOf(env)
 	for _, prefix := range []string{"staging", "production"} {
 		if env == prefix || strings.HasPrefix(env, prefix+"-") {
 			return true
@@ -176,6 +183,7 @@ func ProdLike(env string) bool {
 // Production says whether env is production or a variant of it: the
 // environments generate and build refuse to emit with error findings.
 func Production(env string) bool {
+	env = compiler.EnvironmentOf(env)
 	return env == "production" || strings.HasPrefix(env, "production-")
 }
 
@@ -190,7 +198,7 @@ func applies(scope, env string) bool {
 }
 
 func envIndex(p *compiler.Project, env string) int {
-	return slices.Index(p.EnvironmentNames(), env)
+	return slices.Index(p.EnvironmentNames(), compiler.EnvironmentOf(env))
 }
 
 // modelFields returns the model as a map of its top-level JSON fields, for

@@ -111,7 +111,9 @@ func refuseProductionFindings(project *compiler.Project, only string, allow bool
 		return nil
 	}
 	report := vet.Check(project)
-	keep := func(env string) bool { return vet.Production(env) && (only == "" || env == only) }
+	keep := func(env string) bool {
+		return vet.Production(env) && (only == "" || compiler.EnvironmentOf(env) == only)
+	}
 	if n := report.Errors(keep); n > 0 {
 		return &findingsError{n: n, msg: fmt.Sprintf("production has %d error-level vet finding(s); run 'envgen vet' to see them, or pass --allow-findings", n)}
 	}
