@@ -66,10 +66,21 @@ type Environment struct {
 }
 
 // Environment returns the named environment, or an *UnknownEnvironmentError.
+// A release's scope (ReleaseScope: production/canary) names the release's
+// model in that environment.
 func (p *Project) Environment(name string) (*model.Service, error) {
+	envName, release := splitScope(name)
 	for _, env := range p.Environments {
-		if env.Name == name {
+		if env.Name != envName {
+			continue
+		}
+		if release == "" {
 			return env.Service, nil
+		}
+		for _, r := range env.Service.Releases {
+			if r.Release == release {
+				return r, nil
+			}
 		}
 	}
 	return nil, &UnknownEnvironmentError{Name: name, Known: p.EnvironmentNames()}
@@ -137,6 +148,8 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 		return nil, err
 	}
 	top := c.schema.LookupPath(cue.ParsePath("#Service")).Unify(user)
+	project := &Project{sources: &Sources{filename: filename, top: top, resolved: map[string]cue.Value{}, layers: map[string][]cue.Value{}}}
+	c.sources = project.sources
 	if err := top.Validate(cue.Concrete(true)); err != nil {
 		return nil, c.inputError("", err)
 	}
@@ -151,8 +164,6 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 		override = append(override, tagLayer)
 	}
 
-	project := &Project{sources: &Sources{filename: filename, top: top, resolved: map[string]cue.Value{}, layers: map[string][]cue.Value{}}}
-	c.sources = project.sources
 	if vet := top.LookupPath(cue.ParsePath("vet")); vet.Exists() {
 		if err := vet.Decode(&project.Vet); err != nil {
 			return nil, c.inputError("", err)

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -46,6 +47,10 @@ func describeScope(scope string) string {
 	return "environment " + env + ", release " + release
 }
 
+// releaseName is a DNS label; its length is checked with the service's
+// name, which its objects' names add to.
+var releaseName = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
 // notInRelease are the fields of an environment a release cannot set:
 // what is the environment's (its cluster, its build, its jobs, the escape
 // hatch that may name any of its objects) or would leave the release
@@ -72,6 +77,12 @@ func (c *compilation) checkReleases(top cue.Value, names []string) (releaseLayer
 		name := iter.Selector().Unquoted()
 		release := iter.Value()
 		prefix := "releases." + Label(name)
+		switch {
+		case !releaseName.MatchString(name):
+			return nil, c.positionedError(release, prefix, "a release's name is a DNS label: lowercase letters, digits and '-', starting with a letter (it names objects: <name>-<release>)")
+		case name == "main":
+			return nil, c.positionedError(release, prefix, `the service itself is the main release: name this one after what it is (canary, internal)`)
+		}
 		for _, f := range notInRelease {
 			if v := release.LookupPath(cue.ParsePath(f.field)); v.Exists() {
 				return nil, c.positionedError(v, prefix+"."+f.field, "a release cannot set "+f.field+": "+f.why)
@@ -202,10 +213,7 @@ func (c *compilation) checkRelease(env string, release cue.Value, prefix string,
 		ports := r.PodPorts()
 		for _, name := range main.Exposed() {
 			if _, ok := ports[name]; !ok {
-				return fail("ports", fmt.Sprintf("the main release's Service sends port %q to this release's Pods too, which have no port of that name%s", name, portList(ports)))
-			}
-			if r.Protocol(name) != main.Protocol(name) {
-				return fail("ports", fmt.Sprintf("port %q is %s here and %s in the main release, whose Service sends it to both", name, r.Protocol(name), main.Protocol(name)))
+				return fail("containers", fmt.Sprintf("the main release's Service sends port %q to this release's Pods too, which have no port of that name%s", name, portList(ports)))
 			}
 		}
 	}

@@ -16,14 +16,17 @@ import (
 	"strings"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/manifests"
 )
 
 // Explanation says where one field's value comes from.
 type Explanation struct {
 	Environment string `json:"environment"`
-	Object      string `json:"object"`
-	Path        string `json:"path"`
-	Value       any    `json:"value"`
+	// Release is the release the object belongs to; "" for the main one.
+	Release string `json:"release,omitempty"`
+	Object  string `json:"object"`
+	Path    string `json:"path"`
+	Value   any    `json:"value"`
 	// Sources are the envgen.cue fields the value is made from, each with
 	// its contributions.
 	Sources []Source `json:"sources"`
@@ -63,7 +66,16 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 		return nil, &NotFoundError{What: fmt.Sprintf("%s has no %s: %v", object, path, err)}
 	}
 	e := &Explanation{Environment: env, Object: objectRef(obj), Path: canonical, Value: value}
-	t := mapTarget(project, env, obj, canonical)
+	// A release's object comes from its release's layers over the
+	// environment's.
+	scope := env
+	if meta, ok := obj["metadata"].(map[string]any); ok {
+		labels, _ := meta["labels"].(map[string]any)
+		if release, _ := labels[manifests.LabelRelease].(string); release != "" {
+			scope, e.Release = compiler.ReleaseScope(env, release), release
+		}
+	}
+	t := mapTarget(project, scope, obj, canonical)
 	fields, why := t.cue, t.why
 	if f, ok := hatchField(project, env, obj, canonical); ok {
 		fields = append([]string{f}, fields...)
@@ -83,7 +95,7 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 		if all && found[part] {
 			continue
 		}
-		if c := project.Sources().Contributions(env, f); len(c) > 0 {
+		if c := project.Sources().Contributions(scope, f); len(c) > 0 {
 			e.Sources = append(e.Sources, Source{Field: f, Contributions: c})
 			found[part] = true
 			if !all {
@@ -217,7 +229,11 @@ func nameOf(v any) string {
 func (e *Explanation) Text() string {
 	var b strings.Builder
 	value, _ := json.Marshal(e.Value)
-	fmt.Fprintf(&b, "%s %s (environment %s) = %s\n", e.Object, e.Path, e.Environment, value)
+	where := "environment " + e.Environment
+	if e.Release != "" {
+		where += ", release " + e.Release
+	}
+	fmt.Fprintf(&b, "%s %s (%s) = %s\n", e.Object, e.Path, where, value)
 	if e.Default != "" {
 		fmt.Fprintf(&b, "  %s\n", e.Default)
 	}
