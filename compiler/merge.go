@@ -40,6 +40,8 @@ var (
 		{"objects", "*"},
 		{"autoscale"},
 		{"disruptionBudget"},
+		{"ingress", "*"},
+		{"egress", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

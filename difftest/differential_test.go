@@ -177,4 +177,9 @@ func TestGeneratorCoversTheSchema(t *testing.T) {
 			}
 		}
 	}
+	for _, want := range casegen.ReleaseFields() {
+		if !seen["release:"+want] {
+			t.Errorf("no generated case sets %s in a release", want)
+		}
+	}
 }

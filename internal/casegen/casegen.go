@@ -137,6 +137,9 @@ func (g *gen) service() obj {
 		s["ci"] = g.ci(true)
 	}
 	s["environments"] = g.environments()
+	if !g.jobsOnly && g.chance(0.3) {
+		s["releases"] = g.releases(s["environments"].(obj))
+	}
 	if g.chance(0.3) {
 		s["vet"] = obj{"off": obj{"EG004": "staging runs one replica on purpose"}}
 	}
@@ -239,6 +242,8 @@ func (g *gen) settings(s obj, top bool) {
 			a["cpuPercent"] = 10 + g.intn(90)
 		}
 		s["autoscale"] = a
+	} else if !top && !g.jobsOnly && g.chance(0.05) {
+		s["autoscale"] = nil // drops the top level's
 	}
 	if !g.jobsOnly && g.chance(p/3) {
 		var v any = g.intn(3)
@@ -246,12 +251,18 @@ func (g *gen) settings(s obj, top bool) {
 			v = fmt.Sprintf("%d%%", 10*(1+g.intn(9)))
 		}
 		s["disruptionBudget"] = obj{g.pdbKind: v}
+	} else if !top && !g.jobsOnly && g.chance(0.05) {
+		s["disruptionBudget"] = nil
 	}
 	if !g.jobsOnly && g.chance(p/3) {
 		s["egress"] = g.egress()
+	} else if !top && !g.jobsOnly && g.chance(0.05) {
+		s["egress"] = obj{g.pick([]string{"db", "search", "zotero"}): nil} // drops the rule, if a layer below has it
 	}
 	if !g.jobsOnly && g.chance(p/3) {
 		s["ingress"] = g.ingress()
+	} else if !top && !g.jobsOnly && g.chance(0.05) {
+		s["ingress"] = obj{g.pick([]string{"mesh", "prometheus", "lb", "anyone"}): nil}
 	}
 	if !g.jobsOnly && len(g.portNames) > 0 && g.chance(p/3) {
 		s["service"] = g.serviceShape()

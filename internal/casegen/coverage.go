@@ -96,6 +96,17 @@ func Fields(c Case) []string {
 			walkCase(m, "", "env:", schemaFields, set)
 		}
 	}
+	releases, _ := doc["releases"].(map[string]any)
+	for _, r := range releases {
+		if m, ok := r.(map[string]any); ok {
+			walkCase(m, "", "release:", schemaFields, set)
+			for _, own := range []string{"environments", "traffic"} { // #Release's, not #Settings
+				if _, ok := m[own]; ok {
+					set["release:"+own] = true
+				}
+			}
+		}
+	}
 	return sortedSet(set)
 }
 
