@@ -31,10 +31,10 @@ const (
 	// LabelRelease names the release of a release's objects and Pods
 	// (the main release's have none).
 	LabelRelease = "envgen.dev/release"
-	// LabelRoutedVia on a Pod names the Service that sends it traffic when
-	// several releases share the main release's Service, which then
-	// selects on it. Pods of a release with a Service of its own do not
-	// have it.
+	// LabelRoutedVia on a Pod names the Service that sends it traffic:
+	// the main release's for its Pods and those of releases that share
+	// it, <name>-<release> for a release with a Service of its own. The
+	// main Service selects on it when releases share it.
 	LabelRoutedVia = "envgen.dev/routed-via"
 )
 
@@ -169,11 +169,19 @@ func serverMeta(s *model.Service, name string) metav1.ObjectMeta {
 }
 
 // podLabels are the labels of a release's Pods: its objects' labels, and
-// the Service that routes traffic to them when releases share one.
+// the Service that sends them traffic, if any. The main release's Pods
+// carry it even when no release shares their Service: the day one does,
+// the Service's selector switches to it, and Pods without it would get no
+// traffic until the Deployment had replaced them all.
 func podLabels(s *model.Service) map[string]string {
 	l := serverMeta(s, s.Instance()).Labels
-	if s.SharesService() || s.RoutesReleases() {
+	switch {
+	case len(s.PodPorts()) == 0 || s.Service.Type == "None":
+		// No Service in front of them (a queue worker).
+	case s.SharesService():
 		l[LabelRoutedVia] = s.Name
+	default:
+		l[LabelRoutedVia] = s.Instance()
 	}
 	return l
 }
