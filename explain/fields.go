@@ -20,6 +20,7 @@ const (
 	whyBuild      = "set by envgen: a CI build runs once (manifests/workloads.go)"
 	whyLabels     = "set by envgen from name: the app.kubernetes.io labels (manifests/objects.go)"
 	whyShape      = "set by envgen: the shape of the object (manifests/)"
+	whyRouting    = "set by envgen from releases: the Pods a Service sends traffic to carry envgen.dev/routed-via, which the main Service selects when a release shares it (manifests/objects.go)"
 )
 
 // target is what a path of an object can map to.
@@ -45,6 +46,9 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 	component, _ := labels[manifests.LabelComponent].(string)
 	service := project.Name
 
+	if strings.Contains(p, manifests.LabelRoutedVia) || (kind == "Service" && strings.HasPrefix(p, "spec.selector") && component == manifests.ComponentServer) {
+		return target{why: whyRouting}
+	}
 	if strings.HasPrefix(p, "metadata") || p == "apiVersion" || p == "kind" {
 		if rest, ok := strings.CutPrefix(p, "metadata.annotations."); ok && kind == "Pod" {
 			return target{cue: []string{"ci.annotations." + quoteKey(rest)}}
