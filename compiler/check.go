@@ -171,6 +171,7 @@ func (c *compilation) checkMayDiffer(vet cue.Value) error {
 	for iter != nil && iter.Next() {
 		known = append(known, iter.Selector().Unquoted())
 	}
+	known = append(known, "releases") // the environment's, compared by name
 	invariants, _ := vet.LookupPath(cue.ParsePath("invariants")).Fields()
 	for invariants != nil && invariants.Next() {
 		list, err := invariants.Value().LookupPath(cue.ParsePath("mayDiffer")).List()

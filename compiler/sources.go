@@ -98,6 +98,23 @@ func (s *Sources) Where(env, field string) string {
 	return s.filename
 }
 
+// TopLevel returns the position of a field as envgen.cue writes it, outside
+// any environment (releases.canary), or "" if it does not.
+func (s *Sources) TopLevel(field string) string {
+	if s == nil {
+		return ""
+	}
+	path := cue.ParsePath(field)
+	if path.Err() != nil {
+		return ""
+	}
+	cwd, _ := os.Getwd()
+	if ps := userPositions(s.top.LookupPath(path)); len(ps) > 0 {
+		return relativePos(cwd, ps[0])
+	}
+	return ""
+}
+
 // IsDefault says whether field of env was left to the schema's default.
 func (s *Sources) IsDefault(env, field string) bool {
 	origins, ok := s.Origins(env, field)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/semdiff"
@@ -240,14 +241,38 @@ func checkInvariants(c *context) {
 			}
 			c.findings = append(c.findings, Finding{
 				Rule: c.rule.ID, Severity: c.rule.Severity, Environment: envB, Field: change.Path,
-				Position: p.Sources().Where(envB, change.Path),
+				Position: where(p, envB, change.Path),
 				Message: fmt.Sprintf("invariant %s: %s has %s (%s), %s has %s (%s)", name,
-					envA, shown(change.Path, change.Old), p.Sources().Where(envA, change.Path),
-					envB, shown(change.Path, change.New), p.Sources().Where(envB, change.Path)),
+					envA, shown(change.Path, change.Old), where(p, envA, change.Path),
+					envB, shown(change.Path, change.New), where(p, envB, change.Path)),
 				Fix: c.rule.Fix,
 			})
 		}
 	}
+}
+
+// where is the position of a field of an environment's model as
+// modelFields lays it out: releases.canary.replicas is the canary's
+// replicas in that environment.
+func where(p *compiler.Project, env, path string) string {
+	if path != "releases" && !strings.HasPrefix(path, "releases.") {
+		return p.Sources().Where(env, path)
+	}
+	release, field, _ := strings.Cut(strings.TrimPrefix(path, "releases."), ".")
+	if _, err := p.Environment(compiler.ReleaseScope(env, release)); err == nil && field != "" {
+		return p.Sources().Where(compiler.ReleaseScope(env, release), field)
+	}
+	// A release as a whole, or all of them (one environment has some, the
+	// other none).
+	if path != "releases" {
+		if pos := p.Sources().TopLevel("releases." + compiler.Label(release)); pos != "" {
+			return pos
+		}
+	}
+	if pos := p.Sources().TopLevel("releases"); pos != "" {
+		return pos
+	}
+	return p.Sources().Where(env, "releases")
 }
 
 // shown is a value as a finding may print it: never a literal EG006 would

@@ -207,5 +207,17 @@ func modelFields(s *model.Service) map[string]any {
 	data, _ := json.Marshal(s)
 	var m map[string]any
 	_ = json.Unmarshal(data, &m)
+	// The environment's releases are part of what it runs: an invariant
+	// compares them too, by name (mayDiffer: ["releases"] allows a
+	// difference).
+	if len(s.Releases) > 0 {
+		releases := map[string]any{}
+		for _, r := range s.Releases {
+			fields := modelFields(r)
+			fields["traffic"] = r.Traffic
+			releases[r.Release] = fields
+		}
+		m["releases"] = releases
+	}
 	return m
 }
