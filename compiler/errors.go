@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -52,11 +53,14 @@ func (e *UnknownEnvironmentError) Error() string {
 // the top level), because the merged paths do not mention it.
 func (c *compilation) inputError(env string, err error) error {
 	cwd, _ := os.Getwd()
-	var lines []string
 	seen := map[string]bool{}
 	hinted := map[string]bool{}
 	errs := withoutNullBranches(cueerrors.Errors(err))
+	lines, replaced := c.oneOfValues(env, cwd, errs)
 	for _, e := range errs {
+		if replaced[e] {
+			continue
+		}
 		format, _ := e.Msg()
 		field := cuePathString(e.Path())
 		if isEnvVar(strings.Split(field, ".")) {
@@ -87,6 +91,83 @@ func (c *compilation) inputError(env string, err error) error {
 		lines = []string{fmt.Sprintf("%s: %v", c.filename, err)}
 	}
 	return &InputError{Lines: lines}
+}
+
+var (
+	maxFieldsMsg = regexp.MustCompile(`^invalid value .* \(does not satisfy struct\.MaxFields\(([0-9]+)\)\)$`)
+	enumMsg      = regexp.MustCompile(`^conflicting values ("[^"]*") and ("[^"]*")$`)
+)
+
+// plainWords says in words what CUE says with the schema's values: a map
+// with too many entries, a null where none can be.
+func plainWords(msg string) string {
+	if m := maxFieldsMsg.FindStringSubmatch(msg); m != nil {
+		return "at most " + m[1] + " entries"
+	}
+	if strings.Contains(msg, "(mismatched types null and ") {
+		return nullHint
+	}
+	return msg
+}
+
+// nullHint is what a null where the schema wants a value means.
+const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a container, a port of service.ports, an object, an ingress or egress rule, the autoscaler or the disruption budget"
+
+// oneOfValues replaces CUE's account of a value outside an enumeration
+// (a disjunction's summary, then one "conflicting values" line per
+// option) with one error per field: "mirror" is not one of "shared",
+// "own". It returns the errors it replaced, to skip.
+func (c *compilation) oneOfValues(env, cwd string, errs []cueerrors.Error) (lines []string, replaced map[cueerrors.Error]bool) {
+	type enum struct {
+		options []string
+		got     string
+		at      cueerrors.Error
+		errs    []cueerrors.Error
+		mixed   bool
+	}
+	byField := map[string]*enum{}
+	var order []string
+	for _, e := range errs {
+		field := cuePathString(e.Path())
+		if isEnvVar(strings.Split(field, ".")) {
+			continue
+		}
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		en := byField[field]
+		if en == nil {
+			en = &enum{}
+			byField[field] = en
+			order = append(order, field)
+		}
+		en.errs = append(en.errs, e)
+		switch m := enumMsg.FindStringSubmatch(msg); {
+		case strings.Contains(msg, "errors in empty disjunction"):
+		case m != nil && (en.got == "" || en.got == m[2]):
+			en.options, en.got, en.at = append(en.options, m[1]), m[2], e
+		default:
+			en.mixed = true
+		}
+	}
+	replaced = map[cueerrors.Error]bool{}
+	for _, field := range order {
+		en := byField[field]
+		if en.mixed || len(en.options) < 2 {
+			continue
+		}
+		for _, e := range en.errs {
+			replaced[e] = true
+		}
+		slices.Sort(en.options)
+		msg := fmt.Sprintf("%s is not one of %s", en.got, strings.Join(en.options, ", "))
+		if env != "" {
+			msg = fmt.Sprintf("%s (in %s): %s", field, describeScope(env), msg)
+		} else {
+			msg = field + ": " + msg
+		}
+		lines = append(lines, c.positioned(cwd, en.at, msg))
+	}
+	return lines, replaced
 }
 
 // withoutNullBranches drops what CUE says about the null branch of a field
@@ -139,6 +220,7 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	if hint := oneOfHint(field); hint != "" && strings.Contains(msg, "does not satisfy matchN") {
 		msg = hint
 	}
+	msg = plainWords(msg)
 	if field != "" {
 		if env != "" {
 			msg = fmt.Sprintf("%s (in %s): %s", field, describeScope(env), msg)

@@ -93,6 +93,9 @@ func (c *compilation) checkReleases(top cue.Value, names []string) (releaseLayer
 				`the release's Pods are behind the main release's Service (traffic: "shared", the default): give it traffic: "own" to shape a Service of its own`)
 		}
 		envs := release.LookupPath(cue.ParsePath("environments"))
+		if len(releaseEnvironments(release)) == 0 {
+			return nil, c.positionedError(envs, prefix+".environments", `a release lists the environments it runs in: environments: ["production"]`)
+		}
 		seen := map[string]bool{}
 		for i, env := range releaseEnvironments(release) {
 			field := fmt.Sprintf("%s.environments[%d]", prefix, i)
@@ -131,17 +134,17 @@ func releaseEnvironments(release cue.Value) []string {
 }
 
 // runsIn says whether a release runs in env: env is among its
-// environments, or extends one that is (production-eqiad gets
+// environments (listed), or extends one that is (production-eqiad gets
 // production's canary, as it gets everything else of production).
-func (r releaseLayers) runsIn(release string, env string, environments cue.Value) bool {
-	listed := releaseEnvironments(r[release])
+func (r releaseLayers) runsIn(release string, env string, environments cue.Value) (runs, listed bool) {
+	names := releaseEnvironments(r[release])
 	for current := env; current != ""; {
-		if slices.Contains(listed, current) {
-			return true
+		if slices.Contains(names, current) {
+			return true, current == env
 		}
 		current, _ = environments.LookupPath(cue.MakePath(cue.Str(current), cue.Str("extends"))).String()
 	}
-	return false
+	return false, false
 }
 
 // resolveReleases resolves the releases that run in env over its layers
@@ -155,12 +158,16 @@ func (c *compilation) resolveReleases(releases releaseLayers, env string, enviro
 		}
 	}
 	for _, name := range sorted.Keys(releases) {
-		if !releases.runsIn(name, env, environments) {
+		runs, listed := releases.runsIn(name, env, environments)
+		if !runs {
 			continue
 		}
 		release := releases[name]
 		prefix := "releases." + Label(name)
 		if !service.Deploys() {
+			if !listed {
+				continue // it extends an environment with the release, and runs jobs only
+			}
 			return c.positionedError(release.LookupPath(cue.ParsePath("environments")), prefix+".environments",
 				fmt.Sprintf("environment %s has no Deployment (deployment: false): there is nothing to release", env))
 		}
