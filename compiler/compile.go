@@ -187,11 +187,11 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 			return nil, &UnknownEnvironmentError{Name: want, Known: names}
 		}
 	}
-	if err := c.checkVetOff(project.Vet, names); err != nil {
-		return nil, err
-	}
 	releases, err := c.checkReleases(top, names)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkVetOff(project.Vet, names, releases, environments); err != nil {
 		return nil, err
 	}
 	// Every extends chain is checked, even of environments not resolved.

@@ -38,10 +38,11 @@ func (s *Suppression) UnmarshalJSON(data []byte) error {
 	return json.Unmarshal(data, (*plain)(s))
 }
 
-// In says whether the rule is off in env (or a release of env: its
-// scope, production/canary).
-func (s Suppression) In(env string) bool {
-	return len(s.Environments) == 0 || slices.Contains(s.Environments, EnvironmentOf(env))
+// In says whether the rule is off in a scope: an environment, or a release
+// of one (production/canary), which a suppression of its environment
+// covers too.
+func (s Suppression) In(scope string) bool {
+	return len(s.Environments) == 0 || slices.Contains(s.Environments, scope) || slices.Contains(s.Environments, EnvironmentOf(scope))
 }
 
 // Invariant says that two environments may differ only in some fields.
@@ -50,15 +51,28 @@ type Invariant struct {
 	MayDiffer    []string `json:"mayDiffer"`
 }
 
-// checkVetOff wants every environment a suppression names to exist: a
-// misspelt one would switch nothing off, silently.
-func (c *compilation) checkVetOff(vet VetConfig, environments []string) error {
+// checkVetOff wants every environment a suppression names to exist, and
+// every release (production/canary) to run there: a misspelt one would
+// switch nothing off, silently.
+func (c *compilation) checkVetOff(vet VetConfig, environments []string, releases releaseLayers, environmentsValue cue.Value) error {
 	for _, id := range sorted.Keys(vet.Off) {
-		for i, env := range vet.Off[id].Environments {
+		for i, scope := range vet.Off[id].Environments {
+			field := fmt.Sprintf("vet.off.%s.environments[%d]", id, i)
+			fail := func(msg string) error {
+				return c.positionedError(c.sources.top.LookupPath(cue.ParsePath(field)), field, msg)
+			}
+			env, release := splitScope(scope)
 			if !slices.Contains(environments, env) {
-				field := fmt.Sprintf("vet.off.%s.environments[%d]", id, i)
-				v := c.sources.top.LookupPath(cue.ParsePath(field))
-				return c.positionedError(v, field, fmt.Sprintf("no environment named %q (environments: %s)", env, strings.Join(environments, ", ")))
+				return fail(fmt.Sprintf("no environment named %q (environments: %s)", env, strings.Join(environments, ", ")))
+			}
+			if release == "" {
+				continue
+			}
+			if _, ok := releases[release]; !ok {
+				return fail(fmt.Sprintf("no release named %q (releases: %s)", release, strings.Join(sorted.Keys(releases), ", ")))
+			}
+			if runs, _ := releases.runsIn(release, env, environmentsValue); !runs {
+				return fail(fmt.Sprintf("release %s does not run in %s", release, env))
 			}
 		}
 	}
