@@ -175,9 +175,6 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	if project.Base, err = c.resolve("", []cue.Value{top}); err != nil {
 		return nil, err
 	}
-	if err := c.checkEscapeHatch("", project.Base); err != nil {
-		return nil, err
-	}
 	project.Name = project.Base.Name
 
 	environments := top.LookupPath(cue.ParsePath("environments"))
@@ -189,6 +186,10 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	}
 	releases, err := c.checkReleases(top, names)
 	if err != nil {
+		return nil, err
+	}
+	c.releases = releases
+	if err := c.checkEscapeHatch("", project.Base); err != nil {
 		return nil, err
 	}
 	if err := c.checkVetOff(project.Vet, names, releases, environments); err != nil {
@@ -250,6 +251,8 @@ type compilation struct {
 	filename string
 	sources  *Sources
 	importer *packageImporter
+	// releases are envgen.cue's, once checked.
+	releases releaseLayers
 }
 
 // withAncestors returns the named environments and those they extend,

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"cuelang.org/go/cue"
+
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/model"
 )
@@ -27,7 +30,28 @@ func (c *compilation) checkEscapeHatch(env string, s *model.Service) error {
 	for len(hatch.Field) > 0 && !at(hatchField(hatch)).Exists() {
 		hatch.Field = hatch.Field[:len(hatch.Field)-1]
 	}
-	return fail(hatchField(hatch), hatch.Msg)
+	return fail(hatchField(hatch), hatch.Msg+c.releaseObjectHint(env, hatch))
+}
+
+// releaseObjectHint explains a patch of a release's object where the
+// release does not run: the top level's patches apply to the base and
+// every environment, a release runs only in some.
+func (c *compilation) releaseObjectHint(env string, hatch *manifests.HatchError) string {
+	_, name, _ := strings.Cut(hatch.Key, "/")
+	service, _ := c.sources.top.LookupPath(cue.ParsePath("name")).String()
+	for _, release := range sorted.Keys(c.releases) {
+		instance := service + "-" + release
+		if name != instance && name != manifests.FilesConfigMapName(instance) {
+			continue
+		}
+		where := "the top level's patches apply to every environment"
+		if env != "" {
+			where = "not in " + env
+		}
+		return fmt.Sprintf("; it is release %s's, which runs only in %s (%s): patch it in those environments (environments.%s.patches)",
+			release, strings.Join(releaseEnvironments(c.releases[release]), ", "), where, Label(releaseEnvironments(c.releases[release])[0]))
+	}
+	return ""
 }
 
 // hatchField is the CUE path of the entry and field a HatchError names.

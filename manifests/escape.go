@@ -53,7 +53,7 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 	for _, key := range sorted.Keys(s.Patches) {
 		i, ok := byID[key]
 		if !ok {
-			return nil, &HatchError{Section: "patches", Key: key, Msg: fmt.Sprintf("this environment generates no %s (it has: %s)", key, strings.Join(sorted.Keys(byID), ", "))}
+			return nil, &HatchError{Section: "patches", Key: key, Msg: fmt.Sprintf("envgen generates no %s here (it generates: %s)", key, strings.Join(sorted.Keys(byID), ", "))}
 		}
 		patched, err := patchObject(objs[i], s.Patches[key])
 		if err != nil {
