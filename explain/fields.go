@@ -225,6 +225,16 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 		return target{cue: []string{"serviceAccount.automountToken"}, why: whyToken}
 	case rest == "serviceAccountName":
 		return target{cue: []string{"serviceAccount.name"}}
+	case rest == "nodeSelector":
+		return target{cue: []string{"scheduling.nodeSelector"}}
+	case strings.HasPrefix(rest, "nodeSelector."):
+		return target{cue: []string{"scheduling.nodeSelector." + quoteKey(strings.TrimPrefix(rest, "nodeSelector."))}}
+	case strings.HasPrefix(rest, "tolerations"):
+		return target{cue: []string{"scheduling.tolerations"}}
+	case rest == "priorityClassName":
+		return target{cue: []string{"scheduling.priorityClassName"}}
+	case strings.HasPrefix(rest, "topologySpreadConstraints"):
+		return target{cue: []string{"scheduling.spread"}, why: "set by envgen from scheduling.spread: maxSkew 1, ScheduleAnyway, the Pods' own labels (manifests/scheduling.go)"}
 	case strings.HasPrefix(rest, "volumes"):
 		if strings.HasPrefix(rest, "volumes[name=token]") {
 			return target{cue: []string{"serviceAccount.token"}}
