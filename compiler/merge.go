@@ -220,6 +220,22 @@ func trailingStructs(values []cue.Value) []cue.Value {
 
 func isStruct(v cue.Value) bool { return v.IncompleteKind() == cue.StructKind }
 
+// MergesFieldByField says whether a struct field of envgen.cue (a CUE
+// path: "files", "resources.limits") is merged field by field across
+// layers rather than replaced whole by the last layer that sets it.
+func MergesFieldByField(field string) bool {
+	var names []string
+	for _, sel := range cue.ParsePath(field).Selectors() {
+		names = append(names, sel.Unquoted())
+	}
+	for i := range names {
+		if matchesAny(names[:i+1], atomicPaths) {
+			return false
+		}
+	}
+	return true
+}
+
 func matchesAny(names []string, patterns [][]string) bool {
 	for _, pattern := range patterns {
 		if len(pattern) != len(names) {

@@ -239,9 +239,14 @@ func (e *Explanation) Text() string {
 	}
 	for _, s := range e.Sources {
 		fmt.Fprintf(&b, "  from %s:\n", s.Field)
+		// Structs merge field by field: every layer's part is in effect.
+		merged := len(s.Contributions) > 1 && compiler.MergesFieldByField(s.Field)
 		for i, c := range s.Contributions {
 			mark := "overridden"
-			if i == len(s.Contributions)-1 {
+			switch {
+			case merged && strings.HasPrefix(c.Value, "{"):
+				mark = "merged"
+			case i == len(s.Contributions)-1:
 				mark = "in effect"
 			}
 			fmt.Fprintf(&b, "    %-34s %-28s %s (%s)\n", c.Position, c.Layer, c.Value, mark)
