@@ -210,6 +210,28 @@ var Rules = []Rule{{
 			}
 		}
 	},
+}, {
+	ID: "EG015", Severity: Warning, Scope: "prod-like",
+	Summary: "a release restricts network traffic in each direction its main release restricts",
+	Fix:     "give the release ingress (or egress) rules of its own instead of dropping the last one",
+	check: func(c *context, env string, s *model.Service) {
+		// A release has a network policy of its own: a release that drops
+		// every rule of a direction (ingress: clients: null) is open where
+		// the main release is closed — a canary reachable by anyone.
+		if s.Release == "" {
+			return
+		}
+		main, err := c.project.Environment(compiler.EnvironmentOf(env))
+		if err != nil || !main.Deploys() {
+			return
+		}
+		if len(main.Ingress) > 0 && len(s.Ingress) == 0 {
+			c.report(env, "ingress", "release %s lets every source in: its main release allows only %s", s.Release, strings.Join(sorted.Keys(main.Ingress), ", "))
+		}
+		if len(main.Egress) > 0 && len(s.Egress) == 0 {
+			c.report(env, "egress", "release %s may reach any destination: its main release only %s", s.Release, strings.Join(sorted.Keys(main.Egress), ", "))
+		}
+	},
 }}
 
 // invariantRule reports the invariants of envgen.cue's vet section.
