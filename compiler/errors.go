@@ -96,6 +96,7 @@ func (c *compilation) inputError(env string, err error) error {
 var (
 	maxFieldsMsg = regexp.MustCompile(`^invalid value .* \(does not satisfy struct\.MaxFields\(([0-9]+)\)\)$`)
 	enumMsg      = regexp.MustCompile(`^conflicting values ("[^"]*") and ("[^"]*")$`)
+	notStructMsg = regexp.MustCompile(`^conflicting values (.*) and \{.*\(mismatched types (string|int|float|bool|list) and struct\)$`)
 )
 
 // plainWords says in words what CUE says with the schema's values: a map
@@ -107,11 +108,14 @@ func plainWords(msg string) string {
 	if strings.Contains(msg, "(mismatched types null and ") {
 		return nullHint
 	}
+	if m := notStructMsg.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("expected a struct ({…}), not the %s %s", m[2], m[1])
+	}
 	return msg
 }
 
 // nullHint is what a null where the schema wants a value means.
-const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a container, a port of service.ports, an object, an ingress or egress rule, the autoscaler or the disruption budget"
+const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a container, a probe, a port of service.ports or its node port, an object, an ingress or egress rule, the autoscaler or the disruption budget"
 
 // oneOfValues replaces CUE's account of a value outside an enumeration
 // (a disjunction's summary, then one "conflicting values" line per
@@ -185,7 +189,7 @@ func withoutNullBranches(errs []cueerrors.Error) []cueerrors.Error {
 		if isEnvVar(strings.Split(field, ".")) {
 			continue // a variable's own hint covers its disjunction
 		}
-		if strings.HasSuffix(message(e), "(mismatched types struct and null)") {
+		if isNullMismatch(message(e)) {
 			nullBranch[field] = true
 		}
 	}
@@ -196,13 +200,19 @@ func withoutNullBranches(errs []cueerrors.Error) []cueerrors.Error {
 		msg := message(e)
 		// The struct branch inside matchN may fail as a cycle of bottoms
 		// (_|_), which says nothing to a user; the matchN hint does.
-		return strings.Contains(msg, "errors in empty disjunction") || strings.HasSuffix(msg, "(mismatched types struct and null)") ||
+		return strings.Contains(msg, "errors in empty disjunction") || isNullMismatch(msg) ||
 			strings.Contains(msg, "_|_")
 	})
 	if len(kept) == 0 {
 		return errs
 	}
 	return kept
+}
+
+// isNullMismatch is CUE's account of a value checked against the null
+// branch of a field that may be null: "(mismatched types string and null)".
+func isNullMismatch(msg string) bool {
+	return strings.Contains(msg, "(mismatched types ") && strings.HasSuffix(msg, " and null)")
 }
 
 func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {

@@ -42,6 +42,9 @@ var (
 		{"disruptionBudget"},
 		{"ingress", "*"},
 		{"egress", "*"},
+		{"probes", "*"},
+		{"containers", "*", "probes", "*"},
+		{"service", "ports", "*", "nodePort"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

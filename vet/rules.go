@@ -61,9 +61,9 @@ var Rules = []Rule{{
 	Summary: "at least two replicas, or an autoscaler, so that one Pod's loss is not an outage",
 	Fix:     "set replicas: 2 or more, or autoscale: {min, max}",
 	check: func(c *context, env string, s *model.Service) {
-		// A release that shares the main release's Service (a canary) is
-		// one Pod on purpose: the main release keeps the service up.
-		if s.Deploys() && s.Autoscale == nil && s.Replicas < 2 && !s.SharesService() {
+		// A release behind the main release's Service (a canary) is one
+		// Pod on purpose: the main release keeps the service up.
+		if s.Deploys() && s.Autoscale == nil && s.Replicas < 2 && !behindMainService(c, env, s) {
 			c.report(env, "replicas", "%d replica(s) and no autoscaler", s.Replicas)
 		}
 	},
@@ -271,6 +271,16 @@ func checkInvariants(c *context) {
 			})
 		}
 	}
+}
+
+// behindMainService says whether s is a release whose Pods the main
+// release's Service sends traffic to: it shares it, and there is one.
+func behindMainService(c *context, env string, s *model.Service) bool {
+	if !s.SharesService() {
+		return false
+	}
+	main, err := c.project.Environment(compiler.EnvironmentOf(env))
+	return err == nil && main.Deploys() && len(main.PodPorts()) > 0 && main.Service.Type != "None"
 }
 
 // where is the position of a field of an environment's model as

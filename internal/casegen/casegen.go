@@ -228,6 +228,8 @@ func (g *gen) settings(s obj, top bool) {
 	}
 	if g.chance(p) {
 		s["probes"] = g.probes()
+	} else if !top && g.chance(0.05) {
+		s["probes"] = obj{g.pick([]string{"liveness", "startup"}): nil} // drops a lower layer's
 	}
 	if g.chance(p / 2) {
 		s["replicas"] = g.intn(5)

@@ -88,6 +88,14 @@ func (g *gen) ownServiceShape(release int) obj {
 		return obj{"type": g.pick([]string{"ClusterIP", "Headless"})}
 	}
 	ports := obj{}
+	if g.chance(0.3) {
+		// A ClusterIP Service of its own, without the node ports the
+		// environment fixes.
+		for _, name := range g.portNames {
+			ports[name] = obj{"nodePort": nil}
+		}
+		return obj{"type": "ClusterIP", "ports": ports}
+	}
 	for i, name := range g.portNames {
 		ports[name] = obj{"nodePort": 30500 + 100*release + i}
 	}
