@@ -134,8 +134,10 @@ func syntaxAt(v cue.Value) ast.Expr {
 	// The user's position: a value unified with the schema may start at
 	// the schema's.
 	pos := v.Pos()
-	if ps := userPositions(v); len(ps) > 0 {
-		pos = ps[0]
+	if !isUserPos(pos) { // else it is userPositions' first, without its cost
+		if ps := userPositions(v); len(ps) > 0 {
+			pos = ps[0]
+		}
 	}
 	if lit, ok := e.(*ast.StructLit); ok && !pos.IsValid() && len(lit.Elts) > 0 {
 		// `liveness: http: …` writes no brace: the struct is where its first

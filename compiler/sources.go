@@ -129,13 +129,19 @@ func parent(field string) string {
 	return field[:i]
 }
 
+// isUserPos says whether p is in one of the user's files (not the
+// schema's, not synthesized).
+func isUserPos(p token.Pos) bool {
+	return p.IsValid() && p.Filename() != schema.Filename && p.Filename() != ""
+}
+
 func userPositions(v cue.Value) []token.Pos {
 	if !v.Exists() {
 		return nil
 	}
 	var out []token.Pos
 	add := func(p token.Pos) {
-		if p.IsValid() && p.Filename() != schema.Filename && p.Filename() != "" {
+		if isUserPos(p) {
 			for _, q := range out {
 				if q == p {
 					return
