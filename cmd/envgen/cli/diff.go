@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -63,13 +59,23 @@ func runDiff(cmd *cobra.Command, args []string, opts diffOptions) error {
 	if err != nil {
 		return err
 	}
-	oldSrc, oldName, err := gitShow(input, opts.from)
-	if err != nil {
+	old, err := checkoutRevision(input, opts.from)
+	var inputErr *compiler.InputError
+	switch {
+	case errors.As(err, &inputErr):
+		return err
+	case err != nil:
 		return &usageError{command: cmd.CommandPath(), err: err}
 	}
+	defer old.Close()
 	var previous *pipeline.Result
-	if oldSrc != nil {
-		if previous, err = pipeline.LoadSource(oldName, oldSrc, compiler.Options{}); err != nil {
+	if old.Input != "" {
+		if previous, err = pipeline.Load(old.Input, compiler.Options{}); err != nil {
+			if errors.As(err, &inputErr) {
+				for i, line := range inputErr.Lines {
+					inputErr.Lines[i] = old.Rename(line)
+				}
+			}
 			return fmt.Errorf("envgen.cue at %s: %w", opts.from, err)
 		}
 	}
@@ -103,48 +109,6 @@ func runDiff(cmd *cobra.Command, args []string, opts diffOptions) error {
 		return &exitError{code: ExitInvalid, err: &differencesError{n: len(changes)}}
 	}
 	return nil
-}
-
-// gitShow returns envgen.cue as it was at rev, or nil if it did not exist.
-func gitShow(input, rev string) ([]byte, string, error) {
-	abs, err := filepath.Abs(input)
-	if err != nil {
-		return nil, "", err
-	}
-	dir := filepath.Dir(abs)
-	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return nil, "", fmt.Errorf("%s is not in a git repository", dir)
-	}
-	rel, err := filepath.Rel(strings.TrimSpace(string(top)), abs)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := exec.Command("git", "-C", dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}").Run(); err != nil {
-		return nil, "", fmt.Errorf("unknown revision %q", rev)
-	}
-	spec := rev + ":" + filepath.ToSlash(rel)
-	// The blob's size first: an old envgen.cue is read only when it is within
-	// the limit, never whole before it is checked.
-	var stderr bytes.Buffer
-	sizeCmd := exec.Command("git", "-C", dir, "cat-file", "-s", spec)
-	sizeCmd.Stderr = &stderr
-	if out, err := sizeCmd.Output(); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > compiler.MaxFileSize {
-			return nil, "", &compiler.InputError{Lines: []string{fmt.Sprintf("%s: file is %d bytes, more than the limit of %d", spec, n, compiler.MaxFileSize)}}
-		}
-	}
-	stderr.Reset()
-	show := exec.Command("git", "-C", dir, "show", spec)
-	show.Stderr = &stderr
-	src, err := show.Output()
-	if err != nil {
-		if strings.Contains(stderr.String(), "does not exist") || strings.Contains(stderr.String(), "exists on disk, but not in") {
-			return nil, spec, nil
-		}
-		return nil, "", fmt.Errorf("git show %s: %s", spec, strings.TrimSpace(stderr.String()))
-	}
-	return src, spec, nil
 }
 
 // environmentUnion lists the environments of both sides: the current ones
