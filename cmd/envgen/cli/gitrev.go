@@ -76,7 +76,8 @@ func checkoutRevision(input, rev string) (*revision, error) {
 		return nil, err
 	}
 	relDir = filepath.ToSlash(relDir)
-	if err := exec.Command("git", "-C", top, "rev-parse", "--verify", "--quiet", rev+"^{commit}").Run(); err != nil {
+	// A revision is never an option of git's (--output=…).
+	if strings.HasPrefix(rev, "-") || exec.Command("git", "-C", top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}").Run() != nil {
 		return nil, fmt.Errorf("unknown revision %q", rev)
 	}
 	inputName := path.Join(relDir, filepath.Base(abs))
