@@ -21,7 +21,12 @@ type diffOptions struct {
 // differencesError makes envgen diff exit 1 when there are differences.
 type differencesError struct{ n int }
 
-func (e *differencesError) Error() string { return fmt.Sprintf("%d differences", e.n) }
+func (e *differencesError) Error() string {
+	if e.n == 1 {
+		return "1 difference"
+	}
+	return fmt.Sprintf("%d differences", e.n)
+}
 
 func newDiffCmd() *cobra.Command {
 	var opts diffOptions

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"envgen.dev/envgen/compiler"
 )
@@ -36,6 +37,7 @@ type revision struct {
 func (r *revision) Close() {
 	if r.dir != "" {
 		os.RemoveAll(r.dir)
+		scratch.drop(r.dir)
 	}
 }
 
@@ -55,17 +57,25 @@ func (r *revision) Rename(msg string) string {
 	return msg
 }
 
-// checkoutRevision copies the CUE files under input's directory, as they
+// checkoutRevision copies the CUE files envgen may read for input, as they
 // were at rev, into a temporary directory: read from git's objects, never
-// from the work tree. Only regular files are copied (a link is left out,
-// as envgen never follows one), each checked against the size limit before
-// it is read, and at most maxRevisionFiles of them.
+// from the work tree. Those are the *.cue files beside envgen.cue, those
+// under cue.mod/, and, when the directory is a CUE module, those of its
+// subdirectories (its own packages) but for testdata/ and directories
+// starting with "." or "_", which CUE ignores too. A link or an oversized
+// file where envgen would read one is refused, as in the work tree; in a
+// subdirectory, where envgen reads only what is imported, it is left out.
+// Paths are checked to stay inside the copy.
 func checkoutRevision(input, rev string) (*revision, error) {
 	abs, err := filepath.Abs(input)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Dir(abs)
+	// git names paths after the links are resolved (a /tmp that is a link).
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return nil, err
+	}
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s is not in a git repository", dir)
@@ -76,8 +86,16 @@ func checkoutRevision(input, rev string) (*revision, error) {
 		return nil, err
 	}
 	relDir = filepath.ToSlash(relDir)
-	// A revision is never an option of git's (--output=…).
-	if strings.HasPrefix(rev, "-") || exec.Command("git", "-C", top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}").Run() != nil {
+	// Resolved once to a commit: what is listed and read is that commit's,
+	// and a revision is never an option of git's (--output=…).
+	var commit string
+	if !strings.HasPrefix(rev, "-") {
+		out, err := exec.Command("git", "-C", top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}").Output()
+		if err == nil {
+			commit = strings.TrimSpace(string(out))
+		}
+	}
+	if commit == "" {
 		return nil, fmt.Errorf("unknown revision %q", rev)
 	}
 	inputName := path.Join(relDir, filepath.Base(abs))
@@ -86,7 +104,7 @@ func checkoutRevision(input, rev string) (*revision, error) {
 		r.prefix += relDir + "/"
 	}
 
-	args := []string{"-C", top, "ls-tree", "-r", "-l", "-z", "--full-name", rev}
+	args := []string{"--literal-pathspecs", "-C", top, "ls-tree", "-r", "-l", "-z", "--full-name", commit}
 	if relDir != "." {
 		args = append(args, "--", relDir+"/")
 	}
@@ -97,31 +115,42 @@ func checkoutRevision(input, rev string) (*revision, error) {
 	if err != nil {
 		return nil, fmt.Errorf("git ls-tree %s: %s", rev, strings.TrimSpace(stderr.String()))
 	}
-	type blob struct{ object, path string }
-	var blobs []blob
+	entries := parseTree(listing, relDir)
+	module := false
+	for _, e := range entries {
+		module = module || e.rel == "cue.mod/module.cue"
+	}
+	refuse := func(e treeEntry, msg string) error {
+		// Quoted as git quotes odd names: a newline in one never starts a
+		// line of its own.
+		name := strconv.Quote(e.rel)
+		return &compiler.InputError{Lines: []string{fmt.Sprintf("%s%s: %s", r.prefix, name[1:len(name)-1], msg)}}
+	}
+	var copies []treeEntry
 	found := false
-	for _, entry := range strings.Split(string(listing), "\x00") {
-		// <mode> <type> <object> <size>\t<path>
-		meta, name, ok := strings.Cut(entry, "\t")
-		fields := strings.Fields(meta)
-		if !ok || len(fields) != 4 || !strings.HasSuffix(name, ".cue") {
+	for _, e := range entries {
+		if !safeRelPath(e.rel) {
+			return nil, refuse(e, "not a path inside the directory; envgen reads none")
+		}
+		read, required := readByEnvgen(e.rel, module)
+		if !read {
 			continue
 		}
-		if fields[0] != "100644" && fields[0] != "100755" {
-			continue // a link (120000) or a submodule: envgen reads neither
-		}
-		size, err := strconv.ParseInt(fields[3], 10, 64)
-		if err != nil {
+		regular := e.mode == "100644" || e.mode == "100755"
+		switch {
+		case !regular && required:
+			return nil, refuse(e, "not a regular file (a link or a submodule); envgen reads only regular .cue files")
+		case !regular:
 			continue
+		case e.size > compiler.MaxFileSize && required:
+			return nil, refuse(e, fmt.Sprintf("file is %d bytes, more than the limit of %d", e.size, compiler.MaxFileSize))
+		case e.size > compiler.MaxFileSize:
+			continue
+		case len(copies) == maxRevisionFiles:
+			return nil, refuse(e, fmt.Sprintf("more than %d CUE files envgen might read", maxRevisionFiles))
 		}
-		if size > compiler.MaxFileSize {
-			return nil, &compiler.InputError{Lines: []string{fmt.Sprintf("%s:%s: file is %d bytes, more than the limit of %d", rev, name, size, compiler.MaxFileSize)}}
-		}
-		if len(blobs) == maxRevisionFiles {
-			return nil, &compiler.InputError{Lines: []string{fmt.Sprintf("%s:%s: more than %d CUE files", rev, relDir, maxRevisionFiles)}}
-		}
-		found = found || name == inputName
-		blobs = append(blobs, blob{fields[2], name})
+		found = found || e.rel == filepath.Base(abs)
+		copies = append(copies, e)
 	}
 	if !found {
 		return r, nil
@@ -129,29 +158,134 @@ func checkoutRevision(input, rev string) (*revision, error) {
 	if r.dir, err = os.MkdirTemp("", "envgen-diff-"); err != nil {
 		return nil, err
 	}
-	for _, b := range blobs {
-		rel := strings.TrimPrefix(b.path, relDir+"/")
-		if relDir == "." {
-			rel = b.path
-		}
-		target := filepath.Join(r.dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			r.Close()
-			return nil, err
-		}
-		stderr.Reset()
-		cat := exec.Command("git", "-C", top, "cat-file", "blob", b.object)
-		cat.Stderr = &stderr
-		data, err := cat.Output()
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("git cat-file %s:%s: %s", rev, b.path, strings.TrimSpace(stderr.String()))
-		}
-		if err := os.WriteFile(target, data, 0o644); err != nil {
+	scratch.add(r.dir)
+	for _, e := range copies {
+		if err := r.write(top, e); err != nil {
 			r.Close()
 			return nil, err
 		}
 	}
 	r.Input = filepath.Join(r.dir, filepath.Base(abs))
 	return r, nil
+}
+
+// write copies one blob into the copy.
+func (r *revision) write(top string, e treeEntry) error {
+	target := filepath.Join(r.dir, filepath.FromSlash(e.rel))
+	if rel, err := filepath.Rel(r.dir, target); err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("%s%s: not a path inside the directory", r.prefix, e.rel)
+	}
+	if _, err := os.Lstat(r.dir); err != nil {
+		return err // removed: the command was stopped
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		return err
+	}
+	var stderr bytes.Buffer
+	cat := exec.Command("git", "-C", top, "cat-file", "blob", e.object)
+	cat.Stderr = &stderr
+	data, err := cat.Output()
+	if err != nil {
+		return fmt.Errorf("git cat-file %s: %s", e.object, strings.TrimSpace(stderr.String()))
+	}
+	return os.WriteFile(target, data, 0o600)
+}
+
+// treeEntry is one line of git ls-tree -l.
+type treeEntry struct {
+	mode, object string
+	size         int64
+	// rel is the path relative to envgen.cue's directory.
+	rel string
+}
+
+// parseTree reads `git ls-tree -r -l -z --full-name` output under relDir.
+func parseTree(listing []byte, relDir string) []treeEntry {
+	var out []treeEntry
+	for _, line := range strings.Split(string(listing), "\x00") {
+		// <mode> <type> <object> <size>\t<path>
+		meta, name, ok := strings.Cut(line, "\t")
+		fields := strings.Fields(meta)
+		if !ok || len(fields) != 4 || !strings.HasSuffix(name, ".cue") {
+			continue
+		}
+		size, _ := strconv.ParseInt(fields[3], 10, 64) // "-" for a submodule
+		rel := name
+		if relDir != "." {
+			rel = strings.TrimPrefix(name, relDir+"/")
+		}
+		out = append(out, treeEntry{mode: fields[0], object: fields[2], size: size, rel: rel})
+	}
+	return out
+}
+
+// safeRelPath refuses what git's checkout refuses and a crafted tree can
+// still hold: empty, "." and ".." parts, an absolute path.
+func safeRelPath(rel string) bool {
+	if rel == "" || strings.HasPrefix(rel, "/") || strings.Contains(rel, "\\") {
+		return false
+	}
+	for _, part := range strings.Split(rel, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// readByEnvgen says whether envgen may read a CUE file of the directory
+// (rel to it), and whether it always does: the package's own files and
+// cue.mod/module.cue are read on every compile, a package of the module
+// only when imported.
+func readByEnvgen(rel string, module bool) (read, required bool) {
+	if !strings.Contains(rel, "/") {
+		return true, true
+	}
+	if rel == "cue.mod/module.cue" {
+		return true, true
+	}
+	if strings.HasPrefix(rel, "cue.mod/") {
+		return true, false
+	}
+	if !module {
+		return false, false
+	}
+	for _, part := range strings.Split(path.Dir(rel), "/") {
+		if part == "testdata" || strings.HasPrefix(part, ".") || strings.HasPrefix(part, "_") {
+			return false, false
+		}
+	}
+	return true, false
+}
+
+// scratch are the temporary directories commands have made and not yet
+// removed. A signal or the time budget ends a command without its deferred
+// cleanup (execute returns at once); execute removes them then.
+var scratch = scratchDirs{dirs: map[string]bool{}}
+
+type scratchDirs struct {
+	mu   sync.Mutex
+	dirs map[string]bool
+}
+
+func (s *scratchDirs) add(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dirs[dir] = true
+}
+
+func (s *scratchDirs) drop(dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.dirs, dir)
+}
+
+// removeAll removes every directory still listed.
+func (s *scratchDirs) removeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for dir := range s.dirs {
+		os.RemoveAll(dir)
+		delete(s.dirs, dir)
+	}
 }

@@ -79,6 +79,7 @@ func execute(ctx context.Context, root *cobra.Command, args []string) error {
 	case err := <-done:
 		return err
 	case err := <-exceeded:
+		scratch.removeAll() // the command's own cleanup will not run
 		return err
 	}
 }
