@@ -189,7 +189,9 @@ func withoutNullBranches(errs []cueerrors.Error) []cueerrors.Error {
 		if isEnvVar(strings.Split(field, ".")) {
 			continue // a variable's own hint covers its disjunction
 		}
-		if isNullMismatch(message(e)) {
+		// A null where a value is expected (service: type: null) fails
+		// every branch of the disjunction the same way.
+		if msg := message(e); isNullMismatch(msg) || strings.Contains(msg, "(mismatched types null and ") {
 			nullBranch[field] = true
 		}
 	}
