@@ -36,7 +36,9 @@ func newDiffCmd() *cobra.Command {
 		Long: `Diff renders every environment of dir/envgen.cue at a git revision and in the
 working tree, and prints one semantic diff per environment and object: objects
 added or removed, and fields added, removed or changed with their old and new
-values, in a stable order, with no noise from key order or formatting.
+values, in a stable order, with no noise from key order or formatting. The
+revision's envgen.cue, the other files of its package and the packages it may
+import are read from git's objects, never from the working tree.
 
 Exit codes: 0 no difference, 1 differences (so a job can post the diff as a
 review comment only when there is one), 2 wrong usage or an unknown revision.`,
