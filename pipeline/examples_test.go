@@ -26,7 +26,7 @@ import (
 	"envgen.dev/envgen/pipeline"
 )
 
-var examples = []string{"citoid", "linkrecommendation", "mathoid", "thumbnail-worker", "wiki-web"}
+var examples = []string{"citoid", "linkrecommendation", "mathoid", "mw-cron", "thumbnail-worker", "wiki-web"}
 
 func load(t *testing.T, example string) *pipeline.Result {
 	t.Helper()

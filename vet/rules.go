@@ -85,8 +85,8 @@ var Rules = []Rule{{
 		check := func(prefix string, vars map[string]model.EnvVar) {
 			for _, name := range sorted.Keys(vars) {
 				v := vars[name]
-				if v.Secret != "" || v.ConfigMap != "" {
-					continue
+				if v.Secret != "" || v.ConfigMap != "" || v.Unset {
+					continue // a reference, or null: the build drops the variable
 				}
 				switch {
 				case looksSecret(name):
