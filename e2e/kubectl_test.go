@@ -12,13 +12,11 @@ import (
 // kubectl runs the kubectl built with the control plane, as admin.
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
-	out, err := cmd.CombinedOutput()
+	out, err := kubectlAs(cluster.Kubeconfig, args...)
 	if err != nil {
 		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
 	}
-	return string(out)
+	return out
 }
 
 // runWithKubectl runs kubectl with another kubeconfig and returns its error.

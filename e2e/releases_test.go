@@ -56,7 +56,7 @@ func TestReleasesShareTheMainService(t *testing.T) {
 	ctx := context.Background()
 
 	apply(releasesBefore)
-	mainPods := waitEndpoints(t, ns, "shop", 2, nil)
+	mainPods := waitEndpoints(t, ns, "shop", 2)
 	before, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestReleasesShareTheMainService(t *testing.T) {
 			t.Fatalf("the canary's Pod did not join the main Service's endpoints in 60s: %v", shared)
 		}
 	}
-	internal := waitEndpoints(t, ns, "shop-internal", 1, nil)
+	internal := waitEndpoints(t, ns, "shop-internal", 1)
 	for _, pod := range internal {
 		if slices.Contains(shared, pod) {
 			t.Errorf("the main Service sends traffic to %s, a Pod of the release with its own Service", pod)
@@ -102,24 +102,17 @@ func TestReleasesShareTheMainService(t *testing.T) {
 }
 
 // waitEndpoints waits until the Service's EndpointSlices name exactly want
-// ready Pods, including every one of keep, and returns their names.
-func waitEndpoints(t *testing.T, ns, service string, want int, keep []string) []string {
+// ready Pods, and returns their names.
+func waitEndpoints(t *testing.T, ns, service string, want int) []string {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var pods []string
-	for {
-		pods = readyEndpoints(t, ns, service)
-		ok := len(pods) == want
-		for _, k := range keep {
-			ok = ok && slices.Contains(pods, k)
-		}
-		if ok {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		pods := readyEndpoints(t, ns, service)
+		if len(pods) == want {
 			return pods
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Service %s: ready endpoints %v after 60s, want %d including %v", service, pods, want, keep)
+			t.Fatalf("Service %s: ready endpoints %v after 60s, want %d", service, pods, want)
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 

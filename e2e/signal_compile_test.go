@@ -9,11 +9,9 @@ import (
 	"time"
 )
 
-// TestSignalStopsCompile: SIGTERM while envgen evaluates a costly
-// envgen.cue ends it within a second, exit 143, with nothing written.
-func TestSignalStopsCompile(t *testing.T) {
-	dir := t.TempDir()
-	src := `import "list"
+// costlyCUE takes CUE seconds to evaluate: a comprehension over 10⁸
+// numbers.
+const costlyCUE = `import "list"
 
 name:  "svc"
 image: "registry.example.org/svc"
@@ -21,7 +19,12 @@ tag:   "1.0"
 _many: [for i in list.Range(0, 100000000, 1) {i * 2}]
 replicas: len(_many) - 199999998
 `
-	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(src), 0o644); err != nil {
+
+// TestSignalStopsCompile: SIGTERM while envgen evaluates a costly
+// envgen.cue ends it within a second, exit 143, with nothing written.
+func TestSignalStopsCompile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(costlyCUE), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
@@ -55,14 +58,6 @@ replicas: len(_many) - 199999998
 // is removed all the same.
 func TestStoppedDiffRemovesItsCopy(t *testing.T) {
 	dir, tmp := t.TempDir(), t.TempDir()
-	costly := `import "list"
-
-name:  "svc"
-image: "registry.example.org/svc"
-tag:   "1.0"
-_many: [for i in list.Range(0, 100000000, 1) {i * 2}]
-replicas: len(_many) - 199999998
-`
 	git := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.email=t@example.org", "-c", "user.name=t"}, args...)...)
@@ -77,7 +72,7 @@ replicas: len(_many) - 199999998
 		}
 	}
 	git("init", "-q", "-b", "main", ".")
-	write(costly)
+	write(costlyCUE)
 	git("add", "envgen.cue")
 	git("commit", "-q", "-m", "costly")
 	write("name: \"svc\"\nimage: \"registry.example.org/svc\"\ntag: \"1.0\"\n")
