@@ -184,15 +184,13 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 			return nil, &UnknownEnvironmentError{Name: want, Known: names}
 		}
 	}
-	releases, err := c.checkReleases(top, names)
-	if err != nil {
+	if c.releases, err = c.checkReleases(top, names); err != nil {
 		return nil, err
 	}
-	c.releases = releases
 	if err := c.checkEscapeHatch("", project.Base); err != nil {
 		return nil, err
 	}
-	if err := c.checkVetOff(project.Vet, names, releases, environments); err != nil {
+	if err := c.checkVetOff(project.Vet, names, environments); err != nil {
 		return nil, err
 	}
 	// Every extends chain is checked, even of environments not resolved.
@@ -216,7 +214,7 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 		if opts.Tag != "" {
 			retagServiceImage(service)
 		}
-		if err := c.resolveReleases(releases, name, environments, layersOf[name], override, service); err != nil {
+		if err := c.resolveReleases(name, environments, layersOf[name], override, service); err != nil {
 			return nil, err
 		}
 		// After the releases: a patch may name a release's object.

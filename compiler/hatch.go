@@ -48,8 +48,9 @@ func (c *compilation) releaseObjectHint(env string, hatch *manifests.HatchError)
 		if env != "" {
 			where = "not in " + env
 		}
+		envs := releaseEnvironments(c.releases[release])
 		return fmt.Sprintf("; it is release %s's, which runs only in %s (%s): patch it in those environments (environments.%s.patches)",
-			release, strings.Join(releaseEnvironments(c.releases[release]), ", "), where, Label(releaseEnvironments(c.releases[release])[0]))
+			release, strings.Join(envs, ", "), where, Label(envs[0]))
 	}
 	return ""
 }

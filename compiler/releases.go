@@ -150,19 +150,19 @@ func (r releaseLayers) runsIn(release string, env string, environments cue.Value
 // resolveReleases resolves the releases that run in env over its layers
 // (the environment's, then the release's, then --tag's) and adds them to
 // its model.
-func (c *compilation) resolveReleases(releases releaseLayers, env string, environments cue.Value, envLayers, override []cue.Value, service *model.Service) error {
+func (c *compilation) resolveReleases(env string, environments cue.Value, envLayers, override []cue.Value, service *model.Service) error {
 	nodePorts := map[int32]string{}
 	if service.Deploys() {
 		for name, n := range nodePortsOf(service) {
 			nodePorts[n] = fmt.Sprintf("port %s of the main release's Service %s", name, service.Name)
 		}
 	}
-	for _, name := range sorted.Keys(releases) {
-		runs, listed := releases.runsIn(name, env, environments)
+	for _, name := range sorted.Keys(c.releases) {
+		runs, listed := c.releases.runsIn(name, env, environments)
 		if !runs {
 			continue
 		}
-		release := releases[name]
+		release := c.releases[name]
 		prefix := "releases." + Label(name)
 		if !service.Deploys() {
 			if !listed {

@@ -54,7 +54,7 @@ type Invariant struct {
 // checkVetOff wants every environment a suppression names to exist, and
 // every release (production/canary) to run there: a misspelt one would
 // switch nothing off, silently.
-func (c *compilation) checkVetOff(vet VetConfig, environments []string, releases releaseLayers, environmentsValue cue.Value) error {
+func (c *compilation) checkVetOff(vet VetConfig, environments []string, environmentsValue cue.Value) error {
 	for _, id := range sorted.Keys(vet.Off) {
 		for i, scope := range vet.Off[id].Environments {
 			field := fmt.Sprintf("vet.off.%s.environments[%d]", id, i)
@@ -68,10 +68,10 @@ func (c *compilation) checkVetOff(vet VetConfig, environments []string, releases
 			if release == "" {
 				continue
 			}
-			if _, ok := releases[release]; !ok {
-				return fail(fmt.Sprintf("no release named %q (releases: %s)", release, strings.Join(sorted.Keys(releases), ", ")))
+			if _, ok := c.releases[release]; !ok {
+				return fail(fmt.Sprintf("no release named %q (releases: %s)", release, strings.Join(sorted.Keys(c.releases), ", ")))
 			}
-			if runs, _ := releases.runsIn(release, env, environmentsValue); !runs {
+			if runs, _ := c.releases.runsIn(release, env, environmentsValue); !runs {
 				return fail(fmt.Sprintf("release %s does not run in %s", release, env))
 			}
 		}
