@@ -216,7 +216,7 @@ func (c *compilation) checkRelease(env string, release cue.Value, prefix string,
 	if _, ok := main.Jobs[r.Release]; ok {
 		return fail("", fmt.Sprintf("the scheduled job %q has this name too: their objects would share the name %s and its labels", r.Release, r.Instance()))
 	}
-	if r.SharesService() && len(main.PodPorts()) > 0 && main.Service.Type != "None" {
+	if r.SharesService() && main.Fronted() {
 		ports := r.PodPorts()
 		for _, name := range main.Exposed() {
 			if _, ok := ports[name]; !ok {
@@ -239,7 +239,7 @@ func (c *compilation) checkRelease(env string, release cue.Value, prefix string,
 // nodePortsOf are the fixed node ports of a release's own Service, by port.
 func nodePortsOf(s *model.Service) map[string]int32 {
 	out := map[string]int32{}
-	if s.Service.Type == "None" || len(s.PodPorts()) == 0 {
+	if !s.Fronted() {
 		return out
 	}
 	for _, name := range s.Exposed() {

@@ -92,7 +92,7 @@ func generate(env string, s *model.Service) []Object {
 // disruption budget and network policy when envgen.cue asks for them.
 func server(s *model.Service) []Object {
 	var objs []Object
-	if len(s.PodPorts()) > 0 && s.Service.Type != "None" && !s.SharesService() {
+	if s.Fronted() && !s.SharesService() {
 		objs = append(objs, serviceFront(s))
 	}
 	objs = append(objs, deployment(s))
@@ -176,7 +176,7 @@ func serverMeta(s *model.Service, name string) metav1.ObjectMeta {
 func podLabels(s *model.Service) map[string]string {
 	l := serverMeta(s, s.Instance()).Labels
 	switch {
-	case len(s.PodPorts()) == 0 || s.Service.Type == "None":
+	case !s.Fronted():
 		// No Service in front of them (a queue worker).
 	case s.SharesService():
 		l[LabelRoutedVia] = s.Name

@@ -76,6 +76,11 @@ func (s *Service) Instance() string {
 	return s.Name + "-" + s.Release
 }
 
+// Fronted says whether a Service is in front of the Pods of this shape:
+// they have ports and service.type is not None. (A release that shares the
+// main release's Service has none of its own; ask the main release.)
+func (s *Service) Fronted() bool { return len(s.PodPorts()) > 0 && s.Service.Type != "None" }
+
 // SharesService says whether this release's Pods are behind the main
 // release's Service.
 func (s *Service) SharesService() bool { return s.Release != "" && s.Traffic != "own" }

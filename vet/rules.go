@@ -280,7 +280,7 @@ func behindMainService(c *context, env string, s *model.Service) bool {
 		return false
 	}
 	main, err := c.project.Environment(compiler.EnvironmentOf(env))
-	return err == nil && main.Deploys() && len(main.PodPorts()) > 0 && main.Service.Type != "None"
+	return err == nil && main.Deploys() && main.Fronted()
 }
 
 // where is the position of a field of an environment's model as
