@@ -109,9 +109,9 @@ func TestRunImagePullErrorFailsFast(t *testing.T) {
 func TestRunTimeout(t *testing.T) {
 	dir := service(t, "slow", `annotations: "kwok.test/delay": "60s"`)
 	reportFile := filepath.Join(t.TempDir(), "report.json")
-	r := run(t, "run", "--build-id", "timeout-1", "--timeout", "4s", "--report", reportFile, dir)
+	r := run(t, "run", "--build-id", "timeout-1", "--timeout", "8s", "--report", reportFile, dir)
 	wantCode(t, r, 124)
-	wantContains(t, "stderr", r.Stderr, "timed out after 4s")
+	wantContains(t, "stderr", r.Stderr, "timed out after 8s")
 	// The report says whose exit code it is and which wait was cut short.
 	rep := readReport(t, reportFile)
 	if rep.ExitCode != 124 || rep.ExitCodeFrom != "envgen" || rep.BuildExitCode != nil || rep.Outcome != "timeout" {
