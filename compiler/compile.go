@@ -138,8 +138,7 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 		return nil, err
 	}
 	c := &compilation{ctx: cuecontext.New(), filename: filename, importer: importer}
-	c.schema = c.ctx.CompileBytes(schema.Source, cue.Filename(schema.Filename))
-	if err := c.schema.Err(); err != nil {
+	if c.schema, err = schema.Build(c.ctx); err != nil {
 		return nil, fmt.Errorf("envgen's embedded schema is broken: %w", err)
 	}
 

@@ -288,7 +288,7 @@ func (c *compilation) positioned(cwd string, e cueerrors.Error, msg string) stri
 	// edit of the schema and say nothing the message does not.
 	var user []string
 	for _, pos := range cueerrors.Positions(e) {
-		if pos.IsValid() && pos.Filename() != schema.Filename && pos.Filename() != "" {
+		if pos.IsValid() && !schema.IsFile(pos.Filename()) && pos.Filename() != "" {
 			user = appendNew(user, relativePos(cwd, pos))
 		}
 	}

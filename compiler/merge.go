@@ -7,7 +7,7 @@ import (
 	"cuelang.org/go/cue/ast"
 )
 
-// The merge rules, documented for users at the top of schema/envgen.cue.
+// The merge rules, documented for users at the top of schema/service.cue.
 var (
 	// notMerged are top-level fields that describe layers rather than the
 	// service; they never reach an environment's model.

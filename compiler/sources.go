@@ -132,7 +132,7 @@ func parent(field string) string {
 // isUserPos says whether p is in one of the user's files (not the
 // schema's, not synthesized).
 func isUserPos(p token.Pos) bool {
-	return p.IsValid() && p.Filename() != schema.Filename && p.Filename() != ""
+	return p.IsValid() && !schema.IsFile(p.Filename()) && p.Filename() != ""
 }
 
 func userPositions(v cue.Value) []token.Pos {
@@ -172,11 +172,11 @@ func userPositions(v cue.Value) []token.Pos {
 func schemaPos(v cue.Value, cwd string) string {
 	_, args := v.Expr()
 	for _, a := range append([]cue.Value{v}, args...) {
-		if p := a.Pos(); p.IsValid() && p.Filename() == schema.Filename {
+		if p := a.Pos(); p.IsValid() && schema.IsFile(p.Filename()) {
 			return relativePos(cwd, p)
 		}
 	}
-	return schema.Filename
+	return "the schema"
 }
 
 // layerOf names the layer a position is in: inside environments.<env> or

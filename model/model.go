@@ -1,7 +1,7 @@
 // Package model is the checked description of a service in one environment:
 // the output of package compiler and the input of package manifests.
 //
-// Every value here has already passed the CUE schema (schema/envgen.cue,
+// Every value here has already passed the CUE schema (schema/*.cue,
 // #Resolved) and the compiler's cross-field checks, so code that consumes a
 // model may rely on it: names are DNS labels, ports are in range, exactly
 // one of Tag and Digest is set, probes name existing ports.

@@ -36,7 +36,10 @@ var patternFields = []string{
 // test. Map keys chosen by the user are "*"; paths are dot-separated.
 func SchemaFields() []string {
 	ctx := cuecontext.New()
-	s := ctx.CompileBytes(schema.Source, cue.Filename(schema.Filename))
+	s, err := schema.Build(ctx)
+	if err != nil {
+		panic(err)
+	}
 	set := map[string]bool{}
 	walkSchema(s.LookupPath(cue.ParsePath("#Settings")), "", set, 0)
 	for _, f := range patternFields {

@@ -14,7 +14,7 @@ func newSchemaCmd() *cobra.Command {
 field a service may set, with its constraints and documentation.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := cmd.OutOrStdout().Write(schema.Source)
+			_, err := cmd.OutOrStdout().Write(schema.Source())
 			return err
 		},
 	}
