@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -159,18 +161,59 @@ func checkoutRevision(input, rev string) (*revision, error) {
 		return nil, err
 	}
 	scratch.add(r.dir)
-	for _, e := range copies {
-		if err := r.write(top, e); err != nil {
-			r.Close()
-			return nil, err
-		}
+	if err := r.copyBlobs(top, copies); err != nil {
+		r.Close()
+		return nil, err
 	}
 	r.Input = filepath.Join(r.dir, filepath.Base(abs))
 	return r, nil
 }
 
-// write copies one blob into the copy.
-func (r *revision) write(top string, e treeEntry) error {
+// copyBlobs writes the entries' blobs into the copy, read by one
+// `git cat-file --batch`: each answer is a header line
+// "<object> blob <size>" and that many bytes, which must be the size
+// ls-tree listed (checked against the limit before).
+func (r *revision) copyBlobs(top string, entries []treeEntry) error {
+	var ids strings.Builder
+	for _, e := range entries {
+		ids.WriteString(e.object + "\n")
+	}
+	var stderr bytes.Buffer
+	cat := exec.Command("git", "-C", top, "cat-file", "--batch")
+	cat.Stdin = strings.NewReader(ids.String())
+	cat.Stderr = &stderr
+	out, err := cat.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cat.Start(); err != nil {
+		return err
+	}
+	defer cat.Wait()
+	defer out.Close()
+	answers := bufio.NewReader(out)
+	for _, e := range entries {
+		header, err := answers.ReadString('\n')
+		if err != nil {
+			cat.Wait()
+			return fmt.Errorf("git cat-file --batch: %v %s", err, strings.TrimSpace(stderr.String()))
+		}
+		if want := fmt.Sprintf("%s blob %d\n", e.object, e.size); header != want {
+			return fmt.Errorf("git cat-file --batch: got %q for %s, want %q", strings.TrimSpace(header), e.rel, strings.TrimSpace(want))
+		}
+		data := make([]byte, e.size+1) // and the newline after it
+		if _, err := io.ReadFull(answers, data); err != nil {
+			return fmt.Errorf("git cat-file --batch: %s: %v", e.rel, err)
+		}
+		if err := r.write(e, data[:e.size]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write writes one blob into the copy.
+func (r *revision) write(e treeEntry, data []byte) error {
 	target := filepath.Join(r.dir, filepath.FromSlash(e.rel))
 	if rel, err := filepath.Rel(r.dir, target); err != nil || !filepath.IsLocal(rel) {
 		return fmt.Errorf("%s%s: not a path inside the directory", r.prefix, e.rel)
@@ -180,13 +223,6 @@ func (r *revision) write(top string, e treeEntry) error {
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 		return err
-	}
-	var stderr bytes.Buffer
-	cat := exec.Command("git", "-C", top, "cat-file", "blob", e.object)
-	cat.Stderr = &stderr
-	data, err := cat.Output()
-	if err != nil {
-		return fmt.Errorf("git cat-file %s: %s", e.object, strings.TrimSpace(stderr.String()))
 	}
 	return os.WriteFile(target, data, 0o600)
 }
