@@ -25,7 +25,7 @@ func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, b
 	}
 	if volume, ok := strings.CutPrefix(rest, "volumes[name="); ok {
 		for name := range s.Containers {
-			prefix := "containers." + name + "."
+			prefix := "containers." + compiler.Label(name) + "."
 			switch {
 			case strings.HasPrefix(volume, "tmp-"+name+"]"):
 				return target{why: whyTmp}, true
@@ -45,7 +45,7 @@ func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, b
 	if _, ok := s.Containers[name]; !ok {
 		return target{}, false
 	}
-	prefix := "containers." + name + "."
+	prefix := "containers." + compiler.Label(name) + "."
 	switch {
 	case field == "image":
 		// A container without an image (or a version) of its own runs the
@@ -105,7 +105,7 @@ func declaredPort(project *compiler.Project, env, port string) string {
 	if s, err := project.Environment(env); err == nil {
 		for _, name := range sorted.Keys(s.Containers) {
 			if _, ok := s.Containers[name].Ports[port]; ok {
-				return "containers." + name + ".ports." + compiler.Label(port)
+				return "containers." + compiler.Label(name) + ".ports." + compiler.Label(port)
 			}
 		}
 	}

@@ -2,7 +2,9 @@ package explain_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,14 +15,24 @@ import (
 
 // TestEveryFieldOfEveryObjectIsExplained walks every leaf of every object
 // of every environment of every example and wants an explanation: the
-// envgen.cue values behind it, or the reason envgen sets it.
+// envgen.cue values behind it, or the reason envgen sets it. Where a
+// field is copied from envgen.cue as written (a command, a resource, a
+// schedule), the value explain says is in effect must hold the rendered
+// one: explain once traced a job's command to the service's.
 func TestEveryFieldOfEveryObjectIsExplained(t *testing.T) {
 	examples, _ := filepath.Glob(filepath.Join("..", "examples", "*", "envgen.cue"))
 	if len(examples) == 0 {
 		t.Fatal("no examples")
 	}
+	// Names that are no CUE identifiers (jobs."load-datasets") in every
+	// place a name of the user's becomes a field.
+	dir := t.TempDir()
+	hyphens := filepath.Join(dir, "envgen.cue")
+	if err := os.WriteFile(hyphens, []byte(hyphenatedNames), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	fromCUE, fromEnvgen := 0, 0
-	for _, input := range examples {
+	for _, input := range append(examples, hyphens) {
 		result, err := pipeline.Load(input, compiler.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -38,8 +50,14 @@ func TestEveryFieldOfEveryObjectIsExplained(t *testing.T) {
 					switch {
 					case len(e.Sources) > 0:
 						fromCUE++
+						if inEffect := inEffect(e); verbatim.MatchString(path) && !strings.Contains(inEffect, fmt.Sprint(e.Value)) {
+							t.Errorf("%s %s %s %s = %v, but explain says %s is in effect", input, env, ref, path, e.Value, inEffect)
+						}
 					case e.Default != "":
 						fromEnvgen++
+						if verbatim.MatchString(path) {
+							t.Errorf("%s %s %s %s: %q, but it is copied from envgen.cue", input, env, ref, path, e.Default)
+						}
 					default:
 						t.Errorf("%s %s %s %s: no explanation", input, env, ref, path)
 					}
@@ -52,6 +70,55 @@ func TestEveryFieldOfEveryObjectIsExplained(t *testing.T) {
 		t.Error("expected both kinds of explanation")
 	}
 }
+
+// verbatim matches the paths of fields copied from envgen.cue as written.
+var verbatim = regexp.MustCompile(`(\.(command|args)\[\d+\]|\.resources\.(limits|requests)\.\w+|^spec\.(schedule|timeZone|concurrencyPolicy|suspend))$`)
+
+// inEffect is the value of the first envgen.cue field behind e that has
+// one, as envgen.cue spells it.
+func inEffect(e *explain.Explanation) string {
+	for _, s := range e.Sources {
+		if n := len(s.Contributions); n > 0 {
+			return s.Contributions[n-1].Value
+		}
+	}
+	return ""
+}
+
+const hyphenatedNames = `name: "svc"
+image: "registry.example.org/svc"
+tag: "1.0"
+ports: http: 8080
+command: ["serve"]
+resources: limits: {cpu: "1", memory: "1Gi"}
+containers: {
+	"mesh-proxy": {kind: "proxy", image: "registry.example.org/envoy", tag: "1.30", args: ["--mesh"], ports: admin: 9901, resources: limits: cpu: "200m", probes: startup: tcp: port: "admin"}
+	"schema-fetch": {kind: "init", command: ["fetch", "--schema"], resources: requests: cpu: "50m"}
+	"log-shipper": {command: ["ship"], resources: limits: memory: "64Mi"}
+}
+jobs: "nightly-purge": {schedule: "0 3 * * *", command: ["purge", "--all"], resources: limits: cpu: "300m", timeZone: "Europe/Berlin", concurrencyPolicy: "Forbid"}
+ci: {
+	stages: {
+		"unit-tests": command: ["make", "unit"]
+		"lint-all": {command: ["make", "lint"], needs: ["unit-tests"]}
+	}
+	services: "test-db": {image: "registry.example.org/db", tag: "16", ports: pg: 5432, command: ["db", "--test"], resources: limits: memory: "256Mi"}
+}
+environments: {
+	development: {}
+	ci: {}
+	staging: {}
+	production: {
+		containers: "mesh-proxy": args: ["--mesh", "--prod"]
+		jobs: "nightly-purge": suspend: true
+	}
+}
+releases: "canary-one": {
+	environments: ["production"]
+	args: ["--canary"]
+	containers: "log-shipper": resources: limits: memory: "128Mi"
+}
+`
 
 func TestExplainNamesEveryLayer(t *testing.T) {
 	result, err := pipeline.Load(filepath.Join("..", "examples", "citoid", "envgen.cue"), compiler.Options{})

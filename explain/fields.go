@@ -105,7 +105,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 	case "Service":
 		prefix := ""
 		if component == manifests.ComponentTestService {
-			prefix = "ci.services." + strings.TrimPrefix(name, service+"-") + "."
+			prefix = "ci.services." + compiler.Label(strings.TrimPrefix(name, service+"-")) + "."
 		}
 		if m := svcPort.FindStringSubmatch(p); m != nil {
 			if prefix != "" {
@@ -127,7 +127,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		}
 	case "Deployment":
 		if component == manifests.ComponentTestService {
-			return podTarget(p, "spec.template.spec", "ci.services."+strings.TrimPrefix(name, service+"-")+".", true)
+			return podTarget(p, "spec.template.spec", "ci.services."+compiler.Label(strings.TrimPrefix(name, service+"-"))+".", true)
 		}
 		if p == "spec.replicas" {
 			return target{cue: []string{"replicas"}}
@@ -155,7 +155,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		}
 		return podTarget(p, "spec.template.spec", "", false)
 	case "CronJob":
-		job := "jobs." + strings.TrimPrefix(name, service+"-") + "."
+		job := "jobs." + compiler.Label(strings.TrimPrefix(name, service+"-")) + "."
 		if rest, ok := strings.CutPrefix(p, "spec."); ok {
 			switch rest {
 			case "schedule", "timeZone", "concurrencyPolicy", "suspend", "successfulJobsHistoryLimit", "failedJobsHistoryLimit":
@@ -304,7 +304,7 @@ func stageFirst(stage string, fields []string) []string {
 	var out []string
 	for _, f := range fields {
 		if m := stageFields.FindStringSubmatch(f); m != nil {
-			out = append(out, "ci.stages."+stage+"."+m[1])
+			out = append(out, "ci.stages."+compiler.Label(stage)+"."+m[1])
 		}
 	}
 	return append(out, fields...)
