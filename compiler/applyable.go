@@ -93,17 +93,13 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 			return err
 		}
 	}
-	podPorts := s.PodPorts()
 	for _, name := range sorted.Keys(s.Ingress) {
-		field := "ingress." + Label(name)
-		if err := checkCIDRs(field, s.Ingress[name].CIDRs, fail); err != nil {
+		if err := checkCIDRs("ingress."+Label(name), s.Ingress[name].CIDRs, fail); err != nil {
 			return err
 		}
-		for i, port := range s.Ingress[name].Ports {
-			if _, ok := podPorts[port.Name]; port.Name != "" && !ok {
-				return fail(fmt.Sprintf("%s.ports[%d]", field, i), fmt.Sprintf("no port named %q in the Pod's ports%s", port.Name, portList(podPorts)))
-			}
-		}
+	}
+	if err := checkPortUses(s, fail); err != nil {
+		return err
 	}
 	if s.CI == nil {
 		return nil

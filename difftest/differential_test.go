@@ -72,6 +72,9 @@ func TestGeneratedCases(t *testing.T) {
 				t.Errorf("case %d (ENVGEN_DIFF_SEED=%d): refused without a position: %v", i, c.Seed, err)
 			}
 			refused++
+			if os.Getenv("ENVGEN_DIFF_REFUSALS") != "" {
+				t.Logf("case %d refused: %v", i, err)
+			}
 			continue
 		}
 		if err != nil {

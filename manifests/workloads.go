@@ -186,7 +186,7 @@ func networkPolicy(s *model.Service) *networkingv1.NetworkPolicy {
 	if len(s.Ingress) > 0 {
 		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeIngress)
 		for _, name := range sorted.Keys(s.Ingress) {
-			spec.Ingress = append(spec.Ingress, ingressRule(s.Ingress[name]))
+			spec.Ingress = append(spec.Ingress, ingressRule(s, s.Ingress[name]))
 		}
 	}
 	if len(s.Egress) > 0 {
@@ -234,10 +234,13 @@ func peers(cidrs, namespaces []string, pods map[string]string) []networkingv1.Ne
 	return out
 }
 
-func ingressRule(in model.Ingress) networkingv1.NetworkPolicyIngressRule {
+// ingressRule opens the Pods' ports a rule names, each for its own
+// protocol: a UDP port opened for TCP stays closed.
+func ingressRule(s *model.Service, in model.Ingress) networkingv1.NetworkPolicyIngressRule {
 	rule := networkingv1.NetworkPolicyIngressRule{From: peers(in.CIDRs, in.Namespaces, in.Pods)}
 	for _, port := range in.Ports {
-		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(portRef(port))})
+		protocol := corev1.Protocol(s.Protocol(s.PortName(port)))
+		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: &protocol, Port: ptr.To(portRef(port))})
 	}
 	return rule
 }

@@ -299,6 +299,20 @@ func (s *Service) Protocol(port string) string {
 	return "TCP"
 }
 
+// PortName names a port of the Pod given by name (as given) or by number
+// ("" when no container has it; numbers are unique in the Pod, checked).
+func (s *Service) PortName(ref PortRef) string {
+	if ref.Name != "" {
+		return ref.Name
+	}
+	for name, number := range s.PodPorts() {
+		if number == ref.Number {
+			return name
+		}
+	}
+	return ""
+}
+
 // Ingress is one rule of who may reach the service's Pods.
 type Ingress struct {
 	CIDRs      []string          `json:"cidrs,omitempty"`

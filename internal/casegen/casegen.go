@@ -47,6 +47,9 @@ type gen struct {
 	// environment, since environments can add and renumber ports but not
 	// remove them.
 	portNames []string
+	// topPorts are their numbers, which an ingress rule may name instead
+	// (an environment that renumbers one makes that rule an error).
+	topPorts []int
 	// pdbKind is the one disruption budget field every layer uses: the
 	// layers merge field by field, and both set is an error.
 	pdbKind string
@@ -119,8 +122,10 @@ func (g *gen) service() obj {
 	}
 	g.pin(s, true)
 	ports := obj{}
+	g.topPorts = nil
 	for _, name := range g.portNames {
 		ports[name] = g.port(name)
+		g.topPorts = append(g.topPorts, ports[name].(int))
 	}
 	if len(ports) > 0 {
 		s["ports"] = ports

@@ -4,7 +4,8 @@ package casegen
 // (ingress), and where they may connect (egress).
 
 // ingress names sources by every kind of peer; ports by the top level's
-// port names (which every environment keeps) or by number.
+// port names (which every environment keeps) or numbers (an environment
+// that renumbers the port then makes the rule an error).
 func (g *gen) ingress() obj {
 	in := obj{}
 	for _, name := range g.subset([]string{"mesh", "prometheus", "lb", "anyone"}, true) {
@@ -21,10 +22,11 @@ func (g *gen) ingress() obj {
 			}
 		}
 		if g.chance(0.7) {
-			if len(g.portNames) > 0 && g.chance(0.6) {
+			switch {
+			case len(g.portNames) > 0 && g.chance(0.85):
 				rule["ports"] = []any{g.pick(g.portNames)}
-			} else {
-				rule["ports"] = []any{1 + g.intn(65535)}
+			case len(g.topPorts) > 0:
+				rule["ports"] = []any{g.topPorts[g.intn(len(g.topPorts))]}
 			}
 		}
 		in[name] = rule

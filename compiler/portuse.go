@@ -1,0 +1,58 @@
+package compiler
+
+import (
+	"fmt"
+	"strings"
+
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/model"
+)
+
+// checkPortUses wants what refers to the Pod's ports to reach a port
+// that is there, over its protocol:
+//   - an ingress rule opens the Pods' ports, by name or number; a number
+//     that is no container's (the Service's port, say) would open nothing
+//     and close the real one;
+//   - an http or tcp probe connects over TCP, so it can never pass on a
+//     port service.ports makes UDP, and the Pod would never be ready.
+func checkPortUses(s *model.Service, fail func(field, msg string) error) error {
+	podPorts := s.PodPorts()
+	for _, rule := range sorted.Keys(s.Ingress) {
+		for i, port := range s.Ingress[rule].Ports {
+			at := fmt.Sprintf("ingress.%s.ports[%d]", Label(rule), i)
+			_, named := podPorts[port.Name]
+			switch {
+			case port.Name != "" && !named:
+				return fail(at, fmt.Sprintf("no port named %q in the Pod's ports%s", port.Name, portList(podPorts)))
+			case port.Name == "" && s.PortName(port) == "":
+				return fail(at, fmt.Sprintf("no container port %d in the Pod%s: a network policy opens the Pods' ports, not the Service's", port.Number, portNumbers(podPorts)))
+			}
+		}
+	}
+	probes := map[string]model.Probes{"": s.Probes}
+	for name, c := range s.Containers {
+		probes["containers."+Label(name)+"."] = c.Probes
+	}
+	for _, prefix := range sorted.Keys(probes) {
+		p := probes[prefix]
+		for i, probe := range []*model.Probe{p.Readiness, p.Liveness, p.Startup} {
+			if field, port := namedPort(probe); port != "" && s.Protocol(port) == "UDP" {
+				kind := []string{"readiness", "liveness", "startup"}[i]
+				return fail(prefix+"probes."+kind+"."+field+".port", fmt.Sprintf("port %q is UDP (service.ports.%s.protocol), and the %s probe connects over TCP: it would never pass; use an exec probe", port, Label(port), field))
+			}
+		}
+	}
+	return nil
+}
+
+// portNumbers lists the Pod's ports with their numbers, for a message.
+func portNumbers(ports map[string]int32) string {
+	if len(ports) == 0 {
+		return " (there are no ports)"
+	}
+	var list []string
+	for _, name := range sorted.Keys(ports) {
+		list = append(list, fmt.Sprintf("%s %d", name, ports[name]))
+	}
+	return " (ports: " + strings.Join(list, ", ") + ")"
+}
