@@ -52,7 +52,7 @@ var Rules = []Rule{{
 		}
 		for _, name := range sorted.Keys(s.Containers) {
 			if tag := s.Containers[name].Tag; slices.Contains(mutable, strings.ToLower(tag)) {
-				c.report(env, "containers."+name+".tag", "container %s: tag %q names a moving target", name, tag)
+				c.report(env, "containers."+compiler.Label(name)+".tag", "container %s: tag %q names a moving target", name, tag)
 			}
 		}
 	},
@@ -98,7 +98,7 @@ var Rules = []Rule{{
 		}
 		check("env.", s.Env)
 		for _, name := range sorted.Keys(s.Containers) {
-			check("containers."+name+".env.", s.Containers[name].Env)
+			check("containers."+compiler.Label(name)+".env.", s.Containers[name].Env)
 		}
 		if s.CI != nil {
 			check("ci.env.", s.CI.Env)
@@ -122,7 +122,7 @@ var Rules = []Rule{{
 		}
 		check("", s.Probes, s.Ports)
 		for _, name := range sorted.Keys(s.Containers) {
-			check("containers."+name+".", s.Containers[name].Probes, s.Containers[name].Ports)
+			check("containers."+compiler.Label(name)+".", s.Containers[name].Probes, s.Containers[name].Ports)
 		}
 	},
 }, {
@@ -189,7 +189,7 @@ var Rules = []Rule{{
 						list = map[string]map[string]string{"requests": r.Requests, "limits": r.Limits}[kind]
 					}
 					if list[resource] == "" {
-						c.report(env, "containers."+name+".resources."+kind+"."+resource, "container %s: no %s %s", name, resource, strings.TrimSuffix(kind, "s"))
+						c.report(env, "containers."+compiler.Label(name)+".resources."+kind+"."+resource, "container %s: no %s %s", name, resource, strings.TrimSuffix(kind, "s"))
 					}
 				}
 			}
@@ -197,16 +197,21 @@ var Rules = []Rule{{
 	},
 }, {
 	ID: "EG014", Severity: Warning, Scope: "all",
-	Summary: "a proxy has a startup or readiness probe, so the main container starts once it listens",
+	Summary: "a proxy has a startup probe, so the main container starts once it listens",
 	Fix:     `add containers: <name>: probes: startup: tcp: port: "<its port>"`,
 	check: func(c *context, env string, s *model.Service) {
 		// The kubelet starts the next container as soon as a native
-		// sidecar's startup probe passes — at once when it has none — so
-		// the main container's first requests could find no proxy.
+		// sidecar's startup probe passes — at once when it has none; a
+		// readiness probe does not hold it back — so the main container's
+		// first requests could find no proxy. The ci environment's build
+		// Pod runs no proxy.
+		if compiler.EnvironmentOf(env) == "ci" {
+			return
+		}
 		for _, name := range sorted.Keys(s.Containers) {
 			ct := s.Containers[name]
-			if ct.KindOrDefault() == model.KindProxy && ct.Probes.Startup == nil && ct.Probes.Readiness == nil {
-				c.report(env, "containers."+name+".probes", "proxy %s has no startup or readiness probe: the main container may start before it listens", name)
+			if ct.KindOrDefault() == model.KindProxy && ct.Probes.Startup == nil {
+				c.report(env, "containers."+compiler.Label(name)+".probes", "proxy %s has no startup probe: the main container may start before it listens (a readiness probe does not hold it back)", name)
 			}
 		}
 	},
