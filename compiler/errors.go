@@ -55,7 +55,7 @@ func (c *compilation) inputError(env string, err error) error {
 	cwd, _ := os.Getwd()
 	seen := map[string]bool{}
 	hinted := map[string]bool{}
-	errs := withoutNullBranches(cueerrors.Errors(err))
+	errs := withoutOtherKinds(withoutNullBranches(cueerrors.Errors(err)))
 	lines, replaced := c.oneOfValues(env, cwd, errs)
 	for _, e := range errs {
 		if replaced[e] {
@@ -96,6 +96,7 @@ func (c *compilation) inputError(env string, err error) error {
 var (
 	maxFieldsMsg = regexp.MustCompile(`^invalid value .* \(does not satisfy struct\.MaxFields\(([0-9]+)\)\)$`)
 	enumMsg      = regexp.MustCompile(`^conflicting values ("[^"]*") and ("[^"]*")$`)
+	runesMsg     = regexp.MustCompile(`^invalid value (.*) \(does not satisfy strings\.(Min|Max)Runes\(([0-9]+)\)\)$`)
 	notStructMsg = regexp.MustCompile(`^conflicting values (.*) and \{.*\(mismatched types (string|int|float|bool|list) and struct\)$`)
 )
 
@@ -110,6 +111,9 @@ func plainWords(msg string) string {
 	}
 	if m := notStructMsg.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("expected a struct ({…}), not the %s %s", m[2], m[1])
+	}
+	if m := runesMsg.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s is too %s: at %s %s characters", m[1], map[string]string{"Min": "short", "Max": "long"}[m[2]], map[string]string{"Min": "least", "Max": "most"}[m[2]], m[3])
 	}
 	return msg
 }
@@ -209,6 +213,46 @@ func withoutNullBranches(errs []cueerrors.Error) []cueerrors.Error {
 		return errs
 	}
 	return kept
+}
+
+// withoutOtherKinds drops, for a value that failed every branch of a
+// disjunction, the summary and the branches of another kind than the
+// value's ("mismatched types string and int", a string where a struct
+// may be) when a branch of its own kind says what is wrong: "150%" for
+// maxSurge is a percentage over 100, not "not an int".
+func withoutOtherKinds(errs []cueerrors.Error) []cueerrors.Error {
+	type verdicts struct{ summary, otherKind, ownKind bool }
+	byField := map[string]*verdicts{}
+	kindOf := func(e cueerrors.Error) (field string, summary, other bool) {
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		return cuePathString(e.Path()), strings.Contains(msg, "errors in empty disjunction"),
+			strings.Contains(msg, "(mismatched types ")
+	}
+	for _, e := range errs {
+		field, summary, other := kindOf(e)
+		if isEnvVar(strings.Split(field, ".")) {
+			continue // a variable's own hint covers its disjunction
+		}
+		v := byField[field]
+		if v == nil {
+			v = &verdicts{}
+			byField[field] = v
+		}
+		switch {
+		case summary:
+			v.summary = true
+		case other:
+			v.otherKind = true
+		default:
+			v.ownKind = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(errs), func(e cueerrors.Error) bool {
+		field, summary, other := kindOf(e)
+		v := byField[field]
+		return v != nil && v.summary && v.otherKind && v.ownKind && (summary || other)
+	})
 }
 
 // isNullMismatch is CUE's account of a value checked against the null
@@ -330,9 +374,14 @@ func oneOfHint(field string) string {
 		return "give exactly one of sleep and exec"
 	case isEnvVar(parts):
 		return "a reference needs exactly one of secret and configMap, and a key"
+	case mountField.MatchString(field):
+		return "a mount is one existing Secret or ConfigMap: give exactly one of secret and configMap"
 	}
 	return ""
 }
+
+// mountField matches a mount's field path: mounts."/etc/app.d".
+var mountField = regexp.MustCompile(`(^|\.)mounts\."[^"]*"$`)
 
 func isEnvVar(parts []string) bool { return len(parts) >= 2 && parts[len(parts)-2] == "env" }
 

@@ -24,7 +24,10 @@ func (c *compilation) buildPackage(sources []Source) (cue.Value, error) {
 	for i, s := range sources {
 		file, err := parser.ParseFile(s.Name, s.Data, parser.ParseComments)
 		if err != nil {
-			return cue.Value{}, c.inputError("", err)
+			return cue.Value{}, octalHint(c.inputError("", err))
+		}
+		if err := checkModeLiterals(file); err != nil {
+			return cue.Value{}, err
 		}
 		name := file.PackageName()
 		if i == 0 {
