@@ -57,8 +57,9 @@ func checkJobs(s *model.Service, fail func(field, msg string) error) error {
 }
 
 // deploymentOnly are the fields that describe the Deployment and what
-// fronts it: with deployment: false they would describe nothing.
-var deploymentOnly = []string{"autoscale", "disruptionBudget", "rollout", "service", "ingress", "egress"}
+// fronts it: with deployment: false they would describe nothing. (egress
+// holds the jobs too.)
+var deploymentOnly = []string{"autoscale", "disruptionBudget", "rollout", "service", "ingress"}
 
 // checkJobsOnly wants a service without a Deployment to have jobs, and
 // none of the Deployment's fields.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -15,7 +16,8 @@ import (
 // checkSelectors holds envgen's labels to what the API server does not
 // check: that a selector selects the Pods it is for.
 //   - Every Service selects the Pods of some Deployment of its environment,
-//     and a NetworkPolicy or PodDisruptionBudget those of exactly one.
+//     and a NetworkPolicy or PodDisruptionBudget those of exactly one
+//     Deployment or CronJob.
 //   - The main Service of every environment selects the main Deployment's
 //     Pods of every other environment that has the Service: Pods made from
 //     an older tree (before a canary shared the Service, say) are still
@@ -23,7 +25,7 @@ import (
 //     match leaves them without traffic until the rollout has replaced
 //     them all.
 func checkSelectors(service string, envs []overlays.Environment) error {
-	templates := map[string]map[string]labels.Set{} // env → Deployment → Pod labels
+	templates := map[string]map[string]labels.Set{} // env → Deployment or CronJob → Pod labels
 	served := map[string]bool{}                     // environments with the main Service
 	for _, env := range envs {
 		templates[env.Name] = map[string]labels.Set{}
@@ -31,6 +33,8 @@ func checkSelectors(service string, envs []overlays.Environment) error {
 			switch o := obj.(type) {
 			case *appsv1.Deployment:
 				templates[env.Name][o.Name] = labels.Set(o.Spec.Template.Labels)
+			case *batchv1.CronJob: // a job's network policy selects its Pods
+				templates[env.Name][o.Name] = labels.Set(o.Spec.JobTemplate.Spec.Template.Labels)
 			case *corev1.Service:
 				served[env.Name] = served[env.Name] || o.Name == service
 			}
@@ -61,7 +65,7 @@ func checkSelectors(service string, envs []overlays.Environment) error {
 			}
 			got := matching(env.Name, sel)
 			if len(got) == 0 || (want == "one" && len(got) > 1) {
-				return fmt.Errorf("%s: %s %s selects the Pods of %d Deployments %v, want %s", env.Name, obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), len(got), got, want)
+				return fmt.Errorf("%s: %s %s selects the Pods of %d workloads %v, want %s", env.Name, obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), len(got), got, want)
 			}
 			svc, ok := obj.(*corev1.Service)
 			if !ok || svc.Name != service {

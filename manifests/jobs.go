@@ -3,6 +3,7 @@ package manifests
 import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -69,6 +70,33 @@ func cronJobs(s *model.Service) []Object {
 			cron.Spec.Suspend = ptr.To(true)
 		}
 		out = append(out, cron)
+		if policy := jobNetworkPolicy(s, objectName); policy != nil {
+			out = append(out, policy)
+		}
 	}
 	return out
+}
+
+// jobNetworkPolicy holds a job's Pods to the environment's network rules,
+// as the server's network policy holds its own: the same egress (a job
+// reaches the same database), and where ingress rules close the server's
+// Pods, nothing in at all (a job serves no port). nil when envgen.cue
+// restricts neither direction.
+func jobNetworkPolicy(s *model.Service, objectName string) *networkingv1.NetworkPolicy {
+	spec := networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: selector(s.Name, objectName)}}
+	if len(s.Ingress) > 0 {
+		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+	}
+	if len(s.Egress) > 0 {
+		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		spec.Egress = egressRules(s)
+	}
+	if len(spec.PolicyTypes) == 0 {
+		return nil
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: objectMeta(s.Name, objectName, ComponentJob),
+		Spec:       spec,
+	}
 }

@@ -190,18 +190,8 @@ func networkPolicy(s *model.Service) *networkingv1.NetworkPolicy {
 		}
 	}
 	if len(s.Egress) > 0 {
-		dnsPort := intstr.FromInt32(53)
 		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
-		spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
-			To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
-			Ports: []networkingv1.NetworkPolicyPort{
-				{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dnsPort},
-				{Protocol: ptr.To(corev1.ProtocolTCP), Port: &dnsPort},
-			},
-		}}
-		for _, name := range sorted.Keys(s.Egress) {
-			spec.Egress = append(spec.Egress, egressRule(s.Egress[name]))
-		}
+		spec.Egress = egressRules(s)
 	}
 	return &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
@@ -243,6 +233,23 @@ func ingressRule(s *model.Service, in model.Ingress) networkingv1.NetworkPolicyI
 		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: &protocol, Port: ptr.To(portRef(port))})
 	}
 	return rule
+}
+
+// egressRules are DNS, which every Pod needs, and then the rules of
+// envgen.cue in name order.
+func egressRules(s *model.Service) []networkingv1.NetworkPolicyEgressRule {
+	dnsPort := intstr.FromInt32(53)
+	rules := []networkingv1.NetworkPolicyEgressRule{{
+		To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
+		Ports: []networkingv1.NetworkPolicyPort{
+			{Protocol: ptr.To(corev1.ProtocolUDP), Port: &dnsPort},
+			{Protocol: ptr.To(corev1.ProtocolTCP), Port: &dnsPort},
+		},
+	}}
+	for _, name := range sorted.Keys(s.Egress) {
+		rules = append(rules, egressRule(s.Egress[name]))
+	}
+	return rules
 }
 
 func egressRule(e model.Egress) networkingv1.NetworkPolicyEgressRule {

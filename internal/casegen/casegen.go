@@ -261,9 +261,9 @@ func (g *gen) settings(s obj, top bool) {
 	} else if !top && !g.jobsOnly && g.chance(0.05) {
 		s["disruptionBudget"] = nil
 	}
-	if !g.jobsOnly && g.chance(p/3) {
+	if g.chance(p / 3) { // holds the jobs' Pods too, with or without a Deployment
 		s["egress"] = g.egress()
-	} else if !top && !g.jobsOnly && g.chance(0.05) {
+	} else if !top && g.chance(0.05) {
 		s["egress"] = obj{g.pick([]string{"db", "search", "zotero"}): nil} // drops the rule, if a layer below has it
 	}
 	if !g.jobsOnly && g.chance(p/3) {
