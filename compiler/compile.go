@@ -317,6 +317,9 @@ func joinArrows(names []string) string {
 // resolve merges the layers, checks the result against #Resolved and
 // decodes it into a model. env is "" for the base.
 func (c *compilation) resolve(env string, layers []cue.Value) (*model.Service, error) {
+	if err := c.checkAddedContainers(env, layers); err != nil {
+		return nil, err
+	}
 	merged := mergeLayers(c.ctx, layers)
 	resolved := c.schema.LookupPath(cue.ParsePath("#Resolved")).Unify(merged)
 	if err := resolved.Validate(cue.Concrete(true)); err != nil {

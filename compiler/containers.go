@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"cuelang.org/go/cue"
 
@@ -120,4 +121,33 @@ func fileList(files map[string]string) string {
 		return " (there are no files)"
 	}
 	return fmt.Sprintf(" (files: %v)", sorted.Keys(files))
+}
+
+// checkAddedContainers wants a container that an environment or a release
+// adds (no layer below names it) to say its kind or its image, as one
+// meant to be new does. A misspelt override (containers: envy: args: […]
+// for envoy) says neither, and would silently add a second copy of the
+// service.
+func (c *compilation) checkAddedContainers(env string, layers []cue.Value) error {
+	known := map[string]bool{}
+	for i, layer := range layers {
+		iter, _ := layer.LookupPath(cue.ParsePath("containers")).Fields()
+		for iter != nil && iter.Next() {
+			name := iter.Selector().Unquoted()
+			container := iter.Value()
+			if container.IsNull() {
+				continue
+			}
+			if i > 0 && !known[name] && !container.LookupPath(cue.ParsePath("image")).Exists() && !container.LookupPath(cue.ParsePath("kind")).Exists() {
+				below := sorted.Keys(known)
+				msg := fmt.Sprintf("no layer below has a container %s, and a container added here must say its kind or image (this one would run the service's); to change a container, use its name", name)
+				if len(below) > 0 {
+					msg += fmt.Sprintf(" (%s)", strings.Join(below, ", "))
+				}
+				return c.positionedError(container, "containers."+Label(name), fmt.Sprintf("%s (in %s)", msg, describeScope(env)))
+			}
+			known[name] = true
+		}
+	}
+	return nil
 }

@@ -93,8 +93,8 @@ func newDryRunner(ctx context.Context, base *rest.Config) (*dryRunner, error) {
 		return nil, err
 	}
 	// ServiceAccounts envgen.cue names exist already, by contract (the
-	// generator names these two).
-	for _, name := range []string{"svc-runner", "deployer"} {
+	// generator and the testscripts name these).
+	for _, name := range []string{"svc-runner", "deployer", "system.svc-reader"} {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := client.CoreV1().ServiceAccounts(dryRunNamespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err

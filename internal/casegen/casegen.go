@@ -316,7 +316,7 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 3) {
 		sa := obj{}
 		if g.chance(0.5) {
-			sa["name"] = g.pick([]string{"svc-runner", "deployer"})
+			sa["name"] = g.pick([]string{"svc-runner", "deployer", "system.svc-reader"})
 		}
 		sa["automountToken"] = g.chance(0.5)
 		if g.chance(0.4) {
