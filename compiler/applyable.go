@@ -225,6 +225,16 @@ func checkMountPaths(field string, mounts map[string]model.Mount, taken map[stri
 		if mode := mounts[p].Mode; mode != nil && *mode&0o004 == 0 && fsGroup == 0 {
 			return fail(at+".mode", fmt.Sprintf("mode 0o%o lets only root read the files, and the containers never run as root: set securityContext.fsGroup (the files' group) or a mode others can read (0o444)", *mode))
 		}
+		// A config file is mounted alone (a subPath of the files'
+		// ConfigMap); inside a mounted Secret or ConfigMap the container
+		// runtime cannot mount it, and the container never starts ("not a
+		// directory", on a real node: e2e/realnode/mounts_test.go). A
+		// directory inside one (another mount, a writable path) works.
+		for _, q := range sorted.Keys(taken) {
+			if strings.HasPrefix(q, p+"/") && strings.HasPrefix(taken[q], "a config file") {
+				return fail(at, fmt.Sprintf("%s (%s) is inside this mount: a single file cannot be mounted inside a mounted Secret or ConfigMap, and the container would never start; put the file beside the mount", q, taken[q]))
+			}
+		}
 	}
 	return nil
 }

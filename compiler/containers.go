@@ -102,7 +102,7 @@ func checkContainerPaths(prefix string, s *model.Service, c model.Sidecar, fail 
 		if _, twice := mine[p]; twice {
 			return fail(field, fmt.Sprintf("%s is listed twice", p))
 		}
-		mine[p] = "a file it mounts"
+		mine[p] = "a config file it mounts"
 	}
 	if err := checkWritable(prefix+".writable", c.Writable, nil, fail); err != nil {
 		return err
