@@ -29,10 +29,14 @@ order, as 'kustomize build deploy/overlays/<name>' of the generated tree.
 
 --tag retags the service's image, as 'kustomize edit set image
 <image>=<image>:<tag>' would: every container whose repository is envgen.cue's
-image gets the tag (and loses a digest) — the main container, and the CI build
-when it runs the service's image, even if ci.tag pins another tag. Test
-services and a build with its own ci.image keep theirs. It is what a CI job
-passes for the image built from the commit under test.`,
+image gets the tag (and loses a digest): the main container, the scheduled
+jobs, every release (a canary's own tag too), the other containers that run
+the service's image (an init container, a sidecar without an image of its
+own), and the CI build when it runs the service's image, even if ci.tag pins
+another tag. Test services, containers with an image of their own (a proxy)
+and a build with its own ci.image keep theirs. It is what a CI job passes
+for the image built from the commit under test; to roll a canary first,
+set releases.<name>.tag in envgen.cue instead.`,
 		Example: `  envgen build --env ci
   envgen build --env production -o json services/citoid
   envgen build --env ci --tag "$GIT_COMMIT" | kubectl apply -f -`,
@@ -42,7 +46,7 @@ passes for the image built from the commit under test.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.env, "env", "e", "", "the environment to print (required)")
-	cmd.Flags().StringVar(&opts.tag, "tag", "", "replace the image tag of the service")
+	cmd.Flags().StringVar(&opts.tag, "tag", "", "retag every container that runs the service's image (see above)")
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "yaml", "output format: yaml or json")
 	cmd.Flags().BoolVar(&opts.allowFindings, "allow-findings", false, "print production even with error-level vet findings")
 	return cmd
