@@ -38,11 +38,38 @@ func (s *Suppression) UnmarshalJSON(data []byte) error {
 	return json.Unmarshal(data, (*plain)(s))
 }
 
-// In says whether the rule is off in a scope: an environment, or a release
-// of one (production/canary), which a suppression of its environment
-// covers too.
-func (s Suppression) In(scope string) bool {
-	return len(s.Environments) == 0 || slices.Contains(s.Environments, scope) || slices.Contains(s.Environments, EnvironmentOf(scope))
+// In says whether the rule is off in a scope of project p: an environment,
+// or a release of one (production/canary). A suppression of an environment
+// covers its releases and the environments that extend it (production
+// covers production-eqiad and production-eqiad/canary), as they are
+// written as its overrides.
+func (s Suppression) In(p *Project, scope string) bool {
+	if len(s.Environments) == 0 {
+		return true
+	}
+	env, release := splitScope(scope)
+	for _, covering := range p.Lineage(env) {
+		if slices.Contains(s.Environments, covering) || (release != "" && slices.Contains(s.Environments, ReleaseScope(covering, release))) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lineage is env and the environments it extends, nearest first.
+func (p *Project) Lineage(env string) []string {
+	var out []string
+	for current := env; current != "" && !slices.Contains(out, current); {
+		out = append(out, current)
+		next := ""
+		for _, e := range p.Environments {
+			if e.Name == current {
+				next = e.Extends
+			}
+		}
+		current = next
+	}
+	return out
 }
 
 // Invariant says that two environments may differ only in some fields.

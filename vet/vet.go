@@ -138,7 +138,7 @@ func switchedOff(p *compiler.Project, f Finding) bool {
 		return false
 	}
 	for _, env := range strings.Split(f.Environment, ", ") {
-		if !off.In(env) {
+		if !off.In(p, env) {
 			return false
 		}
 	}
