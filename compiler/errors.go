@@ -119,7 +119,7 @@ func plainWords(msg string) string {
 }
 
 // nullHint is what a null where the schema wants a value means.
-const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a container, a probe, a port of service.ports or its node port, an object, an ingress or egress rule, the autoscaler or the disruption budget"
+const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a container, a probe, a port of service.ports or its node port, an object, an ingress or egress rule, a scheduled job, the autoscaler or the disruption budget"
 
 // oneOfValues replaces CUE's account of a value outside an enumeration
 // (a disjunction's summary, then one "conflicting values" line per

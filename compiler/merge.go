@@ -45,6 +45,7 @@ var (
 		{"probes", "*"},
 		{"containers", "*", "probes", "*"},
 		{"service", "ports", "*", "nodePort"},
+		{"jobs", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

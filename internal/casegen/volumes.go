@@ -50,6 +50,10 @@ func (g *gen) writable() obj {
 func (g *gen) jobs(top bool) obj {
 	jobs := obj{}
 	for _, name := range g.subset([]string{"cleanup", "import"}, true) {
+		if !top && slices.Contains(g.topJobs, name) && g.chance(0.1) {
+			jobs[name] = nil // dropped in this environment
+			continue
+		}
 		job := obj{}
 		if top || !slices.Contains(g.topJobs, name) {
 			job["schedule"] = g.pick([]string{"30 2 * * *", "@hourly", "*/15 * * * 1-5"})
