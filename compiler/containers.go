@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -112,6 +113,21 @@ func checkContainerPaths(prefix string, s *model.Service, c model.Sidecar, fail 
 			return fail(fmt.Sprintf("%s.writable.%q", prefix, p), fmt.Sprintf("%s is %s; a path is mounted once", p, what))
 		}
 		mine[p] = "a writable directory"
+	}
+	if c.Token {
+		t := s.ServiceAccount.Token
+		if t == nil {
+			return fail(prefix+".token", "there is no serviceAccount.token to mount: set serviceAccount.token: {path, audience}")
+		}
+		// As for the main container (checkToken): nothing inside the
+		// token's directory; the token inside a writable directory only.
+		dir := path.Dir(t.Path)
+		inside := func(p, d string) bool { return p == d || strings.HasPrefix(p, d+"/") }
+		for _, p := range append(sorted.Keys(mine), sorted.Keys(c.Mounts)...) {
+			if inside(p, dir) || (mine[p] != "a writable directory" && inside(dir, p)) {
+				return fail(prefix+".token", fmt.Sprintf("the token's directory %s would overlap %s of this container; give the token a directory of its own", dir, p))
+			}
+		}
 	}
 	return checkMountPaths(prefix+".mounts", c.Mounts, mine, s.SecurityContext.FSGroup, fail)
 }

@@ -75,6 +75,8 @@ func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, b
 		switch {
 		case strings.Contains(field, "[name=tmp-"):
 			return target{why: whyTmp}, true
+		case strings.Contains(field, "[name=token]"):
+			return target{cue: []string{prefix + "token", "serviceAccount.token.path"}}, true
 		case strings.Contains(field, "[name="+name+"-w-"):
 			return target{cue: []string{prefix + "writable"}}, true
 		case strings.Contains(field, "[name="+name+"-m-"):

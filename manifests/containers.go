@@ -49,6 +49,9 @@ func sidecar(s *model.Service, name string, c model.Sidecar) (corev1.Container, 
 	for _, p := range c.Files {
 		mounts = append(mounts, corev1.VolumeMount{Name: filesVolume, MountPath: p, SubPath: path.Base(p), ReadOnly: true})
 	}
+	if t := s.ServiceAccount.Token; t != nil && c.Token {
+		mounts = append(mounts, corev1.VolumeMount{Name: tokenVolume, MountPath: path.Dir(t.Path), ReadOnly: true})
+	}
 	writableMounts, writable := writableVolumesNamed(name+"-w-", c.Writable)
 	existingMounts, existing := mountVolumesNamed(name+"-m-", c.Mounts)
 	mounts = append(append(mounts, writableMounts...), existingMounts...)

@@ -59,11 +59,13 @@ const (
 type Sidecar struct {
 	Container
 	// Kind is KindSidecar, KindInit or KindProxy ("" is KindSidecar).
-	Kind            string           `json:"kind,omitempty"`
-	Probes          Probes           `json:"probes,omitzero"`
-	Mounts          map[string]Mount `json:"mounts,omitempty"`
-	Files           []string         `json:"files,omitempty"`
-	SecurityContext SecurityContext  `json:"securityContext,omitzero"`
+	Kind   string           `json:"kind,omitempty"`
+	Probes Probes           `json:"probes,omitzero"`
+	Mounts map[string]Mount `json:"mounts,omitempty"`
+	Files  []string         `json:"files,omitempty"`
+	// Token mounts serviceAccount.token in this container too.
+	Token           bool            `json:"token,omitempty"`
+	SecurityContext SecurityContext `json:"securityContext,omitzero"`
 }
 
 // KindOrDefault is the sidecar's kind, KindSidecar when unset.

@@ -132,6 +132,17 @@ func (g *gen) service() obj {
 	}
 	g.jobsOnly = g.chance(0.08)
 	g.settings(s, true)
+	// A container may mount the service account's token where the top
+	// level has one (no layer can drop it).
+	if sa, ok := s["serviceAccount"].(obj); ok && sa["token"] != nil {
+		if containers, ok := s["containers"].(obj); ok {
+			for _, name := range sorted.Keys(containers) {
+				if c, ok := containers[name].(obj); ok && g.chance(0.5) {
+					c["token"] = true
+				}
+			}
+		}
+	}
 	if g.jobsOnly {
 		s["deployment"] = false
 		if _, ok := s["jobs"]; !ok {
