@@ -44,8 +44,11 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		if p == "/tmp" {
 			return fail(field, "/tmp is where envgen mounts the writable scratch directory; put the file in a directory of its own")
 		}
-		if base := path.Base(p); !configKeyPattern.MatchString(base) {
-			return fail(field, fmt.Sprintf("file name %q can only have ASCII letters, digits, '-', '_' and '.' (it becomes a ConfigMap key)", base))
+		if key := s.FileKey(p); !configKeyPattern.MatchString(key) || len(key) > 253 {
+			if key == path.Base(p) {
+				return fail(field, fmt.Sprintf("file name %q can only have ASCII letters, digits, '-', '_' and '.' (it becomes a ConfigMap key)", key))
+			}
+			return fail(field, fmt.Sprintf("another file is named %s too, so this one's ConfigMap key is its path, %q, which can only have ASCII letters, digits, '-', '_' and '.' (at most 253)", path.Base(p), key))
 		}
 	}
 	if err := checkWritable("writable", s.Writable, s.Files, fail); err != nil {
@@ -71,7 +74,7 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	}
 	size := 0
 	for p, content := range s.Files {
-		size += len(path.Base(p)) + len(content)
+		size += len(s.FileKey(p)) + len(content)
 	}
 	if size > maxConfigMapBytes {
 		return fail("files", fmt.Sprintf("the files are %d bytes together; a ConfigMap holds at most %d", size, maxConfigMapBytes))

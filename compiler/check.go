@@ -62,11 +62,11 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 
 	seen := map[string]string{}
 	for _, p := range sorted.Keys(s.Files) {
-		base := path.Base(p)
-		if other, ok := seen[base]; ok {
-			return fail(fmt.Sprintf("files.%q", p), fmt.Sprintf("file name %q is used twice (also %s); config files need distinct names", base, other))
+		key := s.FileKey(p)
+		if other, ok := seen[key]; ok {
+			return fail(fmt.Sprintf("files.%q", p), fmt.Sprintf("file %s and %s would have one ConfigMap key, %q; rename one", other, p, key))
 		}
-		seen[base] = p
+		seen[key] = p
 	}
 
 	if s.CI != nil {

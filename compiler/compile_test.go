@@ -149,9 +149,9 @@ func TestErrors(t *testing.T) {
 		src:  `environments: x: extends: "nope"`,
 		want: `envgen.cue:6:27: environments.x.extends: extends unknown environment "nope"`,
 	}, {
-		desc: "two config files with one name",
-		src:  "files: {\"/a/app.conf\": \"x\", \"/b/app.conf\": \"y\"}",
-		want: `file name "app.conf" is used twice`,
+		desc: "two config files with one ConfigMap key",
+		src:  "files: {\"/a/b/app.conf\": \"x\", \"/a_b/app.conf\": \"y\"}",
+		want: `file /a/b/app.conf and /a_b/app.conf would have one ConfigMap key, "a_b_app.conf"; rename one`,
 	}, {
 		desc: "timeout over a day",
 		src:  `ci: timeout: "25h"`,

@@ -2,7 +2,6 @@ package explain
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -96,7 +95,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if key, ok := strings.CutPrefix(p, "data."); ok {
 			if s, err := project.Environment(env); err == nil {
 				for filePath := range s.Files {
-					if path.Base(filePath) == strings.Trim(key, `[]"`) {
+					if s.FileKey(filePath) == strings.Trim(key, `[]"`) {
 						return target{cue: []string{fmt.Sprintf("files.%q", filePath)}}
 					}
 				}

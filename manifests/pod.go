@@ -62,7 +62,7 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 				continue // another container's (an envoy.yaml): it mounts it
 			}
 			container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{
-				Name: filesVolume, MountPath: p, SubPath: path.Base(p), ReadOnly: true,
+				Name: filesVolume, MountPath: p, SubPath: s.FileKey(p), ReadOnly: true,
 			})
 		}
 		volumes = append(volumes, corev1.Volume{Name: filesVolume, VolumeSource: corev1.VolumeSource{

@@ -126,7 +126,7 @@ func serviceFront(s *model.Service) *corev1.Service {
 func filesConfigMap(s *model.Service) *corev1.ConfigMap {
 	data := map[string]string{}
 	for p, content := range s.Files {
-		data[configKey(p)] = content
+		data[s.FileKey(p)] = content
 	}
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},

@@ -2,7 +2,9 @@ package model
 
 import (
 	"maps"
+	"path"
 	"slices"
+	"strings"
 
 	"envgen.dev/envgen/internal/sorted"
 )
@@ -113,4 +115,19 @@ func (s *Service) PodPorts() map[string]int32 {
 		maps.Copy(out, c.Ports)
 	}
 	return out
+}
+
+// FileKey is a config file's key in the files' ConfigMap (and the subPath
+// it is mounted by): its base name, or, where another file has the same
+// base name (an app's and its proxy's config.yaml), its path with "_" for
+// "/" ("etc_envoy_config.yaml"). The compiler checks that the keys are
+// valid and distinct.
+func (s *Service) FileKey(filePath string) string {
+	base := path.Base(filePath)
+	for other := range s.Files {
+		if other != filePath && path.Base(other) == base {
+			return strings.ReplaceAll(strings.TrimPrefix(filePath, "/"), "/", "_")
+		}
+	}
+	return base
 }

@@ -80,7 +80,7 @@ type gen struct {
 var (
 	portPool = []string{"http", "metrics", "admin", "grpc", "debug"}
 	envPool  = []string{"LOG_LEVEL", "DB_HOST", "API_TOKEN", "FEATURES", "MODE", "CACHE_URL", "WORKERS"}
-	filePool = []string{"/etc/svc/config.yaml", "/etc/svc/robots.txt", "/srv/app/settings.json", "/etc/svc/extra.conf"}
+	filePool = []string{"/etc/svc/config.yaml", "/etc/svc/robots.txt", "/srv/app/settings.json", "/etc/svc/extra.conf", "/etc/proxy/config.yaml"}
 	custom   = [][2]string{ // name, extends
 		{"production-eqiad", "production"},
 		{"production-codfw", "production"},
