@@ -228,6 +228,16 @@ func checkMountPaths(field string, mounts map[string]model.Mount, taken map[stri
 		if mode := mounts[p].Mode; mode != nil && *mode&0o004 == 0 && fsGroup == 0 {
 			return fail(at+".mode", fmt.Sprintf("mode 0o%o lets only root read the files, and the containers never run as root: set securityContext.fsGroup (the files' group) or a mode others can read (0o444)", *mode))
 		}
+		// Two keys as one file (one would hide the other), or as a file
+		// and a directory under it (the file would have to be both).
+		items := mounts[p].Items
+		for _, key := range sorted.Keys(items) {
+			for _, other := range sorted.Keys(items) {
+				if other != key && (items[other] == items[key] || strings.HasPrefix(items[other], items[key]+"/")) {
+					return fail(fmt.Sprintf("%s.items.%s", at, Label(other)), fmt.Sprintf("%s would be written where %s is (%s); give each key a file of its own", other, key, items[key]))
+				}
+			}
+		}
 		// A config file is mounted alone (a subPath of the files'
 		// ConfigMap); inside a mounted Secret or ConfigMap the container
 		// runtime cannot mount it, and the container never starts ("not a

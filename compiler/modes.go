@@ -10,9 +10,9 @@ import (
 	"cuelang.org/go/cue/token"
 )
 
-// checkModeLiterals refuses a file mode written in decimal: `mode: 444`
-// is 0o674 (group-writable, executable), not what the writer meant, and
-// CUE takes it silently. envgen's own `mode` fields are written in octal
+// checkModeLiterals refuses a file mode written as octal digits in
+// decimal: `mode: 444` is 0o674 (group-writable, executable), not what
+// the writer meant, and CUE takes it silently. envgen's own `mode` fields are written in octal
 // (0o444); so is anything 0 to 7, the same in both. Inside patches and
 // objects, Kubernetes' own fields (defaultMode, items[].mode) are decimal
 // as in YAML, and left alone.
@@ -55,13 +55,15 @@ func checkModeLiterals(file *ast.File) error {
 		relativePos(cwd, found.Pos()), strings.Join(field, "."), found.Value, n, strings.TrimLeft(found.Value, "0"))}}
 }
 
-// decimalMode says whether an integer literal is decimal and above 7.
+// decimalMode says whether an integer literal is decimal, above 7 and
+// written with octal digits only: 444 is meant as 0o444; 292 (a mode
+// in JSON, which has no octal) is meant as written.
 func decimalMode(lit string) bool {
 	if strings.HasPrefix(lit, "0o") || strings.HasPrefix(lit, "0x") || strings.HasPrefix(lit, "0b") {
 		return false
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(lit, "_", ""), 10, 64)
-	return err == nil && n > 7
+	return err == nil && n > 7 && strings.Trim(lit, "01234567_") == ""
 }
 
 // octalHint adds to CUE's "illegal integer number" (0444, C's octal) how

@@ -17,7 +17,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
+	"strconv"
 
 	"envgen.dev/envgen/internal/sorted"
 )
@@ -36,8 +38,15 @@ func New(seed uint64) Case {
 	if err != nil {
 		panic(err) // maps of strings, numbers and lists always marshal
 	}
+	// Modes in octal, as a person writes them in CUE (JSON has no octal).
+	src = modeField.ReplaceAllFunc(src, func(m []byte) []byte {
+		n, _ := strconv.Atoi(string(modeField.FindSubmatch(m)[1]))
+		return fmt.Appendf(nil, `"mode": 0o%o`, n)
+	})
 	return Case{Seed: seed, Source: append(src, '\n')}
 }
+
+var modeField = regexp.MustCompile(`"mode": ([0-9]+)`)
 
 type obj = map[string]any
 

@@ -19,7 +19,7 @@ func (g *gen) mounts() obj {
 			mount["secret"] = g.pick([]string{"svc-tls", "wmf.ca-bundle"})
 		}
 		if g.chance(0.4) {
-			mount["items"] = obj{"tls.crt": g.pick([]string{"cert.pem", "tls.crt"})}
+			mount["items"] = obj{"tls.crt": g.pick([]string{"cert.pem", "tls.crt", "tls/cert.pem"})}
 		}
 		if g.chance(0.4) {
 			mount["mode"] = []any{0o444, 0o644, 0o604}[g.intn(3)]
