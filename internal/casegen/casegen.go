@@ -27,14 +27,17 @@ import (
 // Case is one generated envgen.cue.
 type Case struct {
 	Seed uint64
-	// Source is the CUE text (JSON is CUE).
+	// Source is the CUE text: JSON, with file modes in octal.
 	Source []byte
+	// tree is what Source says, for the coverage walk.
+	tree obj
 }
 
 // New returns the case of a seed.
 func New(seed uint64) Case {
 	g := &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	src, err := json.MarshalIndent(g.service(), "", "\t")
+	tree := g.service()
+	src, err := json.MarshalIndent(tree, "", "\t")
 	if err != nil {
 		panic(err) // maps of strings, numbers and lists always marshal
 	}
@@ -43,7 +46,7 @@ func New(seed uint64) Case {
 		n, _ := strconv.Atoi(string(modeField.FindSubmatch(m)[1]))
 		return fmt.Appendf(nil, `"mode": 0o%o`, n)
 	})
-	return Case{Seed: seed, Source: append(src, '\n')}
+	return Case{Seed: seed, Source: append(src, '\n'), tree: tree}
 }
 
 var modeField = regexp.MustCompile(`"mode": ([0-9]+)`)

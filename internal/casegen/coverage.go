@@ -83,8 +83,13 @@ func walkSchema(v cue.Value, prefix string, out map[string]bool, depth int) {
 // level and "env:<path>" for any environment, with map keys as "*" where
 // the schema has a pattern.
 func Fields(c Case) []string {
+	// The tree through JSON, as Source has it: numbers as float64.
+	data, err := json.Marshal(c.tree)
+	if err != nil {
+		panic(err)
+	}
 	var doc map[string]any
-	if err := json.Unmarshal(c.Source, &doc); err != nil {
+	if err := json.Unmarshal(data, &doc); err != nil {
 		panic(err)
 	}
 	schemaFields := map[string]bool{}
