@@ -250,6 +250,8 @@ type compilation struct {
 	importer *packageImporter
 	// releases are envgen.cue's, once checked.
 	releases releaseLayers
+	// patterns are the schema's patterns in words (patternWords).
+	patterns map[string]string
 }
 
 // withAncestors returns the named environments and those they extend,

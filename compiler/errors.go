@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -93,34 +92,6 @@ func (c *compilation) inputError(env string, err error) error {
 	return &InputError{Lines: lines}
 }
 
-var (
-	maxFieldsMsg = regexp.MustCompile(`^invalid value .* \(does not satisfy struct\.MaxFields\(([0-9]+)\)\)$`)
-	enumMsg      = regexp.MustCompile(`^conflicting values ("[^"]*") and ("[^"]*")$`)
-	runesMsg     = regexp.MustCompile(`^invalid value (.*) \(does not satisfy strings\.(Min|Max)Runes\(([0-9]+)\)\)$`)
-	notStructMsg = regexp.MustCompile(`^conflicting values (.*) and \{.*\(mismatched types (string|int|float|bool|list) and struct\)$`)
-)
-
-// plainWords says in words what CUE says with the schema's values: a map
-// with too many entries, a null where none can be.
-func plainWords(msg string) string {
-	if m := maxFieldsMsg.FindStringSubmatch(msg); m != nil {
-		return "at most " + m[1] + " entries"
-	}
-	if strings.Contains(msg, "(mismatched types null and ") {
-		return nullHint
-	}
-	if m := notStructMsg.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("expected a struct ({…}), not the %s %s", m[2], m[1])
-	}
-	if m := runesMsg.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("%s is too %s: at %s %s characters", m[1], map[string]string{"Min": "short", "Max": "long"}[m[2]], map[string]string{"Min": "least", "Max": "most"}[m[2]], m[3])
-	}
-	return msg
-}
-
-// nullHint is what a null where the schema wants a value means.
-const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a container, a probe, a port of service.ports or its node port, an object, an ingress or egress rule, a scheduled job, the autoscaler or the disruption budget"
-
 // oneOfValues replaces CUE's account of a value outside an enumeration
 // (a disjunction's summary, then one "conflicting values" line per
 // option) with one error per field: "mirror" is not one of "shared",
@@ -178,89 +149,6 @@ func (c *compilation) oneOfValues(env, cwd string, errs []cueerrors.Error) (line
 	return lines, replaced
 }
 
-// withoutNullBranches drops what CUE says about the null branch of a field
-// that a layer may set to null to drop it (autoscale: null | {…}): the
-// disjunction's summary and "mismatched types struct and null", when an
-// error about the struct itself says what is wrong.
-func withoutNullBranches(errs []cueerrors.Error) []cueerrors.Error {
-	message := func(e cueerrors.Error) string {
-		format, args := e.Msg()
-		return fmt.Sprintf(format, args...)
-	}
-	nullBranch := map[string]bool{}
-	for _, e := range errs {
-		field := cuePathString(e.Path())
-		if isEnvVar(strings.Split(field, ".")) {
-			continue // a variable's own hint covers its disjunction
-		}
-		// A null where a value is expected (service: type: null) fails
-		// every branch of the disjunction the same way.
-		if msg := message(e); isNullMismatch(msg) || strings.Contains(msg, "(mismatched types null and ") {
-			nullBranch[field] = true
-		}
-	}
-	kept := slices.DeleteFunc(slices.Clone(errs), func(e cueerrors.Error) bool {
-		if !nullBranch[cuePathString(e.Path())] {
-			return false
-		}
-		msg := message(e)
-		// The struct branch inside matchN may fail as a cycle of bottoms
-		// (_|_), which says nothing to a user; the matchN hint does.
-		return strings.Contains(msg, "errors in empty disjunction") || isNullMismatch(msg) ||
-			strings.Contains(msg, "_|_")
-	})
-	if len(kept) == 0 {
-		return errs
-	}
-	return kept
-}
-
-// withoutOtherKinds drops, for a value that failed every branch of a
-// disjunction, the summary and the branches of another kind than the
-// value's ("mismatched types string and int", a string where a struct
-// may be) when a branch of its own kind says what is wrong: "150%" for
-// maxSurge is a percentage over 100, not "not an int".
-func withoutOtherKinds(errs []cueerrors.Error) []cueerrors.Error {
-	type verdicts struct{ summary, otherKind, ownKind bool }
-	byField := map[string]*verdicts{}
-	kindOf := func(e cueerrors.Error) (field string, summary, other bool) {
-		format, args := e.Msg()
-		msg := fmt.Sprintf(format, args...)
-		return cuePathString(e.Path()), strings.Contains(msg, "errors in empty disjunction"),
-			strings.Contains(msg, "(mismatched types ")
-	}
-	for _, e := range errs {
-		field, summary, other := kindOf(e)
-		if isEnvVar(strings.Split(field, ".")) {
-			continue // a variable's own hint covers its disjunction
-		}
-		v := byField[field]
-		if v == nil {
-			v = &verdicts{}
-			byField[field] = v
-		}
-		switch {
-		case summary:
-			v.summary = true
-		case other:
-			v.otherKind = true
-		default:
-			v.ownKind = true
-		}
-	}
-	return slices.DeleteFunc(slices.Clone(errs), func(e cueerrors.Error) bool {
-		field, summary, other := kindOf(e)
-		v := byField[field]
-		return v != nil && v.summary && v.otherKind && v.ownKind && (summary || other)
-	})
-}
-
-// isNullMismatch is CUE's account of a value checked against the null
-// branch of a field that may be null: "(mismatched types string and null)".
-func isNullMismatch(msg string) bool {
-	return strings.Contains(msg, "(mismatched types ") && strings.HasSuffix(msg, " and null)")
-}
-
 func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	format, args := e.Msg()
 	field := cuePathString(e.Path())
@@ -276,7 +164,7 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	if hint := oneOfHint(field); hint != "" && strings.Contains(msg, "does not satisfy matchN") {
 		msg = hint
 	}
-	msg = plainWords(msg)
+	msg = c.inWords(plainWords(msg))
 	if field != "" {
 		if env != "" {
 			msg = fmt.Sprintf("%s (in %s): %s", field, describeScope(env), msg)
@@ -360,34 +248,6 @@ func shortArgs(args []any) []any {
 	}
 	return out
 }
-
-// oneOfHint says in words what a failed matchN of the schema means.
-func oneOfHint(field string) string {
-	parts := strings.Split(field, ".")
-	last := parts[len(parts)-1]
-	switch {
-	case len(parts) >= 2 && parts[len(parts)-2] == "probes", last == "readiness":
-		return "a probe needs exactly one of http, tcp or exec"
-	case last == "disruptionBudget":
-		return "give exactly one of minAvailable and maxUnavailable"
-	case last == "preStop":
-		return "give exactly one of sleep and exec"
-	case isEnvVar(parts):
-		return "a reference needs exactly one of secret and configMap, and a key"
-	case mountField.MatchString(field):
-		return "a mount is one existing Secret or ConfigMap: give exactly one of secret and configMap"
-	}
-	return ""
-}
-
-// mountField matches a mount's field path: mounts."/etc/app.d".
-var mountField = regexp.MustCompile(`(^|\.)mounts\."[^"]*"$`)
-
-func isEnvVar(parts []string) bool { return len(parts) >= 2 && parts[len(parts)-2] == "env" }
-
-// envVarHint replaces CUE's account of an environment variable that fits
-// neither form of #EnvValue (one line per form tried) with one line.
-const envVarHint = `an environment variable is a string (at most 32768 characters), {secret: name, key: k} or {configMap: name, key: k}`
 
 // cuePathString drops the schema's definition names from a path: the user
 // wrote "ports.http", not "#Service.ports.http".
