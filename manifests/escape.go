@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -163,6 +164,18 @@ func keepsWhatEnvgenNeeds(before, after Object) error {
 			}
 		}
 	}
+	// Every label envgen gives the Pods stays: the Services, network
+	// policies and disruption budgets select the Pods by them (a job's
+	// network policy by its instance label; the main Service by
+	// routed-via), and nothing else checks that they still match.
+	if beforePod, _ := PodOf(before); beforePod != nil {
+		afterPod, _ := PodOf(after)
+		for _, key := range sorted.Keys(beforePod.Labels) {
+			if afterPod.Labels[key] != beforePod.Labels[key] {
+				return &HatchError{Field: append(podTemplatePath(before), "metadata", "labels"), Msg: fmt.Sprintf("a patch cannot change or drop the Pods' label %s: envgen's selectors (the Service, network policy, disruption budget) find the Pods by it", key)}
+			}
+		}
+	}
 	if field, changed := selectorChanged(before, after); changed {
 		return &HatchError{Field: field, Msg: fmt.Sprintf("a patch cannot change what the %s selects: envgen's Pods would no longer be the ones it means", kindOf(before))}
 	}
@@ -257,4 +270,15 @@ func selectorChanged(before, after Object) ([]string, bool) {
 		return []string{"spec", "scaleTargetRef"}, !reflect.DeepEqual(b.Spec.ScaleTargetRef, after.(*autoscalingv2.HorizontalPodAutoscaler).Spec.ScaleTargetRef)
 	}
 	return nil, false
+}
+
+// podTemplatePath is where an object of envgen's keeps its Pods' template.
+func podTemplatePath(obj Object) []string {
+	switch obj.(type) {
+	case *appsv1.Deployment, *batchv1.Job:
+		return []string{"spec", "template"}
+	case *batchv1.CronJob:
+		return []string{"spec", "jobTemplate", "spec", "template"}
+	}
+	return nil // a Pod's metadata is its own
 }
