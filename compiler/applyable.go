@@ -44,11 +44,11 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 		if p == "/tmp" {
 			return fail(field, "/tmp is where envgen mounts the writable scratch directory; put the file in a directory of its own")
 		}
-		if key := s.FileKey(p); !configKeyPattern.MatchString(key) || len(key) > 253 {
+		if key := s.FileKey(p); !configKeyPattern.MatchString(key) || len(key) > 253 || strings.HasPrefix(key, "..") {
 			if key == path.Base(p) {
-				return fail(field, fmt.Sprintf("file name %q can only have ASCII letters, digits, '-', '_' and '.' (it becomes a ConfigMap key)", key))
+				return fail(field, fmt.Sprintf("file name %q can only have ASCII letters, digits, '-', '_' and '.' (it becomes a ConfigMap key), not starting with ..", key))
 			}
-			return fail(field, fmt.Sprintf("another file is named %s too, so this one's ConfigMap key is its path, %q, which can only have ASCII letters, digits, '-', '_' and '.' (at most 253)", path.Base(p), key))
+			return fail(field, fmt.Sprintf("another file is named %s too, so this one's ConfigMap key is its path, %q, which can only have ASCII letters, digits, '-', '_' and '.' (at most 253), not starting with ..", path.Base(p), key))
 		}
 	}
 	if err := checkWritable("writable", s.Writable, s.Files, fail); err != nil {

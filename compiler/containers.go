@@ -145,6 +145,12 @@ func fileList(files map[string]string) string {
 // for envoy) says neither, and would silently add a second copy of the
 // service.
 func (c *compilation) checkAddedContainers(env string, layers []cue.Value) error {
+	if err := c.checkDropsSomething(env, layers, "containers", "container"); err != nil {
+		return err
+	}
+	if err := c.checkDropsSomething(env, layers, "jobs", "job"); err != nil {
+		return err
+	}
 	known := map[string]bool{}
 	for i, layer := range layers {
 		iter, _ := layer.LookupPath(cue.ParsePath("containers")).Fields()
@@ -152,6 +158,7 @@ func (c *compilation) checkAddedContainers(env string, layers []cue.Value) error
 			name := iter.Selector().Unquoted()
 			container := iter.Value()
 			if container.IsNull() {
+				delete(known, name) // dropped: a layer above adds it anew
 				continue
 			}
 			if i > 0 && !known[name] && !container.LookupPath(cue.ParsePath("image")).Exists() && !container.LookupPath(cue.ParsePath("kind")).Exists() {
@@ -166,4 +173,33 @@ func (c *compilation) checkAddedContainers(env string, layers []cue.Value) error
 		}
 	}
 	return nil
+}
+
+// checkDropsSomething wants a null in a map of named things (containers,
+// jobs) to name one that a layer below has: a misspelt name (jobs:
+// nighlty: null) would drop nothing, and the job would run on.
+func (c *compilation) checkDropsSomething(env string, layers []cue.Value, field, what string) error {
+	named := map[string]bool{}
+	for _, layer := range layers {
+		iter, _ := layer.LookupPath(cue.ParsePath(field)).Fields()
+		for iter != nil && iter.Next() {
+			name := iter.Selector().Unquoted()
+			if iter.Value().IsNull() && !named[name] {
+				msg := fmt.Sprintf("null drops nothing: no layer below has a %s %s (%s: %s)", what, name, field, orNone(sorted.Keys(named)))
+				if env != "" {
+					msg += " (in " + describeScope(env) + ")"
+				}
+				return c.positionedError(iter.Value(), field+"."+Label(name), msg)
+			}
+			named[name] = true
+		}
+	}
+	return nil
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

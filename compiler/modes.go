@@ -51,8 +51,8 @@ func checkModeLiterals(file *ast.File) error {
 	}
 	n, _ := strconv.ParseInt(strings.ReplaceAll(found.Value, "_", ""), 10, 64)
 	cwd, _ := os.Getwd()
-	return &InputError{Lines: []string{fmt.Sprintf("%s: %s: mode %s is decimal (0o%o); write a file mode in octal, e.g. 0o%s",
-		relativePos(cwd, found.Pos()), strings.Join(field, "."), found.Value, n, strings.TrimLeft(found.Value, "0"))}}
+	return &InputError{Lines: []string{fmt.Sprintf("%s: %s: mode %s is decimal, which is 0o%o; write the mode in octal: 0o%s if that is what %s means, 0o%o if it is the decimal of a Kubernetes manifest",
+		relativePos(cwd, found.Pos()), strings.Join(field, "."), found.Value, n, strings.ReplaceAll(found.Value, "_", ""), found.Value, n)}}
 }
 
 // decimalMode says whether an integer literal is decimal, above 7 and

@@ -14,7 +14,8 @@ import (
 //     that is no container's (the Service's port, say) would open nothing
 //     and close the real one;
 //   - an http or tcp probe connects over TCP, so it can never pass on a
-//     port service.ports makes UDP, and the Pod would never be ready.
+//     port service.ports makes UDP (or SCTP), by name or number, and the
+//     Pod would never be ready.
 func checkPortUses(s *model.Service, fail func(field, msg string) error) error {
 	podPorts := s.PodPorts()
 	for _, rule := range sorted.Keys(s.Ingress) {
@@ -36,9 +37,10 @@ func checkPortUses(s *model.Service, fail func(field, msg string) error) error {
 	for _, prefix := range sorted.Keys(probes) {
 		p := probes[prefix]
 		for i, probe := range []*model.Probe{p.Readiness, p.Liveness, p.Startup} {
-			if field, port := namedPort(probe); port != "" && s.Protocol(port) == "UDP" {
+			field, ref := probePort(probe)
+			if port := s.PortName(ref); port != "" && s.Protocol(port) != "TCP" {
 				kind := []string{"readiness", "liveness", "startup"}[i]
-				return fail(prefix+"probes."+kind+"."+field+".port", fmt.Sprintf("port %q is UDP (service.ports.%s.protocol), and the %s probe connects over TCP: it would never pass; use an exec probe", port, Label(port), field))
+				return fail(prefix+"probes."+kind+"."+field+".port", fmt.Sprintf("port %q is %s (service.ports.%s.protocol), and the %s probe connects over TCP: it would never pass; use an exec probe", port, s.Protocol(port), Label(port), field))
 			}
 		}
 	}
@@ -55,4 +57,18 @@ func portNumbers(ports map[string]int32) string {
 		list = append(list, fmt.Sprintf("%s %d", name, ports[name]))
 	}
 	return " (ports: " + strings.Join(list, ", ") + ")"
+}
+
+// probePort is the port an http or tcp probe connects to, by name or
+// number; none for an exec probe.
+func probePort(p *model.Probe) (field string, port model.PortRef) {
+	switch {
+	case p == nil:
+		return "", model.PortRef{}
+	case p.HTTP != nil:
+		return "http", p.HTTP.Port
+	case p.TCP != nil:
+		return "tcp", p.TCP.Port
+	}
+	return "", model.PortRef{}
 }
