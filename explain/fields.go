@@ -88,6 +88,11 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if strings.HasPrefix(p, "spec.ingress") {
 			return target{cue: []string{"ingress"}}
 		}
+		if strings.HasPrefix(p, "spec.policyTypes") {
+			// A direction is restricted where envgen.cue has rules for it
+			// (a job's Pods: no way in where the server's has ingress rules).
+			return target{cue: []string{"ingress", "egress"}, why: "set by envgen: a direction with rules is restricted (manifests/workloads.go)"}
+		}
 		if strings.HasPrefix(p, "spec.egress") {
 			return target{cue: []string{"egress"}, why: "set by envgen: DNS is always allowed (manifests/workloads.go)"}
 		}
