@@ -238,6 +238,22 @@ func checkMountPaths(field string, mounts map[string]model.Mount, taken map[stri
 				}
 			}
 		}
+		// A mount, writable directory or file at an item's file or at a
+		// directory on its way hides it (tls/cert.pem under a mount of
+		// p/tls).
+		for _, key := range sorted.Keys(items) {
+			parts := strings.Split(items[key], "/")
+			for n := range parts {
+				q := p + "/" + strings.Join(parts[:n+1], "/")
+				what, onTop := taken[q]
+				if _, mounted := mounts[q]; mounted {
+					what, onTop = "a mount", true
+				}
+				if onTop {
+					return fail(fmt.Sprintf("%s.items.%s", at, Label(key)), fmt.Sprintf("%s is %s, which would hide the file of key %s (%s); give one of them another path", q, what, key, items[key]))
+				}
+			}
+		}
 		// A config file is mounted alone (a subPath of the files'
 		// ConfigMap); inside a mounted Secret or ConfigMap the container
 		// runtime cannot mount it, and the container never starts ("not a
