@@ -119,6 +119,22 @@ func writeFile(t *testing.T, dir, src string) {
 	}
 }
 
+// developmentManifests writes src as envgen.cue of a new directory and
+// returns the file envgen build --env development printed, and its text:
+// what a test applies to the real node as envgen generated it.
+func developmentManifests(t *testing.T, src string) (path, yaml string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir, src)
+	r := run(t, "build", "--env", "development", dir)
+	e2ekit.WantCode(t, r, 0)
+	path = filepath.Join(dir, "development.yaml")
+	if err := os.WriteFile(path, []byte(r.Stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, r.Stdout
+}
+
 var leastPrivilegeKubeconfig string
 
 // leastPrivilege returns a kubeconfig of a ServiceAccount that holds

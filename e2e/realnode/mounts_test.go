@@ -28,7 +28,6 @@ func TestMountsInsideAReadOnlyMount(t *testing.T) {
 	kubectl(t, "create", "secret", "generic", "-n", ns, "app", "--from-literal=password=from-app")
 	kubectl(t, "create", "secret", "generic", "-n", ns, "tls", "--from-literal=tls.crt=from-tls")
 
-	dir := t.TempDir()
 	src := fmt.Sprintf(`name: "nested"
 image: %q
 tag: %q
@@ -43,15 +42,7 @@ writable: "/etc/app/cache": {}
 files: "/etc/app-config/config.ini": "from-files"
 ci: command: ["true"]
 `, cluster.Registry+"/"+testcluster.BusyboxImage, testcluster.ImageTag)
-	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := run(t, "build", "--env", "development", dir)
-	e2ekit.WantCode(t, r, 0)
-	manifests := filepath.Join(dir, "development.yaml")
-	if err := os.WriteFile(manifests, []byte(r.Stdout), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	manifests, built := developmentManifests(t, src)
 	kubectl(t, "apply", "-n", ns, "-f", manifests)
 	kubectl(t, "wait", "-n", ns, "--for=condition=Available", "deployment/nested", "--timeout=90s")
 	if logs := kubectl(t, "logs", "-n", ns, "deployment/nested"); !strings.Contains(logs, "from-appfrom-tlsfrom-filesall read\n") {
@@ -60,11 +51,11 @@ ci: command: ["true"]
 
 	// The file moved into the Secret's mount, as envgen would have
 	// generated it had it not refused, in a namespace of its own.
-	inside := strings.ReplaceAll(r.Stdout, "mountPath: /etc/app-config/config.ini", "mountPath: /etc/app/config.ini")
-	if inside == r.Stdout {
+	inside := strings.ReplaceAll(built, "mountPath: /etc/app-config/config.ini", "mountPath: /etc/app/config.ini")
+	if inside == built {
 		t.Fatal("no config file mount in envgen's Deployment")
 	}
-	moved := filepath.Join(dir, "inside.yaml")
+	moved := filepath.Join(t.TempDir(), "inside.yaml")
 	if err := os.WriteFile(moved, []byte(inside), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package realnode
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,7 +20,6 @@ import (
 // container after the proxy's startup probe passed: the request succeeds
 // on the first try, with no restart.
 func TestProxyStartsBeforeTheMainContainer(t *testing.T) {
-	dir := t.TempDir()
 	src := fmt.Sprintf(`name: "real-proxy"
 image: %q
 tag: %q
@@ -37,15 +34,7 @@ containers: proxy: {
 }
 ci: command: ["true"]
 `, cluster.Registry+"/"+testcluster.BusyboxImage, testcluster.ImageTag)
-	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := run(t, "build", "--env", "development", dir)
-	e2ekit.WantCode(t, r, 0)
-	manifests := filepath.Join(dir, "development.yaml")
-	if err := os.WriteFile(manifests, []byte(r.Stdout), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	manifests, _ := developmentManifests(t, src)
 	ns := "real-proxy"
 	kubectl(t, "create", "namespace", ns)
 	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--timeout=60s") })
