@@ -33,6 +33,13 @@ type Options struct {
 	// for the image of the commit under test.
 	Tag string
 
+	// Digest, when set, pins the service's image by this digest instead
+	// of Tag, in the same containers; Repository, when set, moves them to
+	// that repository too. envgen run passes both for the image it built
+	// and pushed (to a CI registry, maybe): the build tests exactly it.
+	Digest     string
+	Repository string
+
 	// Environments, when set, limits the environments resolved and checked
 	// to these: `envgen build` needs one, and resolving is most of the
 	// cost. An unknown name is an *UnknownEnvironmentError.
@@ -154,14 +161,15 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	}
 
 	var override []cue.Value
-	if opts.Tag != "" {
-		tagLayer := c.ctx.CompileString(fmt.Sprintf("tag: %q", opts.Tag), cue.Filename("--tag"))
-		tagCheck := c.schema.LookupPath(cue.ParsePath("#Settings")).Unify(tagLayer)
-		if err := tagCheck.Validate(cue.Concrete(true)); err != nil {
+	if pin, origin := imagePin(opts); pin != "" {
+		pinLayer := c.ctx.CompileString(pin, cue.Filename(origin))
+		pinCheck := c.schema.LookupPath(cue.ParsePath("#Settings")).Unify(pinLayer)
+		if err := pinCheck.Validate(cue.Concrete(true)); err != nil {
 			return nil, c.inputError("", err)
 		}
-		override = append(override, tagLayer)
+		override = append(override, pinLayer)
 	}
+	c.repository = opts.Repository
 
 	if vet := top.LookupPath(cue.ParsePath("vet")); vet.Exists() {
 		if err := vet.Decode(&project.Vet); err != nil {
@@ -210,8 +218,8 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 		if err != nil {
 			return nil, err
 		}
-		if opts.Tag != "" {
-			retagServiceImage(service)
+		if len(override) > 0 {
+			c.retagServiceImage(service)
 		}
 		if err := c.resolveReleases(name, environments, layersOf[name], override, service); err != nil {
 			return nil, err
@@ -226,17 +234,33 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	return project, nil
 }
 
+// imagePin is the layer that pins the service's image for Options.Tag or
+// Options.Digest, and the name its positions carry.
+func imagePin(opts Options) (layer, origin string) {
+	switch {
+	case opts.Digest != "":
+		return fmt.Sprintf("digest: %q", opts.Digest), "the image built"
+	case opts.Tag != "":
+		return fmt.Sprintf("tag: %q", opts.Tag), "--tag"
+	}
+	return "", ""
+}
+
 // retagServiceImage makes every container that runs the service's
-// repository run the service's image, which --tag has retagged.
-func retagServiceImage(service *model.Service) {
+// repository run the service's image, which --tag (or the image envgen
+// run built) has pinned, in the repository it was pushed to.
+func (c *compilation) retagServiceImage(service *model.Service) {
 	if ci := service.CI; ci != nil && (ci.Image == "" || ci.Image == service.Image) {
 		ci.Image, ci.Tag, ci.Digest = "", "", ""
 	}
-	for name, c := range service.Containers {
-		if c.Image == "" || c.Image == service.Image {
-			c.Image, c.Tag, c.Digest = "", "", ""
-			service.Containers[name] = c
+	for name, ctr := range service.Containers {
+		if ctr.Image == "" || ctr.Image == service.Image {
+			ctr.Image, ctr.Tag, ctr.Digest = "", "", ""
+			service.Containers[name] = ctr
 		}
+	}
+	if c.repository != "" {
+		service.Image = c.repository
 	}
 }
 
@@ -250,6 +274,8 @@ type compilation struct {
 	importer *packageImporter
 	// releases are envgen.cue's, once checked.
 	releases releaseLayers
+	// repository is Options.Repository.
+	repository string
 	// patterns are the schema's patterns in words (patternWords).
 	patterns map[string]string
 }

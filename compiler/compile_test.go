@@ -189,6 +189,44 @@ func TestTagOption(t *testing.T) {
 	}
 }
 
+// The image envgen run built replaces the service's image, by digest and
+// in the repository it was pushed to, wherever --tag would retag it: the
+// build, a container of the same repository; not a proxy of another image
+// or a test service.
+func TestDigestOption(t *testing.T) {
+	built := "sha256:" + strings.Repeat("d", 64)
+	src := header + `
+containers: {
+	migrate: {kind: "init", command: ["migrate"]}
+	proxy: {kind: "proxy", image: "registry.example.org/envoy", tag: "1.31"}
+}
+ci: {command: ["make", "test"], tag: "ci-only", services: db: {image: "registry.example.org/postgres", tag: "16"}}
+environments: production: tag: "2.0"
+`
+	p, err := compiler.Compile("envgen.cue", []byte(src), compiler.Options{Digest: built, Repository: "ci-registry.example.org/builds/svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Environments {
+		s := e.Service
+		if got, want := s.ImageRef(), "ci-registry.example.org/builds/svc@"+built; got != want {
+			t.Errorf("%s: image %s, want %s", e.Name, got, want)
+		}
+		if c := s.Containers["migrate"]; c.Image != "" || c.Tag != "" || c.Digest != "" {
+			t.Errorf("%s: the init container of the service's image keeps %+v", e.Name, c)
+		}
+		if c := s.Containers["proxy"]; c.Image != "registry.example.org/envoy" || c.Tag != "1.31" {
+			t.Errorf("%s: the proxy lost its own image: %+v", e.Name, c)
+		}
+		if s.CI != nil && (s.CI.Tag != "" || s.CI.Services["db"].Tag != "16") {
+			t.Errorf("%s: ci %+v", e.Name, s.CI)
+		}
+	}
+	if _, err := compiler.Compile("envgen.cue", []byte(src), compiler.Options{Digest: "sha256:short"}); err == nil {
+		t.Error("a malformed digest was accepted")
+	}
+}
+
 func TestFileTooLarge(t *testing.T) {
 	_, err := compiler.Compile("envgen.cue", make([]byte, compiler.MaxFileSize+1), compiler.Options{})
 	if err == nil || !strings.Contains(err.Error(), "more than the limit") {

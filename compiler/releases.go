@@ -58,6 +58,7 @@ var releaseName = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 var notInRelease = []struct{ field, why string }{
 	{"cluster", "the cluster is the environment's"},
 	{"ci", "the CI build is the environment's"},
+	{"build", "the image build is the environment's (a release runs another version by tag or digest)"},
 	{"jobs", "scheduled jobs are the environment's (a release would run them twice)"},
 	{"deployment", "a release is a Deployment"},
 	{"patches", "patches are the environment's; a patch there may name a release's object (Deployment/<name>-<release>)"},
@@ -177,7 +178,7 @@ func (c *compilation) resolveReleases(env string, environments cue.Value, envLay
 			return err
 		}
 		if len(override) > 0 {
-			retagServiceImage(r)
+			c.retagServiceImage(r)
 		}
 		r.Release, r.Traffic = name, traffic(release)
 		// The environment's, not the release's: the model of a release is

@@ -2,17 +2,22 @@
 # Builds the real cluster binaries envgen's e2e tests run against (etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, and
 # kubelet for the real node) from the committed tools module hack/testbin,
-# into a versioned cache directory, and installs the real node's runtime
-# from Debian's packages (containerd, runc, the CNI plugins, busybox-static
-# for the test images). Builds only what is missing; installs only what is
-# missing.
+# and BuildKit's daemon and client (buildkitd, buildctl: the real lane's
+# image builder) from hack/buildkitbin, into versioned cache directories,
+# and installs the real node's runtime from Debian's packages (containerd,
+# runc, the CNI plugins, busybox-static for the test images). Builds only
+# what is missing; installs only what is missing.
 # Prints the directory on stdout; progress goes to stderr.
 set -euo pipefail
 
 K8S_VERSION=1.37.2
 KWOK_VERSION=0.8.0
+BUILDKIT_VERSION=0.34.2
 cache=${XDG_CACHE_HOME:-$HOME/.cache}
 dir=${ENVGEN_TESTBIN:-$cache/envgen-testbin/k8s-$K8S_VERSION-kwok-$KWOK_VERSION}
+# BuildKit has a cache directory of its own (a new BuildKit does not
+# rebuild Kubernetes); the k8s directory links its binaries.
+bkdir=$cache/envgen-testbin/buildkit-$BUILDKIT_VERSION
 # binary name → package in the tools module
 declare -A pkgs=(
 	[etcd]=go.etcd.io/etcd/server/v3
@@ -26,6 +31,7 @@ declare -A pkgs=(
 debs=(containerd runc containernetworking-plugins busybox-static)
 
 here=$(cd "$(dirname "$0")/testbin" && pwd)
+bkhere=$(cd "$(dirname "$0")/buildkitbin" && pwd)
 
 # The real node's runtime. Debian's packages, as a user would install them;
 # the real-node tests check for them and say what is missing.
@@ -58,32 +64,55 @@ copy_kwok_stages() {
 	chmod -R u+w "$1/kwok-stages"
 }
 
-[ "${ENVGEN_REAL_NODE:-}" = skip ] || install_debs
+# buildkitd and buildctl, static (CGO_ENABLED=0): the real lane puts
+# buildkitd into an image of its own, with nothing but runc beside it.
+build_buildkit() {
+	local b missing=()
+	for b in buildkitd buildctl; do [ -x "$bkdir/$b" ] || missing+=("$b"); done
+	if [ ${#missing[@]} != 0 ]; then
+		mkdir -p "$bkdir"
+		local tmp="$bkdir/.tmp.$$" start=$SECONDS
+		rm -rf "$tmp" && mkdir -p "$tmp"
+		echo "testbin: building ${missing[*]} (BuildKit v$BUILDKIT_VERSION) into $bkdir; about 20 minutes on 2 cores, once" >&2
+		for b in "${missing[@]}"; do
+			(cd "$bkhere" && CGO_ENABLED=0 go build -trimpath \
+				-ldflags "-s -w -X github.com/moby/buildkit/version.Version=v$BUILDKIT_VERSION" \
+				-o "$tmp/$b" "github.com/moby/buildkit/cmd/$b") || { rm -rf "$tmp"; return 1; }
+		done
+		for b in "${missing[@]}"; do mv "$tmp/$b" "$bkdir/"; done
+		rm -rf "$tmp"
+		echo "testbin: BuildKit built in $((SECONDS - start))s" >&2
+	fi
+	for b in buildkitd buildctl; do ln -sfn "$bkdir/$b" "$dir/$b"; done
+}
+
+if [ "${ENVGEN_REAL_NODE:-}" != skip ]; then
+	install_debs
+fi
 
 missing=()
 for b in "${!pkgs[@]}"; do [ -x "$dir/$b" ] || missing+=("$b"); done
-if [ ${#missing[@]} = 0 ]; then
-	[ -d "$dir/kwok-stages" ] || copy_kwok_stages "$dir"
-	echo "$dir"
-	exit 0
+if [ ${#missing[@]} != 0 ]; then
+	mkdir -p "$dir"
+	tmp="$dir/.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	trap 'rm -rf "$tmp"' EXIT
+	echo "testbin: building ${missing[*]} (k8s v$K8S_VERSION, kwok v$KWOK_VERSION) into $dir; about 25 minutes on 2 cores for all of them, once" >&2
+	ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=${K8S_VERSION%%.*} -X k8s.io/component-base/version.gitMinor=$(echo $K8S_VERSION | cut -d. -f2)"
+	start=$SECONDS
+	for b in "${missing[@]}"; do
+		# One at a time: go build -o names a binary after its package path
+		# (etcd's would be "server"), so each gets its name here.
+		(cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$tmp/$b" "${pkgs[$b]}")
+	done
+	[ -d "$dir/kwok-stages" ] || copy_kwok_stages "$tmp"
+	# Each binary lands whole or not at all: an interrupted build leaves the
+	# cache as it was.
+	for f in "$tmp"/*; do mv "$f" "$dir/"; done
+	echo "testbin: built in $((SECONDS - start))s" >&2
 fi
-
-mkdir -p "$dir"
-tmp="$dir/.tmp.$$"
-rm -rf "$tmp"
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-echo "testbin: building ${missing[*]} (k8s v$K8S_VERSION, kwok v$KWOK_VERSION) into $dir; about 25 minutes on 2 cores for all of them, once" >&2
-ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=${K8S_VERSION%%.*} -X k8s.io/component-base/version.gitMinor=$(echo $K8S_VERSION | cut -d. -f2)"
-start=$SECONDS
-for b in "${missing[@]}"; do
-	# One at a time: go build -o names a binary after its package path
-	# (etcd's would be "server"), so each gets its name here.
-	(cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$tmp/$b" "${pkgs[$b]}")
-done
-[ -d "$dir/kwok-stages" ] || copy_kwok_stages "$tmp"
-# Each binary lands whole or not at all: an interrupted build leaves the
-# cache as it was.
-for f in "$tmp"/*; do mv "$f" "$dir/"; done
-echo "testbin: built in $((SECONDS - start))s" >&2
+[ -d "$dir/kwok-stages" ] || copy_kwok_stages "$dir"
+# The image builder is the real lane's: skipped with it.
+[ "${ENVGEN_REAL_NODE:-}" = skip ] || build_buildkit
 echo "$dir"

@@ -106,6 +106,15 @@ var Rules = []Rule{{
 				check("ci.services."+svc+".env.", s.CI.Services[svc].Env)
 			}
 		}
+		// A build argument is a variable too, and worse: the image's
+		// history keeps it for anyone who pulls the image.
+		if s.Build != nil {
+			for _, name := range sorted.Keys(s.Build.Args) {
+				if looksSecret(name) || secretValue(s.Build.Args[name]) {
+					c.report(env, "build.args."+name, "build argument %s holds a secret: the image's history keeps it (give it as a build secret: build.secrets and RUN --mount=type=secret,id=…)", name)
+				}
+			}
+		}
 	},
 }, {
 	ID: "EG007", Severity: Warning, Scope: "all",

@@ -87,6 +87,9 @@ type gen struct {
 	// jobsOnly cases have deployment: false at the top level: no layer
 	// sets what shapes the Deployment, and the top level has jobs.
 	jobsOnly bool
+	// builds: the top level has a build section, which environments
+	// may refine.
+	builds bool
 }
 
 var (
@@ -163,6 +166,10 @@ func (g *gen) service() obj {
 	}
 	if g.chance(0.8) {
 		s["ci"] = g.ci(true)
+	}
+	g.builds = g.chance(0.4)
+	if g.builds {
+		s["build"] = g.build(true)
 	}
 	s["environments"] = g.environments()
 	if !g.jobsOnly && g.chance(0.3) {
@@ -411,6 +418,9 @@ func (g *gen) environments() obj {
 			g.settings(e, false)
 			if name == "ci" && g.chance(0.5) {
 				e["ci"] = g.ci(false)
+			}
+			if g.builds && g.chance(0.4) {
+				e["build"] = g.build(false)
 			}
 			envs[name] = e
 		}

@@ -27,7 +27,7 @@ var patternFields = []string{
 	"containers.*.digest", "containers.*.command", "containers.*.args", "containers.*.ports",
 	"containers.*.env", "containers.*.resources", "containers.*.probes", "containers.*.writable",
 	"containers.*.mounts", "containers.*.files", "containers.*.securityContext",
-	"patches.*", "objects.*",
+	"patches.*", "objects.*", "build.args.*",
 }
 
 // SchemaFields lists every field path of the schema's #Settings (what the
