@@ -188,7 +188,7 @@ func classifySolveError(err error, dockerfile, failed string) error {
 			line = int(r[0].GetStart().GetLine())
 		}
 	}
-	msg := shortGRPC(err).Error()
+	msg := strings.TrimPrefix(shortGRPC(err).Error(), "failed to solve: ")
 	var exit *gatewaypb.ExitError
 	switch {
 	case errors.As(err, &exit):

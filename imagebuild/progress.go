@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client"
@@ -52,14 +53,24 @@ func newPrinter(w io.Writer) *printer {
 func (p *printer) vertex(d digest.Digest, name string) *vertex {
 	v, ok := p.vertices[d]
 	if !ok {
-		p.next++
-		v = &vertex{n: p.next, name: name, step: dockerfileStep.MatchString(name)}
+		v = &vertex{name: name}
 		p.vertices[d] = v
 	}
 	if name != "" {
 		v.name = name
+		v.step = dockerfileStep.MatchString(name)
 	}
 	return v
+}
+
+// number is the vertex's number in the output, given when it is first
+// printed: the numbers follow the order of the lines.
+func (p *printer) number(v *vertex) int {
+	if v.n == 0 {
+		p.next++
+		v.n = p.next
+	}
+	return v.n
 }
 
 // handle prints one status update.
@@ -71,16 +82,21 @@ func (p *printer) handle(s *client.SolveStatus) {
 			if sv.Started != nil {
 				v.startedAt = *sv.Started
 			}
-			p.printf("#%d %s\n", v.n, termsafe.String(v.name))
+			p.printf("#%d %s\n", p.number(v), termsafe.String(v.name))
 		}
 		if sv.Cached && !v.cached {
 			v.cached = true
-			p.printf("#%d CACHED\n", v.n)
+			p.printf("#%d CACHED\n", p.number(v))
 		}
 		if sv.Error != "" && !v.errored {
 			v.errored = true
 			p.flush(sv.Digest, v)
-			p.printf("#%d ERROR: %s\n", v.n, termsafe.String(sv.Error))
+			if strings.HasPrefix(v.name, "importing cache manifest from ") && strings.HasSuffix(sv.Error, "not found") {
+				// The first build of a scope: nothing to import yet.
+				p.printf("#%d no cache there yet\n", p.number(v))
+				continue
+			}
+			p.printf("#%d ERROR: %s\n", p.number(v), termsafe.String(sv.Error))
 			if p.failed == "" && v.step {
 				p.failed = v.name
 			}
@@ -89,7 +105,7 @@ func (p *printer) handle(s *client.SolveStatus) {
 			v.done = true
 			p.flush(sv.Digest, v)
 			if !v.cached {
-				p.printf("#%d DONE %.1fs\n", v.n, sv.Completed.Sub(v.startedAt).Seconds())
+				p.printf("#%d DONE %.1fs\n", p.number(v), sv.Completed.Sub(v.startedAt).Seconds())
 			}
 		}
 	}
@@ -123,12 +139,12 @@ func (p *printer) handle(s *client.SolveStatus) {
 	}
 	for _, w := range s.Warnings {
 		v := p.vertex(w.Vertex, "")
-		p.printf("#%d WARN: %s\n", v.n, termsafe.String(string(w.Short)))
+		p.printf("#%d WARN: %s\n", p.number(v), termsafe.String(string(w.Short)))
 	}
 }
 
 func (p *printer) logLine(v *vertex, at time.Time, line string) {
-	p.printf("#%d %.3f %s\n", v.n, at.Sub(v.startedAtOr(at)).Seconds(), termsafe.String(line))
+	p.printf("#%d %.3f %s\n", p.number(v), at.Sub(v.startedAtOr(at)).Seconds(), termsafe.String(line))
 }
 
 func (v *vertex) startedAtOr(t time.Time) time.Time {

@@ -55,3 +55,15 @@ func (e *TimeoutError) Error() string {
 	}
 	return fmt.Sprintf("timed out after %s", e.After)
 }
+
+// ImageBuildError is an image build that failed by the repository's
+// doing: its Dockerfile, a RUN step that failed, a build context that
+// cannot be sent. ExitCode is run's exit code for it: a failed RUN's own,
+// else 1 (invalid input).
+type ImageBuildError struct {
+	Err      error
+	ExitCode int
+}
+
+func (e *ImageBuildError) Error() string { return "image build: " + e.Err.Error() }
+func (e *ImageBuildError) Unwrap() error { return e.Err }

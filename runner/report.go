@@ -44,10 +44,18 @@ type Report struct {
 	// Stages are the stages of a staged build, in the order they ended
 	// (skipped ones last).
 	Stages []*StageReport `json:"stages,omitempty"`
+	// Image is the image the run built first, when it did; its build's
+	// time is ImageBuildSeconds, neither the build's nor overhead.
+	Image             *BuiltImage `json:"image,omitempty"`
+	ImageBuildSeconds float64     `json:"imageBuildSeconds,omitempty"`
+	// Containers are the images the build Pod's containers ran, as the
+	// kubelet reported them.
+	Containers []ContainerImage `json:"containers,omitempty"`
 
 	start time.Time
 	last  time.Time
 	build time.Duration
+	image time.Duration
 	// pending is the phase under way: the next one after the last mark.
 	pending string
 	order   []string
@@ -78,6 +86,7 @@ type interval struct{ from, to time.Time }
 // The phases, in order.
 const (
 	PhaseCompile   = "compile"
+	PhaseImage     = "image build"
 	PhaseApply     = "namespace+apply"
 	PhaseServices  = "services ready"
 	PhaseScheduled = "pod scheduled"
@@ -88,12 +97,35 @@ const (
 	PhaseCleanup   = "cleanup"
 )
 
-func newReport(start time.Time, staged bool) *Report {
-	r := &Report{Started: start.UTC(), start: start, last: start, order: phaseOrder, stages: map[string]*StageReport{}}
-	if staged {
-		r.order = stagedPhaseOrder
-	}
+// newReport starts the report of a run that began at start; builds says
+// that it builds its image first.
+func newReport(start time.Time, builds bool) *Report {
+	r := &Report{Started: start.UTC(), start: start, last: start, stages: map[string]*StageReport{}}
+	r.setOrder(phaseOrder, builds)
 	return r
+}
+
+// staged switches to a staged build's phases, once the objects are known.
+func (r *Report) staged(staged bool) {
+	if staged {
+		r.setOrder(stagedPhaseOrder, r.order[1] == PhaseImage)
+	}
+}
+
+func (r *Report) setOrder(order []string, builds bool) {
+	if builds {
+		order = slices.Insert(slices.Clone(order), 1, PhaseImage)
+	}
+	r.order = order
+	r.pending = ""
+	for i, p := range r.order[:len(r.order)-1] {
+		if len(r.Phases) > 0 && p == r.Phases[len(r.Phases)-1].Name {
+			r.pending = r.order[i+1]
+		}
+	}
+	if len(r.Phases) == 0 {
+		r.pending = r.order[0]
+	}
 }
 
 // phaseOrder is the order of a run's phases; services and artifacts are
@@ -151,8 +183,12 @@ func (r *Report) stage(name string) *StageReport {
 func (r *Report) mark(name string, now time.Time) {
 	d := now.Sub(r.last)
 	r.Phases = append(r.Phases, Phase{Name: name, Seconds: round(d)})
-	if name == PhaseFinished {
+	switch name {
+	case PhaseFinished:
 		r.build = d
+	case PhaseImage:
+		r.image = d
+		r.ImageBuildSeconds = round(d)
 	}
 	r.last = now
 	r.pending = ""
@@ -179,7 +215,7 @@ func (r *Report) finish() {
 	total := time.Since(r.start)
 	r.TotalSeconds = round(total)
 	r.BuildSeconds = round(r.build)
-	r.OverheadSeconds = round(total - r.build)
+	r.OverheadSeconds = round(total - r.build - r.image)
 }
 
 // covered is how long at least one of the intervals lasted: the time some
@@ -212,6 +248,12 @@ func (r *Report) Print(w io.Writer) {
 				fmt.Fprintf(w, "    %-18s %8.3fs %s\n", st.Name, st.BuildSeconds, st.Outcome)
 			}
 		}
+	}
+	if r.Image != nil {
+		fmt.Fprintf(w, "  %-20s %8.3fs (build %.3fs, image build %.3fs, overhead %.3fs)\n", "total", r.TotalSeconds, r.BuildSeconds, r.ImageBuildSeconds, r.OverheadSeconds)
+		fmt.Fprintf(w, "image %s@%s: %d of %d steps from the cache, %d files (%d bytes) sent\n",
+			imageRepository(r.Image.Image), r.Image.Digest, r.Image.Cached, r.Image.Steps, r.Image.ContextFiles, r.Image.ContextBytes)
+		return
 	}
 	fmt.Fprintf(w, "  %-20s %8.3fs (build %.3fs, overhead %.3fs)\n", "total", r.TotalSeconds, r.BuildSeconds, r.OverheadSeconds)
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// ExpiryGrace is added to Timeout for the namespace's expiry annotation,
 	// after which `envgen gc` may delete it.
 	ExpiryGrace time.Duration
+	// Prepare, if set, builds the image first and gives the Objects to
+	// run (Objects is then ignored).
+	Prepare Prepare
 }
 
 // Clients are the cluster connections a run uses.
@@ -64,6 +67,7 @@ type Clients struct {
 
 // run is one run under way: what every step of it needs.
 type run struct {
+	report    *Report
 	clients   Clients
 	namespace string
 	opts      Options
@@ -80,30 +84,45 @@ func (r *run) classify(err error) error { return classify(r.parent, r.ctx, r.opt
 // Run runs the build and returns its report. The error says why the build
 // did not succeed; the namespace is deleted on every path unless Keep.
 func Run(ctx context.Context, clients Clients, opts Options) (report *Report, err error) {
-	builds, services, others, err := split(opts.Objects)
-	staged := len(builds) > 1 || builds != nil && builds[0].stage != ""
-	report = newReport(opts.Start, staged)
+	report = newReport(opts.Start, opts.Prepare != nil)
 	report.Service, report.BuildID = opts.Service, opts.BuildID
 	report.Namespace = NamespaceName(opts.Service, opts.BuildID)
 	if opts.Namespace != "" {
 		report.Namespace = opts.Namespace
 	}
 	ev := &events{sinks: []Sink{report, &console{progress: opts.Progress, logs: opts.Logs, logPrefix: opts.LogPrefix}}}
-	ev.phase("", PhaseCompile)
 	// Registered first, so it runs last: the report is complete on every path.
 	defer func() {
 		report.finish()
 		report.outcome(err)
 	}()
-	if err != nil {
-		return report, err
-	}
 
 	endable, end := context.WithCancelCause(ctx)
 	defer end(nil)
 	runCtx, cancel := context.WithTimeout(endable, opts.Timeout)
 	defer cancel()
-	r := &run{clients: clients, namespace: report.Namespace, opts: opts, events: ev, parent: ctx, ctx: runCtx, end: end}
+	r := &run{report: report, clients: clients, namespace: report.Namespace, opts: opts, events: ev, parent: ctx, ctx: runCtx, end: end}
+
+	if opts.Prepare != nil {
+		image, objects, started, err := opts.Prepare(runCtx)
+		ev.emit(PhaseEvent{Phase: PhaseCompile, At: started})
+		if err != nil {
+			report.markCut(cutHow(r.classify(err)))
+			return report, r.classify(err)
+		}
+		ev.phase("", PhaseImage)
+		report.Image = image
+		opts.Objects, r.opts.Objects = objects, objects
+	}
+	builds, services, others, err := split(opts.Objects)
+	staged := len(builds) > 1 || builds != nil && builds[0].stage != ""
+	report.staged(staged)
+	if opts.Prepare == nil {
+		ev.phase("", PhaseCompile)
+	}
+	if err != nil {
+		return report, err
+	}
 	// Cleanup and diagnostics must run after a timeout or Ctrl-C too: they
 	// get a context of their own.
 	cleanupCtx := func() (context.Context, context.CancelFunc) {
@@ -185,7 +204,31 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	if err := r.artifacts(builds[0], res); err != nil {
 		return report, err
 	}
+	if err := r.checkImage(builds[0], res); err != nil {
+		return report, err
+	}
 	return report, res.outcome
+}
+
+// checkImage checks that the build container ran the image the run
+// built, by the digest the kubelet reports (a node that reports none,
+// kwok, is said in the report).
+func (r *run) checkImage(b buildPod, res podResult) error {
+	image := r.report.Image
+	if image == nil {
+		return nil
+	}
+	for _, ran := range res.images {
+		if ran.Container != buildContainer(b.pod) || ran.ImageID == "" {
+			continue
+		}
+		image.RanAs = ran.ImageID
+		if Digest(ran.ImageID) != image.Digest {
+			return &ClusterError{Op: "checking the image that ran", Err: fmt.Errorf("the node ran %s, not the image built (%s)", ran.ImageID, image.Digest)}
+		}
+		image.Checked = true
+	}
+	return nil
 }
 
 // podResult is how one build Pod ran: err says it could not be run or
@@ -197,6 +240,8 @@ type podResult struct {
 	exited   bool // the build container ran to its end
 	exitCode int
 	started  bool
+	// images are what the Pod's containers ran.
+	images []ContainerImage
 }
 
 // pod runs one build Pod to completion: applies it, follows it through
@@ -243,7 +288,8 @@ func (r *run) pod(b buildPod) podResult {
 	if watcher.started {
 		<-logsDone
 	}
-	return podResult{err: werr, outcome: watcher.outcome, exited: watcher.exited, exitCode: watcher.exitCode, started: watcher.started}
+	r.report.Containers = append(r.report.Containers, watcher.images...)
+	return podResult{err: werr, outcome: watcher.outcome, exited: watcher.exited, exitCode: watcher.exitCode, started: watcher.started, images: watcher.images}
 }
 
 // artifacts copies a build Pod's artifacts out, when asked, into the

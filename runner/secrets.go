@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -87,42 +88,83 @@ func CollectSecrets(declared map[string][]string, specs []string, lookupEnv func
 }
 
 func readSecretSource(ref, source string, lookupEnv func(string) (string, bool)) ([]byte, error) {
+	return readSource("--secret", ref, source, lookupEnv)
+}
+
+// readSource reads a value from env:VARIABLE or file:PATH; flag and ref
+// name it in errors, which never hold the value.
+func readSource(flag, ref, source string, lookupEnv func(string) (string, bool)) ([]byte, error) {
 	kind, where, _ := strings.Cut(source, ":")
 	switch kind {
 	case "env":
 		value, ok := lookupEnv(where)
 		if !ok || value == "" {
-			return nil, secretsError("--secret %s: environment variable %s is not set or empty", ref, where)
+			return nil, secretsError("%s %s: environment variable %s is not set or empty", flag, ref, where)
 		}
 		return []byte(value), nil
 	case "file":
-		return readSecretFile(ref, where)
+		return readSecretFile(flag, ref, where)
 	}
-	return nil, secretsError("--secret %s: source %q is neither env:VARIABLE nor file:PATH", ref, source)
+	return nil, secretsError("%s %s: source %q is neither env:VARIABLE nor file:PATH", flag, ref, source)
 }
 
 // readSecretFile reads a regular file of at most maxSecretBytes.
-func readSecretFile(ref, path string) ([]byte, error) {
+func readSecretFile(flag, ref, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, secretsError("--secret %s: %v", ref, err)
+		return nil, secretsError("%s %s: %v", flag, ref, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, secretsError("--secret %s: %v", ref, err)
+		return nil, secretsError("%s %s: %v", flag, ref, err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, secretsError("--secret %s: %s is not a regular file", ref, path)
+		return nil, secretsError("%s %s: %s is not a regular file", flag, ref, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretBytes+1))
 	if err != nil {
-		return nil, secretsError("--secret %s: %v", ref, err)
+		return nil, secretsError("%s %s: %v", flag, ref, err)
 	}
 	if len(data) > maxSecretBytes {
-		return nil, secretsError("--secret %s: %s is larger than a Secret may be (%d bytes)", ref, path, maxSecretBytes)
+		return nil, secretsError("%s %s: %s is larger than a Secret may be (%d bytes)", flag, ref, path, maxSecretBytes)
 	}
 	return data, nil
+}
+
+// CollectBuildSecrets reads the value of every build secret build.secrets
+// declares, one "ID=env:VARIABLE" or "ID=file:PATH" per id, as
+// CollectSecrets does for ci.secrets: every declared id needs a source
+// and every source a declared id.
+func CollectBuildSecrets(declared []string, specs []string, lookupEnv func(string) (string, bool)) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, spec := range specs {
+		id, source, ok := strings.Cut(spec, "=")
+		if !ok || id == "" {
+			return nil, secretsError("--build-secret %q: want ID=env:VARIABLE or ID=file:PATH", spec)
+		}
+		if !slices.Contains(declared, id) {
+			list := " (it declares none)"
+			if len(declared) > 0 {
+				list = " (it declares " + strings.Join(declared, ", ") + ")"
+			}
+			return nil, secretsError("--build-secret %s: envgen.cue's build.secrets does not declare it%s", id, list)
+		}
+		if _, dup := out[id]; dup {
+			return nil, secretsError("--build-secret %s is given twice", id)
+		}
+		value, err := readSource("--build-secret", id, source, lookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = value
+	}
+	for _, id := range declared {
+		if _, ok := out[id]; !ok {
+			return nil, secretsError("envgen.cue's build.secrets declares %s: pass it with --build-secret %s=env:VARIABLE (or =file:PATH)", id, id)
+		}
+	}
+	return out, nil
 }
 
 func declaredList(declared map[string][]string) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -130,6 +131,23 @@ type buildWatch struct {
 	// killed (137, 143); onKilled is called then, once. See exitedForGood.
 	killed   *corev1.Pod
 	onKilled func()
+	// images are the Pod's containers' images as the kubelet last
+	// reported them.
+	images []ContainerImage
+}
+
+// record keeps what images the Pod's containers run, once the kubelet
+// says (imageID is empty until a container was created).
+func (b *buildWatch) record(pod *corev1.Pod) {
+	var images []ContainerImage
+	for _, cs := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
+		if cs.ImageID != "" {
+			images = append(images, ContainerImage{Pod: pod.Name, Container: cs.Name, Image: cs.Image, ImageID: cs.ImageID})
+		}
+	}
+	if len(images) >= len(b.images) {
+		b.images = images
+	}
 }
 
 // observe is the watch condition: it marks the phases as the Pod reaches
@@ -142,6 +160,7 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 	if ev.Type == watch.Deleted {
 		return false, &BuildFailedError{Reason: b.what + " was deleted"}
 	}
+	b.record(pod)
 	if !b.scheduled {
 		if err := b.scheduling.seen(b.what, pod); err != nil {
 			return false, err

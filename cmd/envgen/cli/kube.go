@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"envgen.dev/envgen/runner"
@@ -27,21 +28,30 @@ func (o *kubeOptions) addFlags(cmd *cobra.Command) {
 // errNoCluster is returned when no kubeconfig says where the cluster is.
 var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --kubeconfig (make testcluster starts a local one)")
 
-func (o *kubeOptions) clients() (runner.Clients, error) {
+// config is the cluster's connection, as the kubeconfig says.
+func (o *kubeOptions) config() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
 	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
-			return runner.Clients{}, &runner.ClusterError{Op: "connecting", Err: errNoCluster}
+			return nil, &runner.ClusterError{Op: "connecting", Err: errNoCluster}
 		}
-		return runner.Clients{}, &runner.ClusterError{Op: "reading kubeconfig", Err: err}
+		return nil, &runner.ClusterError{Op: "reading kubeconfig", Err: err}
 	}
 	// A run makes a handful of requests; the client's default rate limit
 	// (5/s) would be the slowest part of it.
 	config.QPS, config.Burst = 50, 100
 	config.UserAgent = "envgen"
+	return config, nil
+}
+
+func (o *kubeOptions) clients() (runner.Clients, error) {
+	config, err := o.config()
+	if err != nil {
+		return runner.Clients{}, err
+	}
 	if o.requestTimeout > 0 {
 		config.Wrap(runner.WithAnswerTimeout(o.requestTimeout))
 	}

@@ -173,7 +173,8 @@ environment only what differs — into Kubernetes manifests.
   envgen vet               check envgen.cue against envgen's policies
   envgen explain          where a generated field comes from in envgen.cue
   envgen diff --from REV   what a change does to every environment
-  envgen run               run the ci environment's build on a cluster
+  envgen image             build the service's image with BuildKit, print its digest
+  envgen run               build the image, then run the ci build on a cluster
   envgen gc                delete expired build namespaces
   envgen rbac              print the RBAC that run and gc need
   envgen version           which envgen this is (release and commit)
@@ -186,7 +187,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 	}
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 

@@ -6,15 +6,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/runner"
@@ -42,6 +46,8 @@ type runOptions struct {
 	grace     time.Duration
 	stage     string
 	namespace string
+	image     imageOptions
+	noBuild   bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -136,6 +142,8 @@ cleaning up).`,
 	cmd.Flags().StringVar(&opts.namespace, "namespace", "", "run in this existing namespace (a Role there is enough) instead of a new namespace per build")
 	cmd.Flags().StringVar(&opts.stage, "stage", "", "run only this stage of ci.stages, and the stages it needs")
 	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
+	opts.image.addFlags(cmd)
+	cmd.Flags().BoolVar(&opts.noBuild, "no-build", false, "do not build the image (build:): run the image envgen.cue names, or --tag's")
 	return cmd
 }
 
@@ -153,7 +161,8 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 			return &exitError{code: ExitUsage, err: fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
 		}
 	}
-	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
+	path := inputPath(args)
+	result, err := pipeline.Load(path, compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
 	if err != nil {
 		return err
 	}
@@ -161,16 +170,11 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if service.CI == nil {
 		return fmt.Errorf("envgen.cue has no ci section: nothing to run")
 	}
-	built, err := result.Render(opts.env)
+	objects, err := renderRun(result, opts.env, opts.stage)
 	if err != nil {
 		return err
 	}
-	if opts.stage != "" {
-		if built.Objects, err = runner.SelectStage(built.Objects, opts.stage); err != nil {
-			return &exitError{code: ExitUsage, err: err}
-		}
-	}
-	if err := runner.CheckReferences(built.Objects, service.CI.Secrets); err != nil {
+	if err := runner.CheckReferences(objects, service.CI.Secrets); err != nil {
 		var ref *runner.ReferenceError
 		if errors.As(err, &ref) {
 			field := referenceField(service, ref)
@@ -205,6 +209,15 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if err != nil {
 		return err
 	}
+	var job *imageJob
+	if service.Build != nil && !opts.noBuild {
+		if opts.tag != "" {
+			return &usageError{command: "envgen run", err: errors.New("--tag: envgen.cue builds the image (build:), and the run tests the image it builds; --no-build runs a tag built elsewhere")}
+		}
+		if job, err = prepareImage(cmd.CommandPath(), opts.image, filepath.Dir(path), service, buildID); err != nil {
+			return err
+		}
+	}
 	timeout := opts.timeout
 	if timeout == 0 {
 		timeout = time.Duration(service.CI.TimeoutSeconds)*time.Second + 5*time.Minute
@@ -222,10 +235,23 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	}
 	stderr := cmd.ErrOrStderr()
 	progress := runner.NewProgress(stderr, isTerminal(stderr))
+	var prepare runner.Prepare
+	if job != nil {
+		var cluster *rest.Config
+		if strings.HasPrefix(job.address, "kube-pod:") {
+			if cluster, err = opts.kube.config(); err != nil {
+				return &exitError{code: ExitCluster, err: err}
+			}
+		}
+		prepare = func(ctx context.Context) (*runner.BuiltImage, []map[string]any, time.Time, error) {
+			return buildAndPin(ctx, job, cluster, path, opts, stderr, progress)
+		}
+	}
 	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
+		Prepare:       prepare,
 		Service:       result.Project.Name,
 		BuildID:       buildID,
-		Objects:       built.Objects,
+		Objects:       objects,
 		Secrets:       secrets,
 		Artifacts:     artifacts,
 		ScheduleGrace: opts.grace,
@@ -247,6 +273,9 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	}
 	if failed := (*runner.BuildFailedError)(nil); runErr == nil || (errors.As(runErr, &failed) && failed.Ran) {
 		report.ExitCodeFrom = "build"
+	}
+	if image := (*runner.ImageBuildError)(nil); errors.As(runErr, &image) {
+		report.ExitCodeFrom = "image build"
 	}
 	if err := writeOutput(reportFile, report.JSON); err != nil {
 		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --report: %w", err)}
@@ -290,6 +319,7 @@ func runExit(ctx context.Context, err error) error {
 		failed  *runner.BuildFailedError
 		timeout *runner.TimeoutError
 		sig     *signalError
+		image   *runner.ImageBuildError
 	)
 	switch {
 	case err == nil:
@@ -300,6 +330,8 @@ func runExit(ctx context.Context, err error) error {
 		return &exitError{code: ExitTimeout, err: err}
 	case errors.As(err, &failed) && failed.Ran:
 		return &exitError{code: failed.ExitCode, err: err}
+	case errors.As(err, &image):
+		return &exitError{code: image.ExitCode, err: err}
 	}
 	return &exitError{code: ExitCluster, err: err}
 }
@@ -334,4 +366,45 @@ func referenceField(service *model.Service, ref *runner.ReferenceError) string {
 		return "ci.env." + ref.Variable
 	}
 	return "env." + ref.Variable
+}
+
+// renderRun is the environment's objects as run runs them: all, or the
+// stage asked for and the stages it needs.
+func renderRun(result *pipeline.Result, env, stage string) ([]map[string]any, error) {
+	built, err := result.Render(env)
+	if err != nil {
+		return nil, err
+	}
+	if stage == "" {
+		return built.Objects, nil
+	}
+	objects, err := runner.SelectStage(built.Objects, stage)
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	return objects, nil
+}
+
+// buildAndPin builds the image, then compiles the environment again with
+// the service's image pinned to what was built, by digest: the objects
+// the run applies.
+func buildAndPin(ctx context.Context, job *imageJob, cluster *rest.Config, path string, opts runOptions, out io.Writer, progress *runner.Progress) (*runner.BuiltImage, []map[string]any, time.Time, error) {
+	started := time.Now()
+	res, err := job.run(ctx, cluster, out, progress)
+	if err != nil {
+		return nil, nil, started, imageExit(err)
+	}
+	progress.Line("envgen: built %s: %d of %d steps from the cache", termsafe.String(res.Pinned()), res.Cached, res.Steps)
+	pinned, err := pipeline.Load(path, compiler.Options{Digest: res.Digest, Repository: job.repository, Environments: []string{opts.env}})
+	if err != nil {
+		return nil, nil, started, err
+	}
+	objects, err := renderRun(pinned, opts.env, opts.stage)
+	if err != nil {
+		return nil, nil, started, err
+	}
+	return &runner.BuiltImage{
+		Image: res.Image, Digest: res.Digest, Steps: res.Steps, Cached: res.Cached,
+		ContextFiles: res.ContextFiles, ContextBytes: res.ContextBytes, Seconds: res.Seconds,
+	}, objects, started, nil
 }
