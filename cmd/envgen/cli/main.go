@@ -177,6 +177,7 @@ environment only what differs — into Kubernetes manifests.
   envgen run               build the image, then run the ci build on a cluster
   envgen gc                delete expired build namespaces
   envgen rbac              print the RBAC that run and gc need
+  envgen buildkit          print the BuildKit daemon envgen builds images on
   envgen version           which envgen this is (release and commit)
 
 Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
@@ -187,7 +188,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 	}
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"envgen.dev/envgen/imagebuild"
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/render"
 	"envgen.dev/envgen/runner"
 )
@@ -15,6 +18,7 @@ type rbacOptions struct {
 	namespace      string
 	serviceAccount string
 	buildNamespace string
+	buildkit       []string
 }
 
 func newRBACCmd() *cobra.Command {
@@ -38,6 +42,11 @@ ServiceAccount CI runs envgen as:
 Apply all four; 'kubectl auth can-i' shows RBAC only, so it still answers yes
 for "delete namespaces": the guard refuses the request itself.
 
+With --buildkit kube-pod://POD?namespace=NS (repeat per Pod) it adds a Role
+in NS that lets the account port-forward to those Pods of the BuildKit
+daemon ('envgen buildkit' prints one) and nothing else there: not exec, not
+another Pod, not the trusted builds' daemon.
+
 With --build-namespace NS it prints the namespaced mode's instead (envgen run
 --namespace NS, in a namespace someone else created): a Role and a RoleBinding
 in NS, nothing cluster-wide and no admission guard. The account cannot create
@@ -54,25 +63,59 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 			if errs := validation.IsDNS1123Subdomain(opts.serviceAccount); len(errs) > 0 {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--service-account %q is not a ServiceAccount name: %s", opts.serviceAccount, strings.Join(errs, "; "))}
 			}
+			daemons, err := buildkitRBAC(opts)
+			if err != nil {
+				return &usageError{command: cmd.CommandPath(), err: err}
+			}
 			if opts.buildNamespace != "" {
 				if errs := validation.IsDNS1123Label(opts.buildNamespace); len(errs) > 0 {
 					return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--build-namespace %q is not a namespace name: %s", opts.buildNamespace, strings.Join(errs, "; "))}
 				}
-				return render.YAML(cmd.OutOrStdout(), []any{
+				return render.YAML(cmd.OutOrStdout(), append([]any{
 					runner.NamespacedRole(opts.buildNamespace),
 					runner.NamespacedRoleBinding(opts.buildNamespace, opts.namespace, opts.serviceAccount),
-				})
+				}, daemons...))
 			}
-			return render.YAML(cmd.OutOrStdout(), []any{
+			return render.YAML(cmd.OutOrStdout(), append([]any{
 				runner.ClusterRole(),
 				runner.ClusterRoleBinding(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicy(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicyBinding(),
-			})
+			}, daemons...))
 		},
 	}
 	cmd.Flags().StringVar(&opts.namespace, "namespace", "default", "namespace of the ServiceAccount")
 	cmd.Flags().StringVar(&opts.serviceAccount, "service-account", "envgen", "the ServiceAccount CI runs envgen as")
 	cmd.Flags().StringVar(&opts.buildNamespace, "build-namespace", "", "print a Role for builds in this existing namespace only (envgen run --namespace)")
+	cmd.Flags().StringArrayVar(&opts.buildkit, "buildkit", nil, "also let the account reach this BuildKit daemon, kube-pod://POD?namespace=NS, by port-forward (repeat per Pod)")
 	return cmd
+}
+
+// buildkitRBAC is a Role and its binding per namespace of the daemons
+// --buildkit names: port-forward to those Pods, nothing else.
+func buildkitRBAC(opts rbacOptions) ([]any, error) {
+	pods := map[string][]string{}
+	for _, address := range opts.buildkit {
+		ns, pod, ok, err := imagebuild.PodAddress(address)
+		if err != nil {
+			return nil, fmt.Errorf("--buildkit: %w", err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("--buildkit %q: RBAC guards a daemon in a Pod only (kube-pod://POD?namespace=NS); a tcp:// or unix:// daemon is guarded by who can reach its address", address)
+		}
+		if !slices.Contains(pods[ns], pod) {
+			pods[ns] = append(pods[ns], pod)
+		}
+	}
+	// One Role per account: the pull requests' and the trusted builds'
+	// accounts reach different daemons in one namespace.
+	name := "envgen-buildkit-" + opts.namespace + "-" + opts.serviceAccount
+	if len(name) > 253 {
+		name = name[:253]
+	}
+	var out []any
+	for _, ns := range sorted.Keys(pods) {
+		out = append(out, imagebuild.PortForwardRole(ns, name, pods[ns]), imagebuild.PortForwardRoleBinding(ns, name, opts.namespace, opts.serviceAccount))
+	}
+	return out, nil
 }
