@@ -20,6 +20,9 @@ type DaemonOptions struct {
 	Name      string // the StatefulSet; its Pods are Name-0, Name-1, …
 	Image     string // moby/buildkit, pinned
 	Replicas  int32
+	// Port is where buildkitd listens on its Pod's loopback (default
+	// DefaultPort).
+	Port int
 	// MaxUsedSpace is the most the daemon's cache may use (BuildKit's
 	// gcpolicy maxUsedSpace): past it, a GC sweep a minute after a build
 	// removes what was used least recently. KeepDuration removes what
@@ -49,7 +52,11 @@ const (
 // DaemonAddress is how envgen reaches replica i of the daemon: a
 // port-forward through the API server to its loopback port.
 func DaemonAddress(o DaemonOptions, replica int) string {
-	return fmt.Sprintf("kube-pod://%s-%d?namespace=%s", o.Name, replica, o.Namespace)
+	a := fmt.Sprintf("kube-pod://%s-%d?namespace=%s", o.Name, replica, o.Namespace)
+	if o.Port != 0 && o.Port != DefaultPort {
+		a += "&port=" + strconv.Itoa(o.Port)
+	}
+	return a
 }
 
 // Daemon is what a platform team applies to run buildkitd for envgen:
@@ -136,7 +143,11 @@ func daemonStatefulSet(o DaemonOptions, labels map[string]string) (*appsv1.State
 			resources.Limits[name] = q
 		}
 	}
-	addr := "tcp://127.0.0.1:" + strconv.Itoa(DefaultPort)
+	port := o.Port
+	if port == 0 {
+		port = DefaultPort
+	}
+	addr := "tcp://127.0.0.1:" + strconv.Itoa(port)
 	container := corev1.Container{
 		Name:  "buildkitd",
 		Image: o.Image,

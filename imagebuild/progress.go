@@ -43,8 +43,10 @@ type vertex struct {
 }
 
 // dockerfileStep matches the names the Dockerfile frontend gives its
-// instructions' vertices: "[2/4] RUN make", "[test 3/5] COPY . .".
-var dockerfileStep = regexp.MustCompile(`^\[(?:[^\]]+ )?\d+/\d+\] `)
+// instructions' vertices, "[2/4] RUN make", "[test 3/5] COPY . .", but
+// FROM, which resolves the base image on every build and is never
+// "cached": the steps are those that make layers.
+var dockerfileStep = regexp.MustCompile(`^\[(?:[^\]]+ )?\d+/\d+\] (?:[^F]|F[^R]|FR[^O]|FRO[^M]|FROM[^ ])`)
 
 func newPrinter(w io.Writer) *printer {
 	return &printer{w: w, start: time.Now(), vertices: map[digest.Digest]*vertex{}, partial: map[digest.Digest]*bytes.Buffer{}}

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -173,5 +175,125 @@ func busyboxLayer() (v1.Layer, error) {
 	if len(data) == 0 {
 		return nil, errors.New("empty busybox layer")
 	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+}
+
+// PushHostImage pushes repo:ImageTag to the real node's registry: the
+// busybox image with host files added at the same paths, with the shared
+// libraries they load (Debian's runc loads libseccomp), and
+// PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin, and entrypoint. It returns
+// the image's reference. binaries maps a path in the image to the host
+// file.
+func (c *Cluster) PushHostImage(repo string, binaries map[string]string, entrypoint ...string) (string, error) {
+	if c.node == nil {
+		return "", errors.New("no real node, no registry")
+	}
+	files := map[string]string{}
+	for dst, src := range binaries {
+		files[dst] = src
+		libs, err := sharedLibraries(src)
+		if err != nil {
+			return "", err
+		}
+		for _, lib := range libs {
+			files[lib] = lib
+		}
+	}
+	base, err := busyboxLayer()
+	if err != nil {
+		return "", err
+	}
+	extra, err := filesLayer(files)
+	if err != nil {
+		return "", err
+	}
+	img, err := busyboxImage(base, entrypoint)
+	if err != nil {
+		return "", err
+	}
+	if img, err = mutate.AppendLayers(img, extra); err != nil {
+		return "", err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin"}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		return "", err
+	}
+	ref := repo + ":" + ImageTag
+	if err := c.node.registry.push(ref, img); err != nil {
+		return "", err
+	}
+	return c.Registry + "/" + ref, nil
+}
+
+// sharedLibraries lists the libraries a dynamically linked binary loads,
+// as ldd resolves them ("" for a static one).
+func sharedLibraries(binary string) ([]string, error) {
+	out, err := exec.Command("ldd", binary).CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "not a dynamic executable") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("ldd %s: %v: %s", binary, err, out)
+	}
+	var libs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, f := range strings.Fields(line) {
+			if strings.HasPrefix(f, "/") {
+				libs = append(libs, f)
+			}
+		}
+	}
+	return libs, nil
+}
+
+// filesLayer is a layer of host files (image path → host path), with
+// the directories above them.
+func filesLayer(files map[string]string) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	epoch := time.Unix(0, 0)
+	dirs := map[string]bool{}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, dst := range paths {
+		rel := strings.TrimPrefix(dst, "/")
+		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	dirList := make([]string, 0, len(dirs))
+	for d := range dirs {
+		dirList = append(dirList, d)
+	}
+	sort.Strings(dirList)
+	for _, d := range dirList {
+		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, Typeflag: tar.TypeDir, ModTime: epoch}); err != nil {
+			return nil, err
+		}
+	}
+	for _, dst := range paths {
+		data, err := os.ReadFile(files[dst])
+		if err != nil {
+			return nil, err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(dst, "/"), Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg, ModTime: epoch}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 }

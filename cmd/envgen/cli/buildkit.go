@@ -69,6 +69,9 @@ the registry expire with 'envgen gc --registry'.`,
 			if errs := validation.IsDNS1123Label(o.Name); len(errs) > 0 || len(o.Name) > 50 {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--name %q is not a StatefulSet name of at most 50 characters", o.Name)}
 			}
+			if o.Port < 1 || o.Port > 65535 {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--port %d is not a port", o.Port)}
+			}
 			objs, err := imagebuild.Daemon(o)
 			if err != nil {
 				return &usageError{command: cmd.CommandPath(), err: err}
@@ -81,6 +84,7 @@ the registry expire with 'envgen gc --registry'.`,
 	f.StringVar(&o.Name, "name", "buildkitd", "the StatefulSet's name (default buildkitd-trusted with --trusted)")
 	f.Bool("trusted", false, "the daemon for builds of reviewed code (envgen image --trusted), apart from pull requests'")
 	f.StringVar(&o.Image, "image", DefaultBuildkitImage, "BuildKit's image; pin it by digest (REPO@sha256:…) in your registry")
+	f.IntVar(&o.Port, "port", imagebuild.DefaultPort, "the port buildkitd listens on, on its Pod's loopback (kube-pod://…&port=N when not 1234)")
 	f.Int32Var(&o.Replicas, "replicas", 1, "daemons (Pods); each has its own cache, the registry cache is shared")
 	f.StringVar(&o.Storage, "storage", "50Gi", "each Pod's volume for the cache; \"\" for an emptyDir")
 	f.StringVar(&o.MaxUsedSpace, "max-used-space", "40Gi", "the cache's bound: past it, GC removes the least recently used")
