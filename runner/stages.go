@@ -129,6 +129,7 @@ func skippedBecause(b buildPod, passed map[string]bool, first error) string {
 // outcomeOf names how a build or a stage ended, as the report does.
 func outcomeOf(err error) string {
 	var failed *BuildFailedError
+	var image *ImageBuildError
 	var timeout *TimeoutError
 	switch {
 	case err == nil:
@@ -137,7 +138,7 @@ func outcomeOf(err error) string {
 		return "interrupted"
 	case errors.As(err, &timeout):
 		return "timeout"
-	case errors.As(err, &failed):
+	case errors.As(err, &failed), errors.As(err, &image):
 		return "failed"
 	}
 	return "error"

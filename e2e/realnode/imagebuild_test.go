@@ -1,13 +1,21 @@
 package realnode
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"envgen.dev/envgen/imagebuild"
 	"envgen.dev/envgen/internal/e2ekit"
 	"envgen.dev/envgen/runner"
 )
@@ -100,5 +108,143 @@ func TestBuildThenRunTheImageBuilt(t *testing.T) {
 	e2ekit.WantContains(t, "the build's log", r.Stdout, "changed "+stamp+"\n")
 	if changed.Image.Cached != 1 || changed.Image.Steps != 4 {
 		t.Errorf("one file changed: %d of %d steps cached; want only the step before its COPY", changed.Image.Cached, changed.Image.Steps)
+	}
+}
+
+// What a repository gets wrong fails the run before any Pod exists, with
+// the repository's own words: a Dockerfile error at its line (1), a
+// failing RUN with its exit code and its output, a link out of the
+// repository named (1).
+func TestImageBuildFailures(t *testing.T) {
+	addr := daemon(t, "buildkitd")
+	for _, tc := range []struct {
+		name       string
+		dockerfile string
+		files      map[string]string
+		code       int
+		stderr     []string
+	}{{
+		name:       "dockerfile syntax",
+		dockerfile: fromBusybox() + "\nCOPY src/ /src/\nRUNN make\n",
+		code:       1,
+		stderr:     []string{"image build: Dockerfile:3: ", "unknown instruction: RUNN"},
+	}, {
+		name:       "failing run",
+		dockerfile: fromBusybox() + "\nRUN echo about to fail && exit 7\n",
+		code:       7,
+		stderr:     []string{" about to fail\n", "Dockerfile:2: step [2/2] RUN echo about to fail && exit 7 failed: exit code 7"},
+	}, {
+		name:       "link out of the repository",
+		dockerfile: fromBusybox() + "\nCOPY src/ /src/\n",
+		files:      map[string]string{"src/leak": "->/etc/shadow"},
+		code:       1,
+		stderr:     []string{`src/leak: a link to "/etc/shadow", outside the build context`},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "img-fail-" + strings.ReplaceAll(strings.Split(tc.name, " ")[0], "dockerfile", "df")
+			files := map[string]string{"Dockerfile": tc.dockerfile, "src/app.txt": "x\n"}
+			dir := repo(t, name, "", `command: ["true"]`, files)
+			for p, content := range tc.files {
+				if target, ok := strings.CutPrefix(content, "->"); ok {
+					if err := os.Symlink(target, filepath.Join(dir, p)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			report := filepath.Join(t.TempDir(), "report.json")
+			r := run(t, "run", "--buildkit", addr, "--build-id", name, "--report", report, dir)
+			e2ekit.WantCode(t, r, tc.code)
+			for _, s := range tc.stderr {
+				e2ekit.WantContains(t, "stderr", r.Stderr, s)
+			}
+			rep := readReport(t, report)
+			if rep.ExitCodeFrom != "image build" || rep.Outcome != "failed" || rep.ExitCode != tc.code {
+				t.Errorf("report: exit %d from %q, outcome %q", rep.ExitCode, rep.ExitCodeFrom, rep.Outcome)
+			}
+			if strings.Contains(r.Stderr, "shadow:") || strings.Contains(r.Stderr, "root:") {
+				t.Error("the output shows what the link points at")
+			}
+			if _, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), runner.NamespaceName(name, name), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Errorf("a namespace was created for a build whose image failed: %v", err)
+			}
+		})
+	}
+}
+
+// A build secret reaches its RUN step (which checks its length and even
+// prints it) and nothing else: not a layer of the image, not its
+// history, not the registry cache, not the log, not the report.
+func TestBuildSecretStaysOutOfTheImage(t *testing.T) {
+	addr := daemon(t, "buildkitd")
+	secret := "s3cr3t-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	dir := repo(t, "img-secret", `secrets: ["registry-token"]`, `command: ["cat", "/app/token-length"]`, map[string]string{
+		"Dockerfile": fromBusybox() + `
+RUN --mount=type=secret,id=registry-token mkdir -p /app && wc -c < /run/secrets/registry-token > /app/token-length && echo "printed: $(cat /run/secrets/registry-token)"
+`,
+	})
+	report := filepath.Join(t.TempDir(), "report.json")
+	cmd := []string{"run", "--buildkit", addr, "--build-id", "img-secret-1", "--report", report, "--build-secret", "registry-token=env:REGISTRY_TOKEN", dir}
+	t.Setenv("REGISTRY_TOKEN", secret)
+	r := run(t, cmd...)
+	e2ekit.WantCode(t, r, 0)
+	e2ekit.WantContains(t, "the build's log", r.Stdout, strconv.Itoa(len(secret))+"\n")
+	e2ekit.WantContains(t, "the image build's log", r.Stderr, "printed: ****")
+	data, _ := os.ReadFile(report)
+	for what, text := range map[string]string{"stdout": r.Stdout, "stderr": r.Stderr, "report": string(data)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("the secret is in %s", what)
+		}
+	}
+	rep := readReport(t, report)
+	for _, ref := range []string{rep.Image.Image, cluster.Registry + "/img-secret:" + imagebuild.UntrustedCacheTag} {
+		if where := findInRegistry(t, ref, secret); where != "" {
+			t.Errorf("the secret is in %s: %s", ref, where)
+		}
+	}
+}
+
+// SIGTERM while BuildKit runs a step: envgen cancels the build on the
+// daemon and exits 143 within a second or two, and the step's process is
+// gone from the machine.
+func TestSIGTERMCancelsTheImageBuild(t *testing.T) {
+	addr := daemon(t, "buildkitd")
+	const marker = "2718"
+	dir := repo(t, "img-term", "", `command: ["true"]`, map[string]string{
+		"Dockerfile": fromBusybox() + "\nRUN echo long step started; sleep " + marker + "\n",
+	})
+	cmd := exec.Command(envgen, "run", "--buildkit", addr, "--build-id", "img-term-1", dir)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig, "BUILD_TAG=")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "long step started") || len(buildProcesses(marker)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the step did not start in 60s:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	took := time.Since(signalled)
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 143 {
+		t.Fatalf("envgen ended with %v, want exit code 143:\n%s", err, stderr.String())
+	}
+	t.Logf("exited %s after SIGTERM", took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("exited %s after SIGTERM: the build was not cancelled promptly", took)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for len(buildProcesses(marker)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the step's process still runs 15s after envgen exited: %v", buildProcesses(marker))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
