@@ -103,17 +103,14 @@ func (e *StepError) Error() string {
 	return fmt.Sprintf("%s: step %s failed: %s", where, e.Step, e.Msg)
 }
 
-// Build sends the context to the daemon, has it build the Dockerfile and
-// push the image and its layer cache, and returns the pushed digest. The
-// build's progress goes to opts.Output as it happens; cancelling ctx
-// cancels the build on the daemon.
-func Build(ctx context.Context, c *client.Client, opts Options) (*Result, error) {
+// Build sends the context (opened by OpenContext from opts.Source, so
+// that a repository's mistake fails before a daemon is reached) to the
+// daemon, has it build the Dockerfile and push the image and its layer
+// cache, and returns the pushed digest. The build's progress goes to
+// opts.Output as it happens; cancelling ctx cancels the build on the
+// daemon.
+func Build(ctx context.Context, c *client.Client, bctx *Context, opts Options) (*Result, error) {
 	start := time.Now()
-	bctx, err := OpenContext(ctx, opts.Source, opts.Limits)
-	if err != nil {
-		return nil, err
-	}
-	defer bctx.Close()
 
 	attrs := map[string]string{"filename": bctx.dockerfileName}
 	if opts.Target != "" {
@@ -157,7 +154,7 @@ func Build(ctx context.Context, c *client.Client, opts Options) (*Result, error)
 		}
 		return nil
 	})
-	err = eg.Wait()
+	err := eg.Wait()
 	steps, cached := p.steps()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -103,6 +103,9 @@ func OpenContext(ctx context.Context, src Source, limits Limits) (_ *Context, er
 		dockerfileDir = "."
 	}
 	dfRoot, err := contextRoot.OpenRoot(dockerfileDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &ContextError{Path: where(src.Dockerfile), Reason: "no Dockerfile there (build.dockerfile names it, relative to build.context)"}
+	}
 	if err != nil {
 		return nil, &ContextError{Path: where(dockerfileDir), Reason: "the Dockerfile's directory is not inside the build context (" + rootReason(err) + ")"}
 	}

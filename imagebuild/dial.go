@@ -75,6 +75,13 @@ func parseAddress(address string) (*podAddress, error) {
 	return nil, &AddressError{Address: address, Reason: "not tcp://HOST:PORT, unix:///PATH or kube-pod://POD?namespace=NS"}
 }
 
+// CheckAddress says whether address is one Connect can use, before
+// anything is reached.
+func CheckAddress(address string) error {
+	_, err := parseAddress(address)
+	return err
+}
+
 // Connect reaches the daemon at address and checks that it answers;
 // cluster is needed for kube-pod:// addresses only.
 func Connect(ctx context.Context, address string, cluster *rest.Config) (*client.Client, *client.Info, error) {

@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -20,11 +20,6 @@ import (
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/runner"
 )
-
-// BuildTagPrefix starts the tag of every image envgen builds
-// (envgen-<build id>): envgen gc --registry expires those, and only
-// those.
-const BuildTagPrefix = "envgen-"
 
 // imageOptions are the flags of the commands that build the service's
 // image (image, run).
@@ -64,6 +59,9 @@ func prepareImage(command string, o imageOptions, dir string, service *model.Ser
 	if address == "" {
 		return nil, &usageError{command: command, err: errors.New("envgen.cue builds the image (build:): say where BuildKit runs with --buildkit or $BUILDKIT_HOST (tcp://HOST:PORT, unix:///PATH, kube-pod://POD?namespace=NS)")}
 	}
+	if err := imagebuild.CheckAddress(address); err != nil {
+		return nil, &usageError{command: command, err: err}
+	}
 	secrets, err := runner.CollectBuildSecrets(b.Secrets, o.secrets, os.LookupEnv)
 	if err != nil {
 		return nil, &exitError{code: ExitUsage, err: err}
@@ -82,7 +80,7 @@ func prepareImage(command string, o imageOptions, dir string, service *model.Ser
 			Platform: b.Platform,
 			Args:     b.Args,
 			Secrets:  secrets,
-			Image:    repository + ":" + BuildTag(buildID),
+			Image:    repository + ":" + imagebuild.BuildTag(buildID, time.Now()),
 			Cache:    imagebuild.CacheScope{Repository: repository, Trusted: o.trusted},
 		},
 	}, nil
@@ -91,15 +89,22 @@ func prepareImage(command string, o imageOptions, dir string, service *model.Ser
 // run connects to the daemon and builds; the build's lines go to out,
 // envgen's own to progress.
 func (j *imageJob) run(ctx context.Context, cluster *rest.Config, out io.Writer, progress *runner.Progress) (*imagebuild.Result, error) {
+	// The repository's mistakes first: they need no daemon.
+	bctx, err := imagebuild.OpenContext(ctx, j.opts.Source, j.opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	defer bctx.Close()
 	progress.Status("connecting to BuildKit at %s", j.address)
 	c, info, err := imagebuild.Connect(ctx, j.address, cluster)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	progress.Status("building %s with BuildKit %s (target %s)", j.opts.Image, info.BuildkitVersion.Version, orDefault(j.opts.Target, "the last stage"))
+	progress.Status("building %s with BuildKit %s (target %s; context: %d files, %d bytes)", j.opts.Image, info.BuildkitVersion.Version,
+		orDefault(j.opts.Target, "the last stage"), bctx.Files, bctx.Bytes)
 	j.opts.Output = progress.Writer(out)
-	return imagebuild.Build(ctx, c, j.opts)
+	return imagebuild.Build(ctx, c, bctx, j.opts)
 }
 
 func orDefault(s, def string) string {
@@ -107,19 +112,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// notBuildTag keeps the characters a tag may hold.
-var notBuildTag = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
-
-// BuildTag names the image of one build: envgen-<build id>, within the
-// 128 characters of a tag.
-func BuildTag(buildID string) string {
-	tag := BuildTagPrefix + strings.Trim(notBuildTag.ReplaceAllString(buildID, "-"), "-.")
-	if len(tag) > 128 {
-		tag = tag[:128]
-	}
-	return strings.TrimRight(tag, "-.")
 }
 
 // imageExit maps an image build's failure to envgen's exit codes: the
@@ -184,8 +176,9 @@ func newImageCmd() *cobra.Command {
 		Long: `Image builds the environment's image as envgen.cue's build section says
 (context, Dockerfile, target stage, build arguments, build secrets,
 platform) on a BuildKit daemon, pushes it to build.repository (default:
-the service's image) as <repository>:envgen-<build id>, and prints the
-image by digest on stdout: the reference to test, promote and deploy.
+the service's image) as <repository>:envgen-<time>-<build id>, and prints the
+image by digest on stdout: the reference to test, promote and deploy. The
+tag is envgen-<UTC time>-<build id>: envgen gc --registry expires it.
 envgen run does the same before a CI build; this command builds alone,
 e.g. the production stage after merge (with --trusted).
 
