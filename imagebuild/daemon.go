@@ -85,9 +85,9 @@ func Daemon(o DaemonOptions) ([]any, error) {
 		"app.kubernetes.io/managed-by": "envgen",
 	}
 	if o.Trusted {
-		labels["envgen.dev/builds"] = "trusted"
+		labels[TrustLabel] = "trusted"
 	} else {
-		labels["envgen.dev/builds"] = "untrusted"
+		labels[TrustLabel] = "untrusted"
 	}
 	meta := func(name string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: o.Namespace, Labels: labels}
@@ -209,7 +209,12 @@ func daemonStatefulSet(o DaemonOptions, labels map[string]string) (*appsv1.State
 // containerd stays out of reach), the insecure registries.
 func daemonConfig(o DaemonOptions) (string, error) {
 	var b strings.Builder
+	trust := "untrusted"
+	if o.Trusted {
+		trust = "trusted"
+	}
 	fmt.Fprintf(&b, "# Written by envgen buildkit.\nroot = %q\n\n[worker.oci]\n  enabled = true\n  gc = true\n", stateDir)
+	fmt.Fprintf(&b, "  # Which builds this daemon is for: envgen checks it before a build.\n  labels = {%q = %q}\n", TrustLabel, trust)
 	// Two policies: BuildKit only deletes, within one, what is older than
 	// its keepDuration, so a cap with a duration would not hold.
 	b.WriteString("  # A sweep runs a minute after a build.\n")

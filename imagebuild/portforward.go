@@ -14,10 +14,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // portForward dials the daemon's port in its Pod through the API server
@@ -40,7 +40,7 @@ func newPortForward(cfg *rest.Config, pod *podAddress) (*portForward, error) {
 	}
 	// WebSockets first (GET: RBAC's get on pods/portforward), SPDY for an
 	// API server that cannot upgrade to them (POST: create), as kubectl.
-	tunnel, err := portforward.NewSPDYOverWebsocketDialer(u, cfg)
+	tunnel, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -48,9 +48,9 @@ func newPortForward(cfg *rest.Config, pod *podAddress) (*portForward, error) {
 	if err != nil {
 		return nil, err
 	}
-	legacy := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	legacy := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
 	fallback := func(err error) bool { return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err) }
-	return &portForward{dialer: portforward.NewFallbackDialer(tunnel, legacy, fallback), port: pod.port}, nil
+	return &portForward{dialer: portforward.NewFallbackDialerForStreaming(tunnel, legacy, fallback), port: pod.port}, nil
 }
 
 // dial opens one forwarded connection: a port-forward session of its own,

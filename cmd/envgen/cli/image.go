@@ -81,7 +81,7 @@ func prepareImage(command string, o imageOptions, dir string, service *model.Ser
 			Args:     b.Args,
 			Secrets:  secrets,
 			Image:    repository + ":" + imagebuild.BuildTag(buildID, time.Now()),
-			Cache:    imagebuild.CacheScope{Repository: repository, Trusted: o.trusted},
+			Cache:    imagebuild.CacheScope{TrustedRepository: service.Image, Repository: repository, Trusted: o.trusted},
 		},
 	}, nil
 }
@@ -101,6 +101,9 @@ func (j *imageJob) run(ctx context.Context, cluster *rest.Config, out io.Writer,
 		return nil, err
 	}
 	defer c.Close()
+	if err := imagebuild.CheckTrust(ctx, c, j.opts.Cache.Trusted); err != nil {
+		return nil, err
+	}
 	progress.Status("building %s with BuildKit %s (target %s; context: %d files, %d bytes)", j.opts.Image, info.BuildkitVersion.Version,
 		orDefault(j.opts.Target, "the last stage"), bctx.Files, bctx.Bytes)
 	j.opts.Output = progress.Writer(out)
@@ -123,6 +126,7 @@ func imageExit(err error) error {
 		file    *imagebuild.DockerfileError
 		context *imagebuild.ContextError
 		address *imagebuild.AddressError
+		trust   *imagebuild.TrustError
 		daemon  *imagebuild.DaemonError
 	)
 	switch {
@@ -134,7 +138,7 @@ func imageExit(err error) error {
 		return &runner.ImageBuildError{Err: err, ExitCode: code}
 	case errors.As(err, &file), errors.As(err, &context):
 		return &runner.ImageBuildError{Err: err, ExitCode: ExitInvalid}
-	case errors.As(err, &address):
+	case errors.As(err, &address), errors.As(err, &trust):
 		return &exitError{code: ExitUsage, err: err}
 	case errors.As(err, &daemon):
 		return &runner.ClusterError{Op: "image build", Err: err}
@@ -188,13 +192,15 @@ is bounded (200,000 files, 4 GiB after .dockerignore). The build's steps
 stream to stderr as BuildKit names them (#3 [2/4] RUN make), the build's
 output escaped and build secrets masked.
 
-The layer cache lives in the registry beside the image (mode=max: every
-layer, so any daemon on any node reuses them): builds read
-<repository>:buildcache and write <repository>:buildcache-untrusted;
-with --trusted they read and write <repository>:buildcache only, so no
-pull request can place a layer in an image that ships. The daemon's own
-cache is shared by all its builds: run trusted builds on a daemon of
-their own (envgen buildkit --trusted prints one).
+The layer cache lives in the registry (mode=max: every layer, so any
+daemon on any node reuses them): builds read <image>:buildcache (the
+service's image repository) and <build repository>:buildcache-untrusted,
+and write the latter; with --trusted they read and write <image>:buildcache
+only, so no pull request can place a layer in an image that ships. A
+daemon's own cache is shared by all its builds: trusted builds need a
+daemon of their own (envgen buildkit --trusted), and envgen refuses a
+daemon labelled for the other kind of build (2). Give the pull requests'
+daemon registry credentials that can push to the CI repository only.
 
 Exit codes: 0 built and pushed; 1 invalid envgen.cue, a Dockerfile error
 (file:line), a build context that cannot be sent, or a step that failed

@@ -1,0 +1,134 @@
+package realnode
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	bkclient "github.com/moby/buildkit/client"
+
+	"envgen.dev/envgen/imagebuild"
+	"envgen.dev/envgen/internal/e2ekit"
+)
+
+// tagExists says whether the registry has repo:tag.
+func tagExists(t *testing.T, repo, tag string) bool {
+	t.Helper()
+	ref, err := name.NewTag(repo+":"+tag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = remote.Head(ref)
+	return err == nil
+}
+
+// A pull request's build cannot leave anything a trusted build reads. The
+// Dockerfile's one step writes a random id, so a step result that crossed
+// over would show as the same id. The pull request's build (on the
+// untrusted daemon) writes the untrusted cache only; the trusted build
+// (envgen image --trusted, on the trusted daemon) makes its own id
+// although the untrusted cache holds the same step, and writes the
+// trusted cache; each daemon refuses the other kind of build.
+func TestUntrustedBuildsCannotPoisonTrustedOnes(t *testing.T) {
+	untrusted := daemon(t, "buildkitd")
+	trusted := daemon(t, "buildkitd-trusted", "--trusted")
+	dir := repo(t, "img-trust", "", `command: ["cat", "/app/id"]`, map[string]string{
+		"Dockerfile": fromBusybox() + "\nRUN mkdir -p /app && cat /proc/sys/kernel/random/uuid > /app/id\n",
+	})
+	registryRepo := cluster.Registry + "/img-trust"
+
+	r := run(t, "run", "--buildkit", untrusted, "--build-id", "img-trust-pr", dir)
+	e2ekit.WantCode(t, r, 0)
+	prID := strings.TrimSpace(r.Stdout)
+	if len(prID) != 36 {
+		t.Fatalf("the pull request's build printed %q, want an id", r.Stdout)
+	}
+	if !tagExists(t, registryRepo, imagebuild.UntrustedCacheTag) || tagExists(t, registryRepo, imagebuild.TrustedCacheTag) {
+		t.Fatalf("after a pull request's build: untrusted cache %v, trusted cache %v; want only the untrusted one",
+			tagExists(t, registryRepo, imagebuild.UntrustedCacheTag), tagExists(t, registryRepo, imagebuild.TrustedCacheTag))
+	}
+
+	img := run(t, "image", "--env", "ci", "--trusted", "--buildkit", trusted, "--build-id", "img-trust-main", dir)
+	e2ekit.WantCode(t, img, 0)
+	ref := strings.TrimSpace(img.Stdout)
+	if !strings.HasPrefix(ref, registryRepo+"@sha256:") {
+		t.Fatalf("envgen image printed %q, want the image by digest", img.Stdout)
+	}
+	if id := strings.TrimSpace(fileInImage(t, ref, "/app/id")); id == prID {
+		t.Errorf("the trusted build's image has the pull request's step result (%s)", id)
+	}
+	if !tagExists(t, registryRepo, imagebuild.TrustedCacheTag) {
+		t.Error("the trusted build wrote no trusted cache")
+	}
+	e2ekit.WantContains(t, "stderr", img.Stderr, "importing cache manifest from "+registryRepo+":"+imagebuild.TrustedCacheTag)
+	if strings.Contains(img.Stderr, imagebuild.UntrustedCacheTag) {
+		t.Errorf("the trusted build touched the untrusted cache:\n%s", img.Stderr)
+	}
+
+	// Each daemon is for one kind of build (2).
+	wrong := run(t, "image", "--env", "ci", "--buildkit", trusted, "--build-id", "img-trust-wrong", dir)
+	e2ekit.WantCode(t, wrong, 2)
+	e2ekit.WantContains(t, "stderr", wrong.Stderr, "this daemon is for trusted builds only")
+	wrong = run(t, "image", "--env", "ci", "--trusted", "--buildkit", untrusted, "--build-id", "img-trust-wrong", dir)
+	e2ekit.WantCode(t, wrong, 2)
+	e2ekit.WantContains(t, "stderr", wrong.Stderr, "a trusted build needs a daemon for trusted builds only")
+}
+
+// The daemon's GC keeps its disk under the bound envgen buildkit set:
+// builds that each add a fresh 8 MB layer take its cache past 40 MiB, and
+// a sweep after them brings it back under.
+func TestDaemonGCBoundsItsDisk(t *testing.T) {
+	const bound = 40 << 20
+	addr := daemon(t, "buildkitd-gc", "--max-used-space", "40Mi")
+	client, _, err := imagebuild.Connect(t.Context(), addr, cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	dir := repo(t, "img-gc", `args: ROUND: "0"`, `command: ["true"]`, map[string]string{
+		"Dockerfile": fromBusybox() + "\nARG ROUND\nRUN head -c 8000000 /dev/urandom > /blob-$ROUND\n",
+	})
+	peak := int64(0)
+	for round := 1; round <= 10; round++ {
+		src := readFile(t, dir)
+		writeFile(t, dir, strings.Replace(src, `ROUND: "`+strconv.Itoa(round-1)+`"`, `ROUND: "`+strconv.Itoa(round)+`"`, 1))
+		r := run(t, "image", "--env", "ci", "--buildkit", addr, "--build-id", "img-gc-"+strconv.Itoa(round), dir)
+		e2ekit.WantCode(t, r, 0)
+		if used := diskUsage(t, client); used > peak {
+			peak = used
+		}
+	}
+	t.Logf("after 10 builds: %d MiB at most (bound %d MiB)", peak>>20, bound>>20)
+	if peak <= bound {
+		t.Fatalf("the cache never passed its bound (%d bytes): the test shows nothing", peak)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		used := diskUsage(t, client)
+		if used <= bound {
+			t.Logf("GC brought it to %d MiB", used>>20)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache still uses %d bytes 3 minutes after the last build, bound %d", used, bound)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// diskUsage is what the daemon's cache holds, as buildctl du totals it.
+func diskUsage(t *testing.T, c *bkclient.Client) int64 {
+	t.Helper()
+	records, err := c.DiskUsage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, r := range records {
+		total += r.Size
+	}
+	return total
+}
