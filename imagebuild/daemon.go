@@ -79,10 +79,14 @@ func Daemon(o DaemonOptions) ([]any, error) {
 	if o.Replicas < 1 {
 		return nil, fmt.Errorf("replicas must be at least 1")
 	}
+	// Never app.kubernetes.io/managed-by=envgen: that label marks the
+	// build namespaces, where envgen rbac's admission guard lets the CI
+	// account create Pods and exec, and which envgen gc deletes. The
+	// daemon's namespace is the one place the account must not reach.
 	labels := map[string]string{
-		"app.kubernetes.io/name":       DaemonComponent,
-		"app.kubernetes.io/instance":   o.Name,
-		"app.kubernetes.io/managed-by": "envgen",
+		"app.kubernetes.io/name":     DaemonComponent,
+		"app.kubernetes.io/instance": o.Name,
+		"app.kubernetes.io/part-of":  "envgen",
 	}
 	if o.Trusted {
 		labels[TrustLabel] = "trusted"
@@ -99,7 +103,7 @@ func Daemon(o DaemonOptions) ([]any, error) {
 	ns := &corev1.Namespace{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{
-			"app.kubernetes.io/managed-by":       "envgen",
+			"app.kubernetes.io/part-of":          "envgen",
 			"pod-security.kubernetes.io/enforce": "privileged",
 		}},
 	}

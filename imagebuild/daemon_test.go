@@ -58,6 +58,13 @@ func TestDaemonObjects(t *testing.T) {
 	if ns.Labels["pod-security.kubernetes.io/enforce"] != "privileged" {
 		t.Errorf("namespace labels %v", ns.Labels)
 	}
+	// The build namespaces' label would open the daemon's namespace to
+	// the CI account (the admission guard) and to envgen gc.
+	for _, obj := range objs {
+		if m, ok := obj.(interface{ GetLabels() map[string]string }); ok && m.GetLabels()["app.kubernetes.io/managed-by"] == "envgen" {
+			t.Errorf("%T carries app.kubernetes.io/managed-by=envgen", obj)
+		}
+	}
 	sts := objs[3].(*appsv1.StatefulSet)
 	if len(sts.Spec.VolumeClaimTemplates) != 1 || *sts.Spec.Replicas != 2 {
 		t.Errorf("statefulset %+v", sts.Spec)

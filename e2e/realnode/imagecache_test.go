@@ -132,3 +132,59 @@ func diskUsage(t *testing.T, c *bkclient.Client) int64 {
 	}
 	return total
 }
+
+// The CI account holds only what envgen rbac --buildkit prints: a
+// port-forward to the pull requests' daemon Pod, nothing else in its
+// namespace (kubectl auth can-i, as the account). With that, it builds
+// and runs; the trusted daemon is out of its reach.
+func TestImageBuildWithLeastPrivilege(t *testing.T) {
+	addr := daemon(t, "buildkitd")
+	kubeconfig := leastPrivilege(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "pods/buildkitd-0", "--subresource=portforward"}, "yes"},
+		{[]string{"get", "pods/buildkitd-0", "--subresource=portforward"}, "yes"},
+		{[]string{"create", "pods/buildkitd-trusted-0", "--subresource=portforward"}, "no"},
+		{[]string{"get", "secrets"}, "no"},
+		{[]string{"delete", "statefulsets/buildkitd"}, "no"},
+	} {
+		out, _ := e2ekit.Kubectl(cluster, kubeconfig, append([]string{"auth", "can-i", "-n", buildkitNamespace}, tc.args...)...)
+		if got := strings.TrimSpace(out); got != tc.want {
+			t.Errorf("can-i %s in %s: %s, want %s", strings.Join(tc.args, " "), buildkitNamespace, got, tc.want)
+		}
+	}
+	// RBAC grants Pods, exec and ConfigMaps cluster-wide (a build's
+	// namespace does not exist before the build); the admission guard
+	// keeps them to the build namespaces, which the daemon's is not.
+	for _, attempt := range [][]string{
+		{"exec", "buildkitd-0", "--", "true"},
+		{"run", "intruder", "--image", buildkitImage, "--dry-run=server"},
+		{"patch", "configmap", "buildkitd", "-p", `{"data":{"x":"y"}}`, "--dry-run=server"},
+		{"delete", "namespace", buildkitNamespace, "--dry-run=server"},
+	} {
+		out, err := e2ekit.Kubectl(cluster, kubeconfig, append([]string{"-n", buildkitNamespace}, attempt...)...)
+		if err == nil || !strings.Contains(out, "envgen may") {
+			t.Errorf("kubectl %s as the CI account: %v\n%s\nwant the admission guard's refusal", strings.Join(attempt, " "), err, out)
+		}
+	}
+	// envgen gc never takes the daemon's namespace for a build's.
+	gc := run(t, "gc", "--older-than", "1s", "--dry-run")
+	e2ekit.WantCode(t, gc, 0)
+	if strings.Contains(gc.Stdout, buildkitNamespace+" ") {
+		t.Errorf("envgen gc would delete the daemon's namespace:\n%s", gc.Stdout)
+	}
+	dir := repo(t, "img-rbac", "", `command: ["cat", "/app/built"]`, map[string]string{
+		"Dockerfile": fromBusybox() + "\nRUN mkdir -p /app && echo built by the least privileged > /app/built\n",
+	})
+	r := e2ekit.Run(t, envgen, kubeconfig, "run", "--buildkit", addr, "--build-id", "img-rbac-1", dir)
+	e2ekit.WantCode(t, r, 0)
+	e2ekit.WantContains(t, "the build's log", r.Stdout, "built by the least privileged\n")
+
+	trusted := strings.Replace(addr, "buildkitd-0", "buildkitd-trusted-0", 1)
+	r = e2ekit.Run(t, envgen, kubeconfig, "image", "--env", "ci", "--trusted", "--buildkit", trusted, "--build-id", "img-rbac-2", dir)
+	e2ekit.WantCode(t, r, 125)
+	e2ekit.WantContains(t, "stderr", r.Stderr, "reaching the BuildKit daemon at Pod buildkit/buildkitd-trusted-0")
+	e2ekit.WantContains(t, "stderr", r.Stderr, "forbidden")
+}

@@ -138,11 +138,15 @@ func developmentManifests(t *testing.T, src string) (path, yaml string) {
 var leastPrivilegeKubeconfig string
 
 // leastPrivilege returns a kubeconfig of a ServiceAccount that holds
-// exactly what envgen rbac prints (made the first time it is asked for).
+// exactly what envgen rbac prints (made the first time it is asked for),
+// the pull requests' BuildKit daemon included: it starts that daemon
+// first, whose namespace the Role goes in.
 func leastPrivilege(t *testing.T) string {
 	t.Helper()
 	if leastPrivilegeKubeconfig == "" {
-		leastPrivilegeKubeconfig = e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins", "envgen")
+		daemon(t, "buildkitd")
+		leastPrivilegeKubeconfig = e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins", "envgen",
+			"--buildkit", "kube-pod://buildkitd-0?namespace="+buildkitNamespace)
 	}
 	return leastPrivilegeKubeconfig
 }

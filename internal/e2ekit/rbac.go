@@ -19,12 +19,12 @@ import (
 )
 
 // LeastPrivilegeKubeconfig makes the ServiceAccount namespace/name, grants
-// it exactly what `envgen rbac` prints (applied with the cluster's
-// kubectl), waits until the admission guard is in force, and returns a
-// kubeconfig that acts as that account.
-func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, namespace, name string) string {
+// it exactly what `envgen rbac` (with rbacArgs) prints (applied with the
+// cluster's kubectl), waits until the admission guard is in force, and
+// returns a kubeconfig that acts as that account.
+func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, namespace, name string, rbacArgs ...string) string {
 	t.Helper()
-	grant(t, c, envgen, namespace, name, []string{namespace})
+	grant(t, c, envgen, namespace, name, []string{namespace}, rbacArgs...)
 	kubeconfig := TokenKubeconfig(t, c, namespace, name)
 	// kube-apiserver loads admission policies asynchronously.
 	deadline := time.Now().Add(30 * time.Second)
