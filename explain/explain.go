@@ -32,6 +32,10 @@ type Explanation struct {
 	Sources []Source `json:"sources"`
 	// Default says why envgen sets the field when envgen.cue does not.
 	Default string `json:"default,omitempty"`
+	// Built, for the service's image where envgen.cue says how to build
+	// it, says that envgen run and envgen image run the image they build
+	// instead, and where the build is described.
+	Built string `json:"built,omitempty"`
 }
 
 // Source is one envgen.cue field behind a value.
@@ -103,6 +107,9 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 			}
 		}
 	}
+	if all {
+		e.Built = builtInstead(project, scope, value)
+	}
 	if len(e.Sources) == 0 {
 		e.Default = why
 		if e.Default == "" {
@@ -110,6 +117,22 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 		}
 	}
 	return e, nil
+}
+
+// builtInstead says, for an image value that is the service's own image
+// in an environment with a build section, what envgen run runs instead.
+func builtInstead(project *compiler.Project, scope string, value any) string {
+	svc, err := project.Environment(scope)
+	ref, _ := value.(string)
+	if err != nil || svc.Build == nil || !strings.HasPrefix(ref, svc.Image+":") && !strings.HasPrefix(ref, svc.Image+"@") {
+		return ""
+	}
+	target := svc.Build.Target
+	if target == "" {
+		target = "its last stage"
+	}
+	return fmt.Sprintf("envgen run and envgen image build this image from the repository (build: at %s; %s, target %s) and run it by the digest they built instead",
+		project.Sources().Where(scope, "build"), svc.Build.DockerfilePath(), target)
 }
 
 func findObject(objs []map[string]any, ref string) map[string]any {
@@ -236,6 +259,9 @@ func (e *Explanation) Text() string {
 	fmt.Fprintf(&b, "%s %s (%s) = %s\n", e.Object, e.Path, where, value)
 	if e.Default != "" {
 		fmt.Fprintf(&b, "  %s\n", e.Default)
+	}
+	if e.Built != "" {
+		fmt.Fprintf(&b, "  %s\n", e.Built)
 	}
 	for _, s := range e.Sources {
 		fmt.Fprintf(&b, "  from %s:\n", s.Field)
