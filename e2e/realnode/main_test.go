@@ -28,6 +28,8 @@ import (
 var (
 	cluster *testcluster.Cluster
 	envgen  string
+	// shared is a directory for what several tests use.
+	shared string
 )
 
 func TestMain(m *testing.M) {
@@ -55,6 +57,13 @@ func testMain(m *testing.M) int {
 	}
 	defer removeEnvgen()
 	envgen = path
+	// What tests share outlives the test that made it (a t.TempDir would
+	// not).
+	if shared, err = os.MkdirTemp("", "envgen-realnode-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(shared)
 	start := time.Now()
 	cluster, err = testcluster.Start(context.Background(), testcluster.Options{RealNode: true})
 	if err != nil {
@@ -98,12 +107,12 @@ func busybox() string {
 	return fmt.Sprintf("image: %q, tag: %q", cluster.Registry+"/"+testcluster.BusyboxImage, testcluster.ImageTag)
 }
 
-func run(t *testing.T, args ...string) e2ekit.Result {
+func run(t testing.TB, args ...string) e2ekit.Result {
 	t.Helper()
 	return e2ekit.Run(t, envgen, cluster.Kubeconfig, args...)
 }
 
-func readFile(t *testing.T, dir string) string {
+func readFile(t testing.TB, dir string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "envgen.cue"))
 	if err != nil {
@@ -112,7 +121,7 @@ func readFile(t *testing.T, dir string) string {
 	return string(data)
 }
 
-func writeFile(t *testing.T, dir, src string) {
+func writeFile(t testing.TB, dir, src string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,8 +154,17 @@ func leastPrivilege(t *testing.T) string {
 	t.Helper()
 	if leastPrivilegeKubeconfig == "" {
 		daemon(t, "buildkitd")
-		leastPrivilegeKubeconfig = e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins", "envgen",
+		made := e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins", "envgen",
 			"--buildkit", "kube-pod://buildkitd-0?namespace="+buildkitNamespace)
+		data, err := os.ReadFile(made) // in the first caller's t.TempDir
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(shared, "least-privilege.kubeconfig")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		leastPrivilegeKubeconfig = path
 	}
 	return leastPrivilegeKubeconfig
 }
