@@ -54,13 +54,19 @@ bench: build $(BIN)/cue $(BIN)/kustomize
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench Limits -benchtime 3x -count 1 ./bench/
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench RunOverhead -benchtime 10x -count 1 ./e2e/
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench SpikeOverhead -benchtime 10x -count 1 ./e2e/realnode/
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench ImageBuild -benchtime 3x -count 1 -timeout 30m ./e2e/realnode/
 
 # The spike's question (a CI build as a Pod against a plain container, on
-# the real test node), answered in docs/spike-report.md: rewrites it.
+# the real test node), answered in docs/spike-report.md, and image builds
+# in the cluster against BuildKit's own client, with the daemon's disk and
+# the registry's build tags, in docs/image-build-report.md: rewrites both.
 SPIKE_ROUNDS ?= 20
+IMAGE_ROUNDS ?= 5
 spike-report:
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) ENVGEN_SPIKE_REPORT=$(CURDIR)/docs/spike-report.md \
 		$(GO) test -run '^$$' -bench SpikeOverhead -benchtime $(SPIKE_ROUNDS)x -count 1 ./e2e/realnode/
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) ENVGEN_IMAGE_REPORT=$(CURDIR)/docs/image-build-report.md \
+		$(GO) test -run '^$$' -bench ImageBuild -benchtime $(IMAGE_ROUNDS)x -count 1 -timeout 30m ./e2e/realnode/
 
 $(BIN)/cue:
 	GOBIN=$(BIN) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)

@@ -3,6 +3,7 @@ package realnode
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,7 +33,32 @@ var (
 
 	daemonsMu sync.Mutex
 	daemons   = map[string]string{} // name → address
+
+	// daemonPorts are the daemons' ports on the node's loopback (they
+	// share the node's network): a free one each, so that two test
+	// clusters on one machine do not collide, kept so that a benchmark
+	// can reach a daemon straight, as buildctl would.
+	daemonPorts = map[string]string{}
 )
+
+// daemonPort is the named daemon's port on the node's loopback.
+func daemonPort(t testing.TB, name string) string {
+	port, ok := daemonPorts[name]
+	if !ok {
+		t.Fatalf("no daemon %s", name)
+	}
+	return port
+}
+
+// freePort is a port no one listens on now.
+func freePort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
 
 // daemon starts (once per name) a buildkitd StatefulSet of one Pod as
 // `envgen buildkit` prints it, with the extra flags, and returns the
@@ -41,7 +67,7 @@ var (
 // One change is the test's: hostNetwork, because the test registry
 // listens on the machine's loopback, which a Pod on the bridge cannot
 // reach. Each daemon therefore gets a port of its own.
-func daemon(t *testing.T, name string, flags ...string) string {
+func daemon(t testing.TB, name string, flags ...string) string {
 	t.Helper()
 	daemonsMu.Lock()
 	defer daemonsMu.Unlock()
@@ -58,9 +84,10 @@ func daemon(t *testing.T, name string, flags ...string) string {
 	if buildkitImageErr != nil {
 		t.Fatalf("the buildkit image: %v", buildkitImageErr)
 	}
-	port := 12340 + len(daemons)
+	port := freePort(t)
+	daemonPorts[name] = port
 	args := append([]string{"buildkit", "--namespace", buildkitNamespace, "--name", name, "--image", buildkitImage,
-		"--storage", "", "--insecure-registry", cluster.Registry, "--port", strconv.Itoa(port),
+		"--storage", "", "--insecure-registry", cluster.Registry, "--port", port,
 		"--cpu", "100m", "--memory", "2Gi"}, flags...)
 	r := run(t, args...)
 	e2ekit.WantCode(t, r, 0)
@@ -73,13 +100,13 @@ func daemon(t *testing.T, name string, flags ...string) string {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
 	waitReady(t, buildkitNamespace, name+"-0", 2*time.Minute)
-	addr := fmt.Sprintf("kube-pod://%s-0?namespace=%s&port=%d", name, buildkitNamespace, port)
+	addr := fmt.Sprintf("kube-pod://%s-0?namespace=%s&port=%s", name, buildkitNamespace, port)
 	daemons[name] = addr
 	return addr
 }
 
 // withHostNetwork puts the daemon's Pods on the node's network.
-func withHostNetwork(t *testing.T, manifests string) string {
+func withHostNetwork(t testing.TB, manifests string) string {
 	t.Helper()
 	var out []string
 	for _, doc := range strings.Split(manifests, "\n---\n") {
@@ -103,7 +130,7 @@ func withHostNetwork(t *testing.T, manifests string) string {
 
 // waitReady waits until the Pod is Ready, and fails with its status and
 // events if it is not within d.
-func waitReady(t *testing.T, namespace, name string, d time.Duration) {
+func waitReady(t testing.TB, namespace, name string, d time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(d)
@@ -128,7 +155,7 @@ func waitReady(t *testing.T, namespace, name string, d time.Duration) {
 // repo writes a service repository: envgen.cue and the files (path →
 // content), and returns its directory. The envgen.cue's image is the
 // registry's repository name; its build section is build.
-func repo(t *testing.T, name, build, ci string, files map[string]string) string {
+func repo(t testing.TB, name, build, ci string, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := fmt.Sprintf(`name: %q

@@ -120,7 +120,7 @@ func TestDaemonGCBoundsItsDisk(t *testing.T) {
 }
 
 // diskUsage is what the daemon's cache holds, as buildctl du totals it.
-func diskUsage(t *testing.T, c *bkclient.Client) int64 {
+func diskUsage(t testing.TB, c *bkclient.Client) int64 {
 	t.Helper()
 	records, err := c.DiskUsage(t.Context())
 	if err != nil {

@@ -49,7 +49,7 @@ type Result struct {
 
 // Run runs the envgen binary with args against the cluster of kubeconfig.
 // BUILD_TAG is cleared: a test names its builds itself.
-func Run(t *testing.T, envgen, kubeconfig string, args ...string) Result {
+func Run(t testing.TB, envgen, kubeconfig string, args ...string) Result {
 	t.Helper()
 	cmd := exec.Command(envgen, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "BUILD_TAG=")
@@ -67,7 +67,7 @@ func Run(t *testing.T, envgen, kubeconfig string, args ...string) Result {
 }
 
 // WantCode fails the test unless r exited with code.
-func WantCode(t *testing.T, r Result, code int) {
+func WantCode(t testing.TB, r Result, code int) {
 	t.Helper()
 	if r.Code != code {
 		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.Code, code, r.Stdout, r.Stderr)
