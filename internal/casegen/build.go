@@ -13,6 +13,19 @@ func (g *gen) build(top bool) obj {
 		if g.chance(0.3) {
 			b["args"] = obj{"NODE_ENV": g.pick([]string{"test", "production"})}
 		}
+		if g.chance(0.3) {
+			b["repository"] = "ci-registry.example.org/prs/" + g.name // a CI registry of its own
+		}
+		if g.chance(0.15) {
+			b["secrets"] = []any{} // this environment's build needs none
+		}
+		if g.chance(0.15) {
+			b["platform"] = "linux/arm64"
+		}
+		if g.chance(0.1) {
+			b["context"] = "."
+			b["dockerfile"] = "Dockerfile.debug"
+		}
 		return b
 	}
 	if g.chance(0.5) {

@@ -58,6 +58,13 @@ func newRunCmd() *cobra.Command {
 		Long: `Run compiles the ci environment exactly as 'envgen build --env ci' does and runs
 it on the cluster of your kubeconfig:
 
+  0. when envgen.cue says how the image is built (build:), builds it first
+     from the repository on the BuildKit daemon --buildkit names (see envgen
+     image --help: the context checked, the steps streamed, build secrets
+     from --build-secret), pushes it, and runs the build in exactly that
+     image, by digest (the kubelet's imageID is checked); a Dockerfile error
+     exits 1, a failed RUN step with its own exit code, before anything is
+     created in the cluster; --no-build skips it;
   1. creates a namespace for this build (<service>-ci-<build id>-<hash>), labelled
      as envgen's, with an expiry annotation and the "restricted" Pod Security
      Standard enforced; it never reuses an existing namespace;
@@ -109,7 +116,8 @@ their values come only from the command line, one --secret per key:
 The values go into the Secret in the build's namespace and nowhere else (not
 the manifests, the logs or --report), and die with the namespace.
 
-Exit codes: the build container's own exit code (0 when it succeeded);
+Exit codes: the build container's own exit code (0 when it succeeded), or
+a failed image build step's (the report says which: exitCodeFrom);
 1 envgen.cue is invalid, or its build reads a Secret or ConfigMap that the
 namespace will not have; 2 wrong usage, or a --secret missing, undeclared or
 unreadable; 124 the timeout expired; 125 envgen or the cluster failed, or the
