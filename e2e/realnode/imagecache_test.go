@@ -188,3 +188,32 @@ func TestImageBuildWithLeastPrivilege(t *testing.T) {
 	e2ekit.WantContains(t, "stderr", r.Stderr, "reaching the BuildKit daemon at Pod buildkit/buildkitd-trusted-0")
 	e2ekit.WantContains(t, "stderr", r.Stderr, "forbidden")
 }
+
+// The registry cache (mode=max) serves any daemon: a second daemon, with
+// an empty cache of its own, builds what the first built with every step
+// from the registry.
+func TestRegistryCacheServesAnotherDaemon(t *testing.T) {
+	first := daemon(t, "buildkitd")
+	second := daemon(t, "buildkitd-replica")
+	dir := repo(t, "img-replica", "", `command: ["true"]`, map[string]string{
+		"Dockerfile":  layeredDockerfile(),
+		"src/app.txt": "replica " + strconv.FormatInt(time.Now().UnixNano(), 36) + "\n",
+	})
+	steps := func(r e2ekit.Result) string {
+		t.Helper()
+		e2ekit.WantCode(t, r, 0)
+		i := strings.Index(r.Stderr, "envgen: built ")
+		if i < 0 {
+			t.Fatalf("no summary:\n%s", r.Stderr)
+		}
+		return strings.SplitN(r.Stderr[i:], "\n", 2)[0]
+	}
+	cold := steps(run(t, "image", "--env", "ci", "--buildkit", first, "--build-id", "img-replica-1", dir))
+	if !strings.Contains(cold, ": 0 of 4 steps from the cache") {
+		t.Errorf("first daemon: %s", cold)
+	}
+	other := steps(run(t, "image", "--env", "ci", "--buildkit", second, "--build-id", "img-replica-2", dir))
+	if !strings.Contains(other, ": 4 of 4 steps from the cache") {
+		t.Errorf("second daemon, empty cache: %s; want every step from the registry cache", other)
+	}
+}
