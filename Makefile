@@ -11,8 +11,11 @@ KUSTOMIZE_VERSION := v5.8.1
 
 all: build
 
+# Static (no cgo): envgen needs no C library, and a cgo build exports every
+# Go symbol dynamically (kustomize links the plugin package), which cost
+# each command 19 MiB of resident memory (make bench).
 build:
-	$(GO) build -ldflags "-X envgen.dev/envgen/internal/version.Commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" -o $(BIN)/envgen ./cmd/envgen
+	CGO_ENABLED=0 $(GO) build -ldflags "-X envgen.dev/envgen/internal/version.Commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" -o $(BIN)/envgen ./cmd/envgen
 
 # The main job on the bundled example.
 example: build

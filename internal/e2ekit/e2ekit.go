@@ -32,6 +32,7 @@ func BuildEnvgen() (path string, cleanup func(), err error) {
 	path = filepath.Join(dir, "envgen")
 	build := exec.Command("go", "build", "-o", path, "./cmd/envgen")
 	build.Dir = testcluster.RepoRoot()
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build ships it
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		cleanup()
