@@ -26,19 +26,35 @@ func (r *Report) JUnit() ([]byte, error) {
 		Failure   *failure `xml:"failure,omitempty"`
 		Skipped   *skipped `xml:"skipped,omitempty"`
 	}
+	type property struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:"value,attr"`
+	}
 	type testSuite struct {
-		XMLName   xml.Name   `xml:"testsuite"`
-		Name      string     `xml:"name,attr"`
-		Tests     int        `xml:"tests,attr"`
-		Failures  int        `xml:"failures,attr"`
-		Skipped   int        `xml:"skipped,attr"`
-		Time      string     `xml:"time,attr"`
-		Timestamp string     `xml:"timestamp,attr"`
-		Cases     []testCase `xml:"testcase"`
+		XMLName    xml.Name   `xml:"testsuite"`
+		Name       string     `xml:"name,attr"`
+		Tests      int        `xml:"tests,attr"`
+		Failures   int        `xml:"failures,attr"`
+		Skipped    int        `xml:"skipped,attr"`
+		Time       string     `xml:"time,attr"`
+		Timestamp  string     `xml:"timestamp,attr"`
+		Properties []property `xml:"properties>property,omitempty"`
+		Cases      []testCase `xml:"testcase"`
 	}
 	seconds := func(s float64) string { return fmt.Sprintf("%.3f", s) }
 	class := "envgen." + r.Service
 	suite := testSuite{Name: "envgen run " + r.Service + " " + r.BuildID, Time: seconds(r.TotalSeconds), Timestamp: r.Started.Format("2006-01-02T15:04:05")}
+	// What ran, for whoever promotes the image later: the commit, the
+	// image built, and what each container ran.
+	if r.Commit != "" {
+		suite.Properties = append(suite.Properties, property{"commit", r.Commit})
+	}
+	if r.Image != nil {
+		suite.Properties = append(suite.Properties, property{"image", imageRepository(r.Image.Image) + "@" + r.Image.Digest})
+	}
+	for _, c := range r.Containers {
+		suite.Properties = append(suite.Properties, property{"ran " + c.Pod + "/" + c.Container, c.ImageID})
+	}
 	for _, p := range r.Phases {
 		suite.Cases = append(suite.Cases, testCase{Name: "phase: " + p.Name, ClassName: class + ".phases", Time: seconds(p.Seconds)})
 	}

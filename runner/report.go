@@ -16,8 +16,11 @@ type Phase struct {
 
 // Report is what a run measured and how it ended.
 type Report struct {
-	Service   string `json:"service"`
-	BuildID   string `json:"buildId"`
+	Service string `json:"service"`
+	BuildID string `json:"buildId"`
+	// Commit is the checkout's git commit (HEAD), when envgen.cue's
+	// directory is in a git repository.
+	Commit    string `json:"commit,omitempty"`
 	Namespace string `json:"namespace"`
 	// Started is when envgen began (wall clock); the phases follow on
 	// from it.
@@ -48,8 +51,8 @@ type Report struct {
 	// time is ImageBuildSeconds, neither the build's nor overhead.
 	Image             *BuiltImage `json:"image,omitempty"`
 	ImageBuildSeconds float64     `json:"imageBuildSeconds,omitempty"`
-	// Containers are the images the build Pod's containers ran, as the
-	// kubelet reported them.
+	// Containers are the images the test services' and the build Pod's
+	// containers ran, as the kubelet reported them.
 	Containers []ContainerImage `json:"containers,omitempty"`
 
 	start time.Time

@@ -178,7 +178,8 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	if len(services) > 0 {
 		go vanished.watch(servicesCtx, stopServices, clients.Kube, report.Namespace, services)
 	}
-	err = waitForServices(servicesCtx, clients.Kube, report.Namespace, services, ev, servicesScheduling)
+	serviceImages, err := waitForServices(servicesCtx, clients.Kube, report.Namespace, services, ev, servicesScheduling)
+	report.Containers = append(report.Containers, serviceImages...)
 	stopServices()
 	if gerr := servicesScheduling.err(); gerr != nil {
 		err = gerr

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/manifests"
 )
@@ -33,14 +34,17 @@ var cannotStart = map[string]bool{
 
 // waitForServices waits until every test service has a Ready Pod, failing
 // fast when one cannot start.
-func waitForServices(ctx context.Context, client *Core, namespace string, services []string, progress *events, scheduling *scheduleGrace) error {
+// It returns the images the ready test services' containers run, as the
+// kubelet reported them.
+func waitForServices(ctx context.Context, client *Core, namespace string, services []string, progress *events, scheduling *scheduleGrace) ([]ContainerImage, error) {
 	if len(services) == 0 {
-		return nil
+		return nil, nil
 	}
 	ready := map[string]bool{}
+	images := map[string][]ContainerImage{}
 	progress.Status("waiting for test services: %s", strings.Join(services, ", "))
 	selector := manifests.LabelComponent + "=" + manifests.ComponentTestService
-	return watchPods(ctx, client, namespace, "", selector, func(ev watch.Event) (bool, error) {
+	err := watchPods(ctx, client, namespace, "", selector, func(ev watch.Event) (bool, error) {
 		pod, ok := ev.Object.(*corev1.Pod)
 		if !ok {
 			return false, nil
@@ -60,10 +64,28 @@ func waitForServices(ctx context.Context, client *Core, namespace string, servic
 		}
 		if ev.Type != watch.Deleted && isReady(pod) && !ready[instance] {
 			ready[instance] = true
+			images[instance] = podImages(pod)
 			progress.Status("test service %s ready (%d/%d)", instance, len(ready), len(services))
 		}
 		return len(ready) == len(services), nil
 	})
+	var out []ContainerImage
+	for _, instance := range sorted.Keys(images) {
+		out = append(out, images[instance]...)
+	}
+	return out, err
+}
+
+// podImages are the images a Pod's containers run, once the kubelet says
+// (imageID is empty until a container was created).
+func podImages(pod *corev1.Pod) []ContainerImage {
+	var images []ContainerImage
+	for _, cs := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
+		if cs.ImageID != "" {
+			images = append(images, ContainerImage{Pod: pod.Name, Container: cs.Name, Image: cs.Image, ImageID: cs.ImageID})
+		}
+	}
+	return images
 }
 
 func isReady(pod *corev1.Pod) bool {
@@ -136,16 +158,10 @@ type buildWatch struct {
 	images []ContainerImage
 }
 
-// record keeps what images the Pod's containers run, once the kubelet
-// says (imageID is empty until a container was created).
+// record keeps what images the Pod's containers run, as far as the
+// kubelet has said.
 func (b *buildWatch) record(pod *corev1.Pod) {
-	var images []ContainerImage
-	for _, cs := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
-		if cs.ImageID != "" {
-			images = append(images, ContainerImage{Pod: pod.Name, Container: cs.Name, Image: cs.Image, ImageID: cs.ImageID})
-		}
-	}
-	if len(images) >= len(b.images) {
+	if images := podImages(pod); len(images) >= len(b.images) {
 		b.images = images
 	}
 }

@@ -3,6 +3,7 @@ package realnode
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,20 +60,45 @@ RUN echo production stage >> /app/baked.txt
 func TestBuildThenRunTheImageBuilt(t *testing.T) {
 	addr := daemon(t, "buildkitd")
 	stamp := time.Now().Format("150405.000000")
-	dir := repo(t, "img-run", `target: "test"`, `command: ["cat", "/app/baked.txt"]`, map[string]string{
-		"Dockerfile":  layeredDockerfile(),
+	dir := repo(t, "img-run", `target: "test"`, fmt.Sprintf(`command: ["cat", "/app/baked.txt"]
+	services: cache: {
+		%s
+		command: ["sleep", "600"]
+		securityContext: runAsUser: 1000
+		readiness: exec: command: ["true"]
+	}`, busybox()), map[string]string{
+		// Its own first step: a cold build is cold whatever ran before.
+		"Dockerfile":  strings.Replace(layeredDockerfile(), "echo base layer", "echo base layer "+stamp, 1),
 		"src/app.txt": "source " + stamp + "\n",
 	})
+	commit := gitCommitAll(t, dir)
+	junit := filepath.Join(t.TempDir(), "junit.xml")
 	runBuild := func(id string) (e2ekit.Result, runner.Report) {
 		t.Helper()
 		report := filepath.Join(t.TempDir(), "report.json")
-		r := run(t, "run", "--buildkit", addr, "--build-id", id, "--report", report, dir)
+		r := run(t, "run", "--buildkit", addr, "--build-id", id, "--report", report, "--junit", junit, dir)
 		e2ekit.WantCode(t, r, 0)
 		return r, readReport(t, report)
 	}
 
 	r, rep := runBuild("img-run-1")
-	for _, line := range []string{"source " + stamp + "\n", "base layer\n", "test stage\n"} {
+	// What ran, for whoever promotes it: the commit, every container's
+	// image as the kubelet reported it, in the report and in JUnit.
+	if rep.Commit != commit {
+		t.Errorf("report's commit %q, want the checkout's %s", rep.Commit, commit)
+	}
+	ran := map[string]string{}
+	for _, c := range rep.Containers {
+		ran[c.Container] = c.ImageID
+	}
+	if runner.Digest(ran["cache"]) == "" || runner.Digest(ran["build"]) != rep.Image.Digest {
+		t.Errorf("containers ran %v; want the test service's and the build's, the latter the image built", ran)
+	}
+	junitXML, _ := os.ReadFile(junit)
+	for _, want := range []string{`<property name="commit" value="` + commit + `">`, `<property name="image" value="` + cluster.Registry + `/img-run@` + rep.Image.Digest + `">`, `name="ran img-run-ci-build/build"`} {
+		e2ekit.WantContains(t, "JUnit", string(junitXML), want)
+	}
+	for _, line := range []string{"source " + stamp + "\n", "base layer " + stamp + "\n", "test stage\n"} {
 		e2ekit.WantContains(t, "the build's log", r.Stdout, line)
 	}
 	if strings.Contains(r.Stdout, "production stage") {
@@ -247,4 +273,20 @@ func TestSIGTERMCancelsTheImageBuild(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// gitCommitAll makes dir a git repository with one commit of everything
+// in it, and returns the commit.
+func gitCommitAll(t *testing.T, dir string) string {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-q", "-m", "test"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -241,6 +241,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		}
 		return &exitError{code: ExitCluster, err: err}
 	}
+	commit := headCommit(cmd.Context(), filepath.Dir(path))
 	stderr := cmd.ErrOrStderr()
 	progress := runner.NewProgress(stderr, isTerminal(stderr))
 	var prepare runner.Prepare
@@ -275,6 +276,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	progress.Line("")
 	report.Print(stderr)
 	exit := runExit(cmd.Context(), runErr)
+	report.Commit = commit
 	report.ExitCode, report.ExitCodeFrom = 0, "envgen"
 	if exit != nil {
 		report.ExitCode = exitCode(exit)

@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var commitID = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+
+// headCommit is the git commit checked out in dir (HEAD), or Jenkins'
+// $GIT_COMMIT outside a git checkout; "" when neither says. It is what a
+// run's report and an image's provenance record.
+func headCommit(ctx context.Context, dir string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+	cmd.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0")
+	if out, err := cmd.Output(); err == nil {
+		if id := strings.TrimSpace(string(out)); commitID.MatchString(id) {
+			return id
+		}
+	}
+	if id := os.Getenv("GIT_COMMIT"); commitID.MatchString(id) {
+		return id
+	}
+	return ""
+}
