@@ -40,6 +40,10 @@ type Options struct {
 	Digest     string
 	Repository string
 
+	// NoPins leaves envgen.lock.cue's pins out: every environment as
+	// envgen.cue alone says it, tags and all (what envgen lock resolves).
+	NoPins bool
+
 	// Environments, when set, limits the environments resolved and checked
 	// to these: `envgen build` needs one, and resolving is most of the
 	// cost. An unknown name is an *UnknownEnvironmentError.
@@ -57,6 +61,9 @@ type Project struct {
 	// Vet is the vet section of envgen.cue: rules switched off and
 	// invariants between environments.
 	Vet VetConfig
+	// Pinned says where each pin of envgen.lock.cue came from, by
+	// environment and pinned field ("digest", "containers.envoy.digest").
+	Pinned map[string]map[string]PinSource
 
 	sources *Sources
 }
@@ -200,6 +207,9 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	if err := c.checkVetOff(project.Vet, names, environments); err != nil {
 		return nil, err
 	}
+	if project.Pinned, err = c.checkPins(top, names, opts.NoPins); err != nil {
+		return nil, err
+	}
 	// Every extends chain is checked, even of environments not resolved.
 	layersOf := map[string][]cue.Value{}
 	for _, name := range names {
@@ -208,6 +218,9 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 			return nil, err
 		}
 		layersOf[name] = append([]cue.Value{top}, layers...)
+		if !opts.NoPins {
+			layersOf[name] = append(layersOf[name], pinLayers(top, environments, name)...)
+		}
 	}
 	wanted := withAncestors(environments, opts.Environments)
 	for _, name := range names {

@@ -182,7 +182,7 @@ func schemaPos(v cue.Value, cwd string) string {
 // layerOf names the layer a position is in: inside environments.<env> or
 // at the top level.
 func (s *Sources) layerOf(pos token.Pos) string {
-	for _, blocks := range []struct{ field, layer string }{{"environments", "environment "}, {"releases", "release "}} {
+	for _, blocks := range []struct{ field, layer string }{{"environments", "environment "}, {"releases", "release "}, {"pins", "pinned for "}} {
 		iter, err := s.top.LookupPath(cue.ParsePath(blocks.field)).Fields()
 		for err == nil && iter.Next() {
 			block := iter.Value()
@@ -267,6 +267,9 @@ func layerName(layer cue.Value) string {
 	}
 	if len(sels) == 2 && sels[0].Unquoted() == "releases" {
 		return "release " + sels[1].Unquoted()
+	}
+	if len(sels) == 2 && sels[0].Unquoted() == "pins" {
+		return "pinned for " + sels[1].Unquoted()
 	}
 	if layer.Pos().Filename() == "--tag" {
 		return "--tag"

@@ -6,7 +6,7 @@
 //
 // The schema is one CUE package in several files, one concern each:
 // service.cue (the whole of envgen.cue: environments, releases),
-// settings.cue (what every layer may set), build.cue (the image build), pods.cue (containers, mounts,
+// settings.cue (what every layer may set), build.cue (the image build), pins.cue (digests per environment), pods.cue (containers, mounts,
 // probes, jobs), network.cue, ci.cue (the build), resolved.cue (one
 // environment after the merge) and types.cue (the shared scalar types).
 package schema
@@ -30,7 +30,7 @@ var embedded embed.FS
 
 // Files are the schema's files, in the order envgen schema prints them: from
 // the whole of envgen.cue down to its scalar types.
-var Files = []string{"service.cue", "settings.cue", "build.cue", "pods.cue", "network.cue", "ci.cue", "resolved.cue", "types.cue"}
+var Files = []string{"service.cue", "settings.cue", "build.cue", "pins.cue", "pods.cue", "network.cue", "ci.cue", "resolved.cue", "types.cue"}
 
 // Dir is the directory the schema's positions are reported in
 // (schema/pods.cue:12:3), as the files are in envgen's repository.
