@@ -38,6 +38,9 @@ type Options struct {
 	Image string
 	// Cache is where the layer cache lives in the registry.
 	Cache CacheScope
+	// Provenance, when set, has BuildKit attach SLSA provenance (v1,
+	// mode=max) to the image, naming the builder and the source.
+	Provenance *Provenance
 	// Output receives the build's progress, one line per event.
 	Output io.Writer
 }
@@ -58,6 +61,26 @@ type Result struct {
 	ContextFiles int     `json:"contextFiles"`
 	ContextBytes int64   `json:"contextBytes"`
 	Seconds      float64 `json:"seconds"`
+}
+
+// Provenance is what a build's SLSA provenance says of where it came
+// from: the builder (the daemon, and the kind of builds it is for) and the
+// source (repository and commit).
+type Provenance struct {
+	BuilderID string `json:"builderId"`
+	Source    string `json:"source,omitempty"`
+	Revision  string `json:"revision,omitempty"`
+}
+
+// BuilderID names a daemon in provenance: its address and the kind of
+// builds it is for ("trusted" or "untrusted", as CheckTrust checked it).
+// BuildKit writes what the client says: the name is as good as the
+// registry's write permission on the repository the image is in.
+func BuilderID(address string, trusted bool) string {
+	if trusted {
+		return address + "#trusted"
+	}
+	return address + "#untrusted"
 }
 
 // Pinned is the built image by digest.
@@ -121,6 +144,15 @@ func Build(ctx context.Context, c *client.Client, bctx *Context, opts Options) (
 	}
 	for k, v := range opts.Args {
 		attrs["build-arg:"+k] = v
+	}
+	if p := opts.Provenance; p != nil {
+		attrs["attest:provenance"] = "mode=max,version=v1,builder-id=" + p.BuilderID
+		if p.Source != "" {
+			attrs["vcs:source"] = p.Source
+		}
+		if p.Revision != "" {
+			attrs["vcs:revision"] = p.Revision
+		}
 	}
 	var attachables []session.Attachable
 	if len(opts.Secrets) > 0 {

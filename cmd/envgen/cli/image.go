@@ -53,7 +53,7 @@ type imageJob struct {
 // prepareImage checks what a build of the environment's image needs
 // before anything slow starts: a daemon address, the build secrets'
 // values. dir is envgen.cue's directory.
-func prepareImage(command string, o imageOptions, dir string, service *model.Service, buildID string) (*imageJob, error) {
+func prepareImage(ctx context.Context, command string, o imageOptions, dir string, service *model.Service, buildID string) (*imageJob, error) {
 	b := service.Build
 	address := o.address()
 	if address == "" {
@@ -74,6 +74,11 @@ func prepareImage(command string, o imageOptions, dir string, service *model.Ser
 		address:    address,
 		repository: repository,
 		opts: imagebuild.Options{
+			Provenance: &imagebuild.Provenance{
+				BuilderID: imagebuild.BuilderID(address, o.trusted),
+				Source:    originURL(ctx, dir),
+				Revision:  headCommit(ctx, dir),
+			},
 			Source:   imagebuild.Source{Repo: dir, Context: b.ContextDir(), Dockerfile: b.DockerfilePath()},
 			Limits:   imagebuild.DefaultLimits,
 			Target:   b.Target,
@@ -245,7 +250,7 @@ func runImage(cmd *cobra.Command, args []string, opts imageOptions, kube kubeOpt
 	if buildID == "" {
 		buildID = randomBuildID()
 	}
-	job, err := prepareImage(cmd.CommandPath(), opts, filepath.Dir(path), service, buildID)
+	job, err := prepareImage(cmd.Context(), cmd.CommandPath(), opts, filepath.Dir(path), service, buildID)
 	if err != nil {
 		return err
 	}

@@ -222,7 +222,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		if opts.tag != "" {
 			return &usageError{command: "envgen run", err: errors.New("--tag: envgen.cue builds the image (build:), and the run tests the image it builds; --no-build runs a tag built elsewhere")}
 		}
-		if job, err = prepareImage(cmd.CommandPath(), opts.image, filepath.Dir(path), service, buildID); err != nil {
+		if job, err = prepareImage(cmd.Context(), cmd.CommandPath(), opts.image, filepath.Dir(path), service, buildID); err != nil {
 			return err
 		}
 	}

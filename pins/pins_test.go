@@ -1,0 +1,229 @@
+package pins
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"envgen.dev/envgen/compiler"
+)
+
+const (
+	commitA = "0123456789abcdef0123456789abcdef01234567"
+	commitB = "89abcdef0123456789abcdef0123456789abcdef"
+	trusted = "kube-pod://buildkitd-trusted-0?namespace=buildkit#trusted"
+)
+
+// testRegistry is go-containerregistry's registry behind basic auth
+// (user envgen, password secret) with credentials in a Docker config the
+// keychain finds, as docker login leaves them.
+func testRegistry(t *testing.T) string {
+	t.Helper()
+	handler := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "envgen" || pass != "secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+			return
+		}
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	login(t, host, "envgen", "secret")
+	return host
+}
+
+// login writes a Docker config with credentials for host.
+func login(t *testing.T, host, user, pass string) {
+	t.Helper()
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	config := `{"auths": {"` + host + `": {"auth": "` + auth + `"}}}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+}
+
+// pushBuilt pushes an image as BuildKit pushes one with attest:provenance:
+// an index of the image and an attestation manifest whose in-toto layer
+// is a SLSA v1 provenance of builder and commit. It returns the index's
+// digest.
+func pushBuilt(t *testing.T, ref, builder, commit string) string {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgDigest, _ := img.Digest()
+	statement, _ := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v0.1",
+		"predicateType": "https://slsa.dev/provenance/v1",
+		"subject":       []any{map[string]any{"name": "pkg:docker/x", "digest": map[string]string{"sha256": imgDigest.Hex}}},
+		"predicate": map[string]any{"runDetails": map[string]any{
+			"builder":  map[string]string{"id": builder},
+			"metadata": map[string]any{"buildkit_metadata": map[string]any{"vcs": map[string]string{"source": "https://gerrit.example.org/r/citoid", "revision": commit}}},
+		}},
+	})
+	att, err := mutate.Append(empty.Image, mutate.Addendum{
+		Layer:       static.NewLayer(statement, "application/vnd.in-toto+json"),
+		Annotations: map[string]string{predicateTypeKey: "https://slsa.dev/provenance/v1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
+			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
+			Annotations: map[string]string{referenceType: attestation, referenceDigest: imgDigest.String()},
+		}},
+	)
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(tag, idx, remote.WithAuth(basic)); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	return d.String()
+}
+
+var basic = &authn.Basic{Username: "envgen", Password: "secret"}
+
+func TestCheckReadsBuildKitsProvenance(t *testing.T) {
+	host := testRegistry(t)
+	repo := host + "/citoid"
+	ctx := context.Background()
+	good := pushBuilt(t, repo+":envgen-20261204T120000Z-main-7", trusted, commitA)
+	pr := pushBuilt(t, repo+":envgen-20261204T120000Z-pr-3", "kube-pod://buildkitd-0?namespace=buildkit#untrusted", commitA)
+	plain, _ := random.Image(64, 1)
+	plainRef, _ := name.NewTag(repo + ":plain")
+	if err := remote.Write(plainRef, plain, remote.WithAuth(basic)); err != nil {
+		t.Fatal(err)
+	}
+	plainDigest, _ := plain.Digest()
+
+	prov, err := Check(ctx, Candidate{Repository: repo, Digest: good, Commit: commitA}, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prov.BuilderID != trusted || prov.Revision != commitA || prov.Source != "https://gerrit.example.org/r/citoid" {
+		t.Errorf("provenance %+v", prov)
+	}
+	for _, tc := range []struct {
+		name   string
+		cand   Candidate
+		policy Policy
+		want   string
+	}{
+		{"a pull request's image", Candidate{Repository: repo, Digest: pr, Commit: commitA}, Policy{}, "not by a daemon for trusted builds"},
+		{"another commit", Candidate{Repository: repo, Digest: good, Commit: commitB}, Policy{}, "was built from " + commitA + ", not from commit " + commitB},
+		{"another builder", Candidate{Repository: repo, Digest: good, Commit: commitA}, Policy{Builder: "other#trusted"}, `not "other#trusted"`},
+		{"another source", Candidate{Repository: repo, Digest: good, Commit: commitA}, Policy{Source: "https://elsewhere"}, `not from "https://elsewhere"`},
+		{"no provenance", Candidate{Repository: repo, Digest: plainDigest.String(), Commit: commitA}, Policy{}, "no provenance: a single image"},
+		{"not in the registry", Candidate{Repository: repo, Digest: "sha256:" + strings.Repeat("0", 64), Commit: commitA}, Policy{}, "not in the registry (404)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Check(ctx, tc.cand, tc.policy)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want …%s…", err, tc.want)
+			}
+		})
+	}
+}
+
+// A registry that refuses envgen's credentials, or does not answer in
+// time, is named with what to do, within the bound.
+func TestRegistryFailuresAreClear(t *testing.T) {
+	host := testRegistry(t)
+	login(t, host, "envgen", "wrong")
+	_, err := Resolve(context.Background(), host+"/citoid:1.0")
+	if err == nil || !strings.Contains(err.Error(), "refused envgen's credentials (401)") {
+		t.Errorf("wrong password: %v", err)
+	}
+
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	defer func(d time.Duration) { RequestTimeout = d }(RequestTimeout)
+	RequestTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err = Resolve(context.Background(), strings.TrimPrefix(slow.URL, "http://")+"/citoid:1.0")
+	var rerr *RegistryError
+	if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "did not answer within 300ms") {
+		t.Errorf("slow registry: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %s", took)
+	}
+}
+
+func TestLockFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	l := &Lock{}
+	l.Set("production", "digest", "sha256:"+strings.Repeat("a", 64), compiler.PinSource{From: "r/citoid:envgen-x", Commit: commitA, Build: "main-7", Builder: trusted})
+	l.Set("production", `containers."mesh-proxy".digest`, "sha256:"+strings.Repeat("b", 64), compiler.PinSource{From: "r/envoy:1.31"})
+	l.Set("ci", `ci.services.db.digest`, "sha256:"+strings.Repeat("c", 64), compiler.PinSource{From: "r/postgres:16"})
+	if err := l.Write(dir, "citoid"); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(filepath.Join(dir, FileName))
+	back, err := ReadLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Write(dir, "citoid"); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if string(first) != string(second) {
+		t.Errorf("not deterministic:\n%s\n---\n%s", first, second)
+	}
+	for _, want := range []string{"// Code generated by envgen", "package citoid", `containers: "mesh-proxy": digest: "sha256:bbbb`, `ci: services: db: digest:`, `"containers.\"mesh-proxy\".digest": from: "r/envoy:1.31"`} {
+		if !strings.Contains(string(first), want) {
+			t.Errorf("missing %q in:\n%s", want, first)
+		}
+	}
+	// The compiler reads it as part of envgen.cue's package.
+	src := "package citoid\nname: \"citoid\"\nimage: \"r/citoid\"\ntag: \"1\"\ncontainers: \"mesh-proxy\": {kind: \"proxy\", image: \"r/envoy\", tag: \"1.31\"}\nci: {command: [\"t\"], services: db: {image: \"r/postgres\", tag: \"16\"}}\n"
+	p, err := compiler.CompileSources([]compiler.Source{{Name: "envgen.cue", Data: []byte(src)}, {Name: FileName, Data: first}}, compiler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := p.Environment("production")
+	if s.Digest != "sha256:"+strings.Repeat("a", 64) || s.Containers["mesh-proxy"].Digest != "sha256:"+strings.Repeat("b", 64) {
+		t.Errorf("production %s %+v", s.Digest, s.Containers)
+	}
+	c, _ := p.Environment("ci")
+	if c.CI.Services["db"].Digest != "sha256:"+strings.Repeat("c", 64) {
+		t.Errorf("ci %+v", c.CI.Services)
+	}
+}

@@ -1,0 +1,87 @@
+package pins
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"envgen.dev/envgen/compiler"
+)
+
+// Candidate is an image to promote and what is known of it.
+type Candidate struct {
+	Repository string
+	Digest     string
+	// Tag is the build tag it was pushed under ("" when it was given by
+	// digest alone): pinned.from names it.
+	Tag string
+	// Commit is the commit it must have been built from.
+	Commit string
+	// Build is the run that tested it (a report's build id), if one did.
+	Build string
+}
+
+// Ref is the candidate as pinned.from names it.
+func (c Candidate) Ref() string {
+	if c.Tag != "" {
+		return c.Repository + ":" + c.Tag
+	}
+	return c.Repository + "@" + c.Digest
+}
+
+// Policy is what a promotion requires of an image's provenance.
+type Policy struct {
+	// Builder is the builder the provenance must name; "" takes any
+	// daemon for trusted builds (a builder id ending in #trusted).
+	Builder string
+	// Source, if set, is the repository the provenance must name.
+	Source string
+}
+
+// PromoteError is a candidate that may not be promoted: the command's
+// input is wrong (exit 1), the registry and provenance said why.
+type PromoteError struct{ Reason string }
+
+func (e *PromoteError) Error() string { return e.Reason }
+
+// Check checks a candidate before it is promoted: it is in the registry,
+// its SLSA provenance names a trusted builder (or policy.Builder), the
+// commit, and the source where the policy asks for one.
+func Check(ctx context.Context, c Candidate, policy Policy) (*Provenance, error) {
+	if err := Exists(ctx, c.Repository, c.Digest); err != nil {
+		return nil, err
+	}
+	prov, err := ReadProvenance(ctx, c.Repository, c.Digest)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case policy.Builder != "" && prov.BuilderID != policy.Builder:
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built by %q, not %q", c.Ref(), prov.BuilderID, policy.Builder)}
+	case policy.Builder == "" && !strings.HasSuffix(prov.BuilderID, "#trusted"):
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built by %q, not by a daemon for trusted builds (envgen image --trusted): a pull request's image is never promoted", c.Ref(), prov.BuilderID)}
+	case c.Commit == "":
+		return nil, &PromoteError{Reason: "no commit to check the image's provenance against: give --commit, or a --report that names one"}
+	case prov.Revision != c.Commit:
+		revision := prov.Revision
+		if revision == "" {
+			revision = "no commit"
+		}
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built from %s, not from commit %s", c.Ref(), revision, c.Commit)}
+	case policy.Source != "" && prov.Source != policy.Source:
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built from %q, not from %q", c.Ref(), prov.Source, policy.Source)}
+	}
+	return prov, nil
+}
+
+// Promote pins the candidate as the service's image in each environment.
+func (l *Lock) Promote(envs []string, c Candidate, prov *Provenance) {
+	for _, env := range envs {
+		l.Set(env, "digest", c.Digest, compiler.PinSource{From: c.Ref(), Commit: c.Commit, Build: c.Build, Builder: prov.BuilderID})
+	}
+}
+
+// Promoted says whether a pin is a promotion (made by envgen promote,
+// which envgen lock leaves alone) rather than a tag resolved by envgen
+// lock.
+func Promoted(s compiler.PinSource) bool { return s.Commit != "" }
