@@ -36,6 +36,9 @@ type Explanation struct {
 	// it, says that envgen run and envgen image run the image they build
 	// instead, and where the build is described.
 	Built string `json:"built,omitempty"`
+	// Pinned says where a digest that envgen.lock.cue pins came from: the
+	// image it was read from, the commit and run of a promotion.
+	Pinned string `json:"pinned,omitempty"`
 }
 
 // Source is one envgen.cue field behind a value.
@@ -90,6 +93,12 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 	// names one, the version (tag or digest) likewise: a stage's tag
 	// before ci.tag before tag.
 	all := len(fields) > 0 && strings.HasSuffix(fields[0], "image")
+	// The value says which of tag and digest is in effect: a later layer's
+	// digest (envgen.lock.cue's, say) drops every tag below it.
+	byDigest := false
+	if ref, ok := value.(string); ok {
+		byDigest = strings.Contains(ref, "@sha256:")
+	}
 	found := map[string]bool{}
 	for _, f := range fields {
 		part := "version"
@@ -97,6 +106,9 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 			part = "repository"
 		}
 		if all && found[part] {
+			continue
+		}
+		if all && (byDigest && strings.HasSuffix(f, "tag") || !byDigest && strings.HasSuffix(f, "digest")) {
 			continue
 		}
 		if c := project.Sources().Contributions(scope, f); len(c) > 0 {
@@ -109,6 +121,11 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 	}
 	if all {
 		e.Built = builtInstead(project, scope, value)
+	}
+	for _, src := range e.Sources {
+		if last := src.Contributions[len(src.Contributions)-1]; strings.HasPrefix(last.Layer, "pinned for ") {
+			e.Pinned = pinnedFrom(project, strings.TrimPrefix(last.Layer, "pinned for "), src.Field)
+		}
 	}
 	if len(e.Sources) == 0 {
 		e.Default = why
@@ -133,6 +150,28 @@ func builtInstead(project *compiler.Project, scope string, value any) string {
 	}
 	return fmt.Sprintf("envgen run and envgen image build this image from the repository (build: at %s; %s, target %s) and run it by the digest they built instead",
 		project.Sources().Where(scope, "build"), svc.Build.DockerfilePath(), target)
+}
+
+// pinnedFrom says where envgen.lock.cue's pin of field in env came from.
+func pinnedFrom(project *compiler.Project, env, field string) string {
+	src, ok := project.Pinned[env][field]
+	if !ok {
+		return ""
+	}
+	out := "pinned from " + src.From
+	if src.Commit != "" {
+		out += ", built from commit " + src.Commit
+	}
+	if src.Builder != "" {
+		out += " by " + src.Builder
+	}
+	if src.Build != "" {
+		out += ", tested by run " + src.Build
+	}
+	if src.Commit != "" {
+		return out + " (envgen promote)"
+	}
+	return out + " (envgen lock)"
 }
 
 func findObject(objs []map[string]any, ref string) map[string]any {
@@ -262,6 +301,9 @@ func (e *Explanation) Text() string {
 	}
 	if e.Built != "" {
 		fmt.Fprintf(&b, "  %s\n", e.Built)
+	}
+	if e.Pinned != "" {
+		fmt.Fprintf(&b, "  %s\n", e.Pinned)
 	}
 	for _, s := range e.Sources {
 		fmt.Fprintf(&b, "  from %s:\n", s.Field)

@@ -2,11 +2,7 @@ package pins
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,18 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/registrytest"
 )
 
 const (
@@ -35,84 +21,32 @@ const (
 	trusted = "kube-pod://buildkitd-trusted-0?namespace=buildkit#trusted"
 )
 
-// testRegistry is go-containerregistry's registry behind basic auth
-// (user envgen, password secret) with credentials in a Docker config the
-// keychain finds, as docker login leaves them.
+// testRegistry is a registry behind basic auth with credentials in a
+// Docker config the keychain finds, as docker login leaves them.
 func testRegistry(t *testing.T) string {
 	t.Helper()
-	handler := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if user, pass, ok := r.BasicAuth(); !ok || user != "envgen" || pass != "secret" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
-			return
-		}
-		handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	login(t, host, "envgen", "secret")
+	host := registrytest.Start(t, true)
+	login(t, host, registrytest.User, registrytest.Password)
 	return host
 }
 
-// login writes a Docker config with credentials for host.
 func login(t *testing.T, host, user, pass string) {
 	t.Helper()
 	dir := t.TempDir()
-	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-	config := `{"auths": {"` + host + `": {"auth": "` + auth + `"}}}`
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o600); err != nil {
+	if err := registrytest.DockerConfig(dir, host, user, pass); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
 }
 
-// pushBuilt pushes an image as BuildKit pushes one with attest:provenance:
-// an index of the image and an attestation manifest whose in-toto layer
-// is a SLSA v1 provenance of builder and commit. It returns the index's
-// digest.
 func pushBuilt(t *testing.T, ref, builder, commit string) string {
 	t.Helper()
-	img, err := random.Image(256, 1)
+	d, err := registrytest.PushBuilt(ref, builder, commit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgDigest, _ := img.Digest()
-	statement, _ := json.Marshal(map[string]any{
-		"_type":         "https://in-toto.io/Statement/v0.1",
-		"predicateType": "https://slsa.dev/provenance/v1",
-		"subject":       []any{map[string]any{"name": "pkg:docker/x", "digest": map[string]string{"sha256": imgDigest.Hex}}},
-		"predicate": map[string]any{"runDetails": map[string]any{
-			"builder":  map[string]string{"id": builder},
-			"metadata": map[string]any{"buildkit_metadata": map[string]any{"vcs": map[string]string{"source": "https://gerrit.example.org/r/citoid", "revision": commit}}},
-		}},
-	})
-	att, err := mutate.Append(empty.Image, mutate.Addendum{
-		Layer:       static.NewLayer(statement, "application/vnd.in-toto+json"),
-		Annotations: map[string]string{predicateTypeKey: "https://slsa.dev/provenance/v1"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
-		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
-			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
-			Annotations: map[string]string{referenceType: attestation, referenceDigest: imgDigest.String()},
-		}},
-	)
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(tag, idx, remote.WithAuth(basic)); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := idx.Digest()
-	return d.String()
+	return d
 }
-
-var basic = &authn.Basic{Username: "envgen", Password: "secret"}
 
 func TestCheckReadsBuildKitsProvenance(t *testing.T) {
 	host := testRegistry(t)
@@ -120,12 +54,10 @@ func TestCheckReadsBuildKitsProvenance(t *testing.T) {
 	ctx := context.Background()
 	good := pushBuilt(t, repo+":envgen-20261204T120000Z-main-7", trusted, commitA)
 	pr := pushBuilt(t, repo+":envgen-20261204T120000Z-pr-3", "kube-pod://buildkitd-0?namespace=buildkit#untrusted", commitA)
-	plain, _ := random.Image(64, 1)
-	plainRef, _ := name.NewTag(repo + ":plain")
-	if err := remote.Write(plainRef, plain, remote.WithAuth(basic)); err != nil {
+	plainDigest, err := registrytest.PushRandom(repo + ":plain")
+	if err != nil {
 		t.Fatal(err)
 	}
-	plainDigest, _ := plain.Digest()
 
 	prov, err := Check(ctx, Candidate{Repository: repo, Digest: good, Commit: commitA}, Policy{})
 	if err != nil {
@@ -144,7 +76,7 @@ func TestCheckReadsBuildKitsProvenance(t *testing.T) {
 		{"another commit", Candidate{Repository: repo, Digest: good, Commit: commitB}, Policy{}, "was built from " + commitA + ", not from commit " + commitB},
 		{"another builder", Candidate{Repository: repo, Digest: good, Commit: commitA}, Policy{Builder: "other#trusted"}, `not "other#trusted"`},
 		{"another source", Candidate{Repository: repo, Digest: good, Commit: commitA}, Policy{Source: "https://elsewhere"}, `not from "https://elsewhere"`},
-		{"no provenance", Candidate{Repository: repo, Digest: plainDigest.String(), Commit: commitA}, Policy{}, "no provenance: a single image"},
+		{"no provenance", Candidate{Repository: repo, Digest: plainDigest, Commit: commitA}, Policy{}, "no provenance: a single image"},
 		{"not in the registry", Candidate{Repository: repo, Digest: "sha256:" + strings.Repeat("0", 64), Commit: commitA}, Policy{}, "not in the registry (404)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"envgen.dev/envgen/cmd/envgen/cli"
+	"envgen.dev/envgen/internal/registrytest"
 )
 
 func TestMain(m *testing.M) {
@@ -34,7 +35,10 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("ENVGEN_UPDATE") != "",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"genfile": genfile,
+			"genfile":   genfile,
+			"registry":  startRegistry,
+			"pushimage": pushImage,
+			"envsubst":  envsubst,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("EXAMPLES", examples)
@@ -81,4 +85,58 @@ func genfile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[1])), 0o755))
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), data, 0o644))
+}
+
+// scriptT lets registrytest serve a registry for as long as a script runs.
+type scriptT struct{ ts *testscript.TestScript }
+
+func (s scriptT) Helper()           {}
+func (s scriptT) Fatal(args ...any) { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
+func (s scriptT) Cleanup(f func())  { s.ts.Defer(f) }
+
+// startRegistry serves an OCI registry (go-containerregistry's) for the
+// script, at $REGISTRY.
+//
+//	registry
+func startRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: registry")
+	}
+	ts.Setenv("REGISTRY", registrytest.Start(scriptT{ts}, false))
+}
+
+// pushImage pushes an image and puts its digest into a variable:
+//
+//	pushimage built VAR REF BUILDER COMMIT   as BuildKit pushes it, with a SLSA provenance
+//	pushimage random VAR REF                 a single image, no provenance
+func pushImage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: pushimage built|random VAR REF [BUILDER COMMIT]")
+	}
+	var digest string
+	var err error
+	switch {
+	case args[0] == "built" && len(args) == 5:
+		digest, err = registrytest.PushBuilt(args[2], args[3], args[4])
+	case args[0] == "random" && len(args) == 3:
+		digest, err = registrytest.PushRandom(args[2])
+	default:
+		ts.Fatalf("usage: pushimage built|random VAR REF [BUILDER COMMIT]")
+	}
+	ts.Check(err)
+	ts.Setenv(args[1], digest)
+}
+
+// envsubst replaces $VARIABLE in files with the script's variables.
+//
+//	envsubst FILE...
+func envsubst(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: envsubst FILE...")
+	}
+	for _, f := range args {
+		data, err := os.ReadFile(ts.MkAbs(f))
+		ts.Check(err)
+		ts.Check(os.WriteFile(ts.MkAbs(f), []byte(os.Expand(string(data), ts.Getenv)), 0o644))
+	}
 }

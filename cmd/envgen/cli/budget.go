@@ -32,7 +32,7 @@ func (e *budgetError) Error() string { return e.what }
 
 // clusterCommands talk to a cluster and clean up after themselves when
 // interrupted; they are neither cut short by a signal nor budgeted here.
-var clusterCommands = map[string]bool{"run": true, "gc": true, "image": true}
+var clusterCommands = map[string]bool{"run": true, "gc": true, "image": true, "promote": true, "lock": true}
 
 func addBudgetFlags(root *cobra.Command) {
 	root.PersistentFlags().Duration("max-time", defaultMaxTime, "stop with exit 1 when evaluating envgen.cue takes longer (not run or gc)")

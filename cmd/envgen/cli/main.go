@@ -174,6 +174,8 @@ environment only what differs — into Kubernetes manifests.
   envgen explain          where a generated field comes from in envgen.cue
   envgen diff --from REV   what a change does to every environment
   envgen image             build the service's image with BuildKit, print its digest
+  envgen promote           pin an image that was built and tested, by digest (envgen.lock.cue)
+  envgen lock              pin the tags staging and production use to their digests
   envgen run               build the image, then run the ci build on a cluster
   envgen gc                delete expired build namespaces
   envgen rbac              print the RBAC that run and gc need
@@ -188,7 +190,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 	}
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 
