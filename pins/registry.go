@@ -124,3 +124,36 @@ func Tag(ctx context.Context, repository, digest, tag string) error {
 	}
 	return nil
 }
+
+// PlatformImage is the image a node runs of repository@digest: the digest
+// itself for a single image, the first image for a platform of an index
+// (not an attestation). Two builds of the same code make two indexes
+// (their provenance differs) of one image, and a node that has the image
+// may report it by either.
+func PlatformImage(ctx context.Context, repository, digest string) (string, error) {
+	ref, err := name.NewDigest(repository + "@" + digest)
+	if err != nil {
+		return "", err
+	}
+	desc, err := get(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	if !desc.MediaType.IsIndex() {
+		return digest, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return "", err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	for _, d := range m.Manifests {
+		if d.MediaType.IsImage() && d.Platform != nil && d.Platform.OS != "unknown" {
+			return d.Digest.String(), nil
+		}
+	}
+	return "", &RegistryError{Ref: ref.String(), Reason: "an index without an image for a platform"}
+}

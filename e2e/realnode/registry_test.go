@@ -166,3 +166,36 @@ func fileInLayer(t *testing.T, l v1.Layer, path string) (string, bool) {
 		}
 	}
 }
+
+// platformImage is the digest of the image (not the attestation) in the
+// index ref names: what a node runs.
+func platformImage(t *testing.T, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range m.Manifests {
+		if d.Platform != nil && d.Platform.OS == "linux" {
+			return d.Digest.String()
+		}
+	}
+	t.Fatalf("%s: no linux image in %+v", ref, m.Manifests)
+	return ""
+}
+
+// registryRepoOf is a reference without its tag.
+func registryRepoOf(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
+}

@@ -20,6 +20,7 @@ import (
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/model"
+	"envgen.dev/envgen/pins"
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/runner"
 )
@@ -258,6 +259,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	}
 	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
 		Prepare:       prepare,
+		SameImage:     sameImage,
 		Service:       result.Project.Name,
 		BuildID:       buildID,
 		Objects:       objects,
@@ -417,4 +419,23 @@ func buildAndPin(ctx context.Context, job *imageJob, cluster *rest.Config, path 
 		Image: res.Image, Digest: res.Digest, Steps: res.Steps, Cached: res.Cached,
 		ContextFiles: res.ContextFiles, ContextBytes: res.ContextBytes, Seconds: res.Seconds,
 	}, objects, started, nil
+}
+
+// sameImage says whether the image a node ran (imageID, repository@digest)
+// is the one built: the same image in the built index, as the registry
+// has them.
+func sameImage(ctx context.Context, imageID, built string) (bool, error) {
+	repo, ran, ok := strings.Cut(imageID, "@")
+	if !ok {
+		return false, nil
+	}
+	a, err := pins.PlatformImage(ctx, repo, ran)
+	if err != nil {
+		return false, err
+	}
+	b, err := pins.PlatformImage(ctx, repo, built)
+	if err != nil {
+		return false, err
+	}
+	return a == b, nil
 }
