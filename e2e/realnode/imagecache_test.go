@@ -1,6 +1,8 @@
 package realnode
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,4 +221,63 @@ func TestRegistryCacheServesAnotherDaemon(t *testing.T) {
 	if !strings.Contains(other, ": 4 of 4 steps from the cache") {
 		t.Errorf("second daemon, empty cache: %s; want every step from the registry cache", other)
 	}
+}
+
+// The release flow, from a pull request to production: the pull
+// request's run passes (its report names the commit); after merge the
+// production stage is built on the trusted daemon; envgen promote checks
+// BuildKit's own provenance and the report and pins it; envgen generate
+// puts exactly that digest into the production overlay. The pull
+// request's image, and an image of another commit, are refused.
+func TestPromoteTheTestedImage(t *testing.T) {
+	untrusted := daemon(t, "buildkitd")
+	trusted := daemon(t, "buildkitd-trusted", "--trusted")
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
+	dir := repo(t, "img-promote", `target: "production"`, `command: ["cat", "/app/baked.txt"]`, map[string]string{
+		"Dockerfile":  strings.Replace(layeredDockerfile(), "echo base layer", "echo base layer "+stamp, 1),
+		"src/app.txt": "promote " + stamp + "\n",
+	})
+	writeFile(t, dir, readFile(t, dir)+"environments: ci: build: target: \"test\"\n")
+	commit := gitCommitAll(t, dir)
+	report := filepath.Join(t.TempDir(), "report.json")
+
+	e2ekit.WantCode(t, run(t, "run", "--buildkit", untrusted, "--build-id", "pr-12", "--report", report, dir), 0)
+	pr := readReport(t, report)
+	img := run(t, "image", "--env", "production", "--trusted", "--buildkit", trusted, "--build-id", "main-12", dir)
+	e2ekit.WantCode(t, img, 0)
+	image := strings.TrimSpace(img.Stdout)
+
+	// The pull request's image is never promoted.
+	refused := run(t, "promote", "--env", "production", "--image", registryRepoOf(pr.Image.Image)+"@"+pr.Image.Digest, "--report", report, dir)
+	e2ekit.WantCode(t, refused, 1)
+	e2ekit.WantContains(t, "stderr", refused.Stderr, "#untrusted\", not by a daemon for trusted builds")
+
+	promoted := run(t, "promote", "--env", "production", "--image", image, "--report", report, dir)
+	e2ekit.WantCode(t, promoted, 0)
+	e2ekit.WantContains(t, "stdout", promoted.Stdout, "built from "+commit+" by kube-pod://buildkitd-trusted-0?namespace=buildkit")
+	e2ekit.WantContains(t, "stdout", promoted.Stdout, "tested by run pr-12")
+	e2ekit.WantCode(t, run(t, "generate", "--allow-findings", dir), 0)
+	overlay, err := os.ReadFile(filepath.Join(dir, "deploy", "overlays", "production", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := image[strings.Index(image, "@")+1:]
+	if !strings.Contains(string(overlay), digest) {
+		t.Errorf("the production overlay does not pin %s:\n%s", digest, overlay)
+	}
+	staging, err := os.ReadFile(filepath.Join(dir, "deploy", "overlays", "staging", "kustomization.yaml"))
+	if err == nil && strings.Contains(string(staging), digest) {
+		t.Error("staging got production's promotion")
+	}
+
+	// A new commit: its image is not what the old commit's run tested.
+	if err := os.WriteFile(filepath.Join(dir, "src", "app.txt"), []byte("next "+stamp+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	next := gitCommitAll(t, dir)
+	img = run(t, "image", "--env", "production", "--trusted", "--buildkit", trusted, "--build-id", "main-13", dir)
+	e2ekit.WantCode(t, img, 0)
+	stale := run(t, "promote", "--env", "production", "--image", strings.TrimSpace(img.Stdout), "--report", report, dir)
+	e2ekit.WantCode(t, stale, 1)
+	e2ekit.WantContains(t, "stderr", stale.Stderr, "was built from "+next+", not from commit "+commit)
 }
