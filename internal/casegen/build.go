@@ -1,5 +1,7 @@
 package casegen
 
+import "fmt"
+
 // build writes an image build section: the top level says it whole, an
 // environment mostly picks another stage, as users write them. It does
 // not change the manifests (envgen run and envgen image read it), but it
@@ -51,4 +53,30 @@ func (g *gen) build(top bool) obj {
 		b["repository"] = "ci-registry.example.org/builds/" + g.name
 	}
 	return b
+}
+
+// pins writes what envgen promote and envgen lock write into
+// envgen.lock.cue (here in the one file): the service's image pinned by
+// digest in some environments — over their tag, their datacentres' too,
+// under a release's own version — and where each pin came from.
+func (g *gen) pins(envs obj) (pins, pinned obj) {
+	pins, pinned = obj{}, obj{}
+	candidates := []string{"staging", "production", "ci"}
+	for name := range envs {
+		candidates = append(candidates, name)
+	}
+	for _, env := range g.subset(candidates, true) {
+		if _, ok := pins[env]; ok {
+			continue
+		}
+		digest := fmt.Sprintf("sha256:%064x", g.r.Uint64())
+		pins[env] = obj{"digest": digest}
+		source := obj{"from": "registry.example.org/team/" + g.name + ":1.0"}
+		if g.chance(0.5) {
+			source = obj{"from": "registry.example.org/team/" + g.name + ":envgen-20261204T120000Z-main-1",
+				"commit": fmt.Sprintf("%040x", g.r.Uint64()), "build": "main-1", "builder": "kube-pod://buildkitd-trusted-0?namespace=buildkit#trusted"}
+		}
+		pinned[env] = obj{"digest": source}
+	}
+	return pins, pinned
 }

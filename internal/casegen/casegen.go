@@ -175,6 +175,9 @@ func (g *gen) service() obj {
 	if !g.jobsOnly && g.chance(0.3) {
 		s["releases"] = g.releases(s["environments"].(obj))
 	}
+	if g.chance(0.25) {
+		s["pins"], s["pinned"] = g.pins(s["environments"].(obj))
+	}
 	if g.chance(0.3) {
 		s["vet"] = obj{"off": obj{"EG004": "staging runs one replica on purpose"}}
 	}
