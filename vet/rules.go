@@ -246,6 +246,28 @@ var Rules = []Rule{{
 			c.report(env, "egress", "release %s may reach any destination: its main release only %s", s.Release, strings.Join(sorted.Keys(main.Egress), ", "))
 		}
 	},
+}, {
+	ID: "EG016", Severity: Warning, Scope: "prod-like",
+	SeverityIn: func(env string) Severity {
+		if Production(env) {
+			return Error
+		}
+		return Warning
+	},
+	Summary: "what production runs is pinned by digest: the image that was tested, not a tag that can move (an error in production, a warning in staging)",
+	Fix:     "envgen promote the tested image, or envgen lock the tags; both write envgen.lock.cue",
+	check: func(c *context, env string, s *model.Service) {
+		if s.Deploys() || len(s.Jobs) > 0 {
+			if s.Digest == "" {
+				c.report(env, "tag", "the service's image %s is named by tag %q", s.Image, s.Tag)
+			}
+		}
+		for _, name := range sorted.Keys(s.Containers) {
+			if ct := s.Containers[name]; ct.Image != "" && ct.Digest == "" {
+				c.report(env, "containers."+compiler.Label(name)+".tag", "container %s: %s is named by tag %q", name, ct.Image, ct.Tag)
+			}
+		}
+	},
 }}
 
 // invariantRule reports the invariants of envgen.cue's vet section.

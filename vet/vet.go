@@ -45,7 +45,9 @@ type Rule struct {
 	// Environments the rule applies to: "prod-like" (staging, production
 	// and those that extend them), "all", or "ci".
 	Scope string
-	check func(c *context, env string, s *model.Service)
+	// SeverityIn, if set, is the severity in an environment instead.
+	SeverityIn func(env string) Severity
+	check      func(c *context, env string, s *model.Service)
 }
 
 // Suppressed is a rule switched off in envgen.cue, with its reason, in
@@ -87,8 +89,12 @@ type context struct {
 }
 
 func (c *context) report(env, field, format string, args ...any) {
+	severity := c.rule.Severity
+	if c.rule.SeverityIn != nil {
+		severity = c.rule.SeverityIn(env)
+	}
 	c.findings = append(c.findings, Finding{
-		Rule: c.rule.ID, Severity: c.rule.Severity, Environment: env, Field: field,
+		Rule: c.rule.ID, Severity: severity, Environment: env, Field: field,
 		Position: c.project.Sources().Where(env, field), Message: fmt.Sprintf(format, args...), Fix: c.rule.Fix,
 	})
 }
@@ -151,7 +157,9 @@ func mergeAcrossEnvironments(findings []Finding) []Finding {
 	var out []Finding
 	index := map[string]int{}
 	for _, f := range findings {
-		key := f.Rule + "\x00" + f.Field + "\x00" + f.Position + "\x00" + f.Message
+		// Not across severities: a rule may be a warning in staging and
+		// an error in production.
+		key := f.Rule + "\x00" + string(f.Severity) + "\x00" + f.Field + "\x00" + f.Position + "\x00" + f.Message
 		if i, ok := index[key]; ok {
 			out[i].Environment += ", " + f.Environment
 			continue
