@@ -17,6 +17,25 @@ type PinSource struct {
 	Builder string `json:"builder,omitempty"`
 }
 
+// String says where a pin came from, for people: the image, and for a
+// promotion the commit, builder and run.
+func (s PinSource) String() string {
+	out := "pinned from " + s.From
+	if s.Commit != "" {
+		out += ", built from commit " + s.Commit
+	}
+	if s.Builder != "" {
+		out += " by " + s.Builder
+	}
+	if s.Build != "" {
+		out += ", tested by run " + s.Build
+	}
+	if s.Commit != "" {
+		return out + " (envgen promote)"
+	}
+	return out + " (envgen lock)"
+}
+
 // checkPins checks that pins and pinned name environments envgen.cue has,
 // and returns pinned decoded.
 func (c *compilation) checkPins(top cue.Value, names []string, skip bool) (map[string]map[string]PinSource, error) {

@@ -154,24 +154,10 @@ func builtInstead(project *compiler.Project, scope string, value any) string {
 
 // pinnedFrom says where envgen.lock.cue's pin of field in env came from.
 func pinnedFrom(project *compiler.Project, env, field string) string {
-	src, ok := project.Pinned[env][field]
-	if !ok {
-		return ""
+	if src, ok := project.Pinned[env][field]; ok {
+		return src.String()
 	}
-	out := "pinned from " + src.From
-	if src.Commit != "" {
-		out += ", built from commit " + src.Commit
-	}
-	if src.Builder != "" {
-		out += " by " + src.Builder
-	}
-	if src.Build != "" {
-		out += ", tested by run " + src.Build
-	}
-	if src.Commit != "" {
-		return out + " (envgen promote)"
-	}
-	return out + " (envgen lock)"
+	return ""
 }
 
 func findObject(objs []map[string]any, ref string) map[string]any {

@@ -41,8 +41,9 @@ func extendsOf(p *compiler.Project, env string) string {
 	return ""
 }
 
-// chain is env and the environments it extends, env first.
-func chain(p *compiler.Project, env string) []string {
+// Chain is env and the environments it extends, env first: where a pin
+// that covers env may be.
+func Chain(p *compiler.Project, env string) []string {
 	var out []string
 	for current := env; current != "" && !slices.Contains(out, current); current = extendsOf(p, current) {
 		out = append(out, current)
@@ -111,7 +112,7 @@ func (l *Lock) Relock(ctx context.Context, p *compiler.Project, envs []string, t
 	var drift []Drift
 	wanted := map[[2]string]bool{}
 	for _, t := range tagged {
-		if covered(next, chain(p, t.Env), t.Field) {
+		if covered(next, Chain(p, t.Env), t.Field) {
 			continue
 		}
 		wanted[[2]string{t.Env, t.Field}] = true

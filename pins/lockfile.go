@@ -174,3 +174,16 @@ func Package(envgenCue string) (string, error) {
 	}
 	return f.PackageName(), nil
 }
+
+// SourceOf says where the pin of digest came from, in the first of
+// envs (an environment and those it extends, itself first) that pins it.
+func (l *Lock) SourceOf(envs []string, digest string) (compiler.PinSource, bool) {
+	for _, env := range envs {
+		for _, field := range sorted.Keys(l.Pins[env]) {
+			if l.Pins[env][field] == digest {
+				return l.Pinned[env][field], true
+			}
+		}
+	}
+	return compiler.PinSource{}, false
+}

@@ -24,6 +24,8 @@ type Change struct {
 	Path string `json:"path,omitempty"`
 	Old  any    `json:"old,omitempty"`
 	New  any    `json:"new,omitempty"`
+	// Note says more of the new value: where a pinned digest came from.
+	Note string `json:"note,omitempty"`
 }
 
 // Objects compares the objects of one environment before and after.
@@ -208,6 +210,9 @@ func Text(w io.Writer, changes []Change) {
 			fmt.Fprintf(w, "    - %s: %s\n", c.Path, show(c.Old))
 		default:
 			fmt.Fprintf(w, "    ~ %s: %s → %s\n", c.Path, show(c.Old), show(c.New))
+		}
+		if c.Note != "" {
+			fmt.Fprintf(w, "      (%s)\n", c.Note)
 		}
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/pins"
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/semdiff"
 )
@@ -99,6 +102,9 @@ func runDiff(cmd *cobra.Command, args []string, opts diffOptions) error {
 		}
 		changes = append(changes, semdiff.Objects(env, before, after)...)
 	}
+	if err := notePins(current, filepath.Dir(input), changes); err != nil {
+		return err
+	}
 	out := cmd.OutOrStdout()
 	if opts.output == "json" {
 		if changes == nil {
@@ -141,4 +147,28 @@ func renderedMaps(r *pipeline.Result, env string) ([]map[string]any, error) {
 		return nil, err
 	}
 	return built.Objects, nil
+}
+
+// notePins says, of each image that became a pinned digest, where
+// envgen.lock.cue's pin came from: the tag, or the build and run of a
+// promotion.
+func notePins(current *pipeline.Result, dir string, changes []semdiff.Change) error {
+	lock, err := pins.ReadLock(dir)
+	if err != nil {
+		return err
+	}
+	for i, c := range changes {
+		ref, ok := c.New.(string)
+		if !ok || !strings.HasSuffix(c.Path, "image") {
+			continue
+		}
+		_, digest, ok := strings.Cut(ref, "@")
+		if !ok {
+			continue
+		}
+		if src, ok := lock.SourceOf(pins.Chain(current.Project, c.Environment), digest); ok {
+			changes[i].Note = src.String()
+		}
+	}
+	return nil
 }
