@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"envgen.dev/envgen/internal/e2ekit"
 	"envgen.dev/envgen/runner"
@@ -87,5 +88,97 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		if err == nil || !strings.Contains(out, check.want) {
 			t.Errorf("kubectl %v as envgen: %v\n%s\nwant refused: %q", check.args, err, out, check.want)
 		}
+	}
+}
+
+// TestBuildsStayInTheirBox: what a pull request's envgen.cue could ask for
+// through objects and patches, sent as the CI account itself into a build
+// namespace of its own, is refused by the API server (the box policy
+// envgen rbac prints), whatever envgen checks first; an ordinary build Pod
+// is not.
+func TestBuildsStayInTheirBox(t *testing.T) {
+	kubeconfig := e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins-box", "envgen")
+	dir := t.TempDir()
+	apply := func(name, manifest string) (string, error) {
+		file := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return kubectlAs(kubeconfig, "apply", "--dry-run=server", "-f", file)
+	}
+	namespace := func(name, level string) string {
+		return `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ` + name + `
+  labels: {app.kubernetes.io/managed-by: envgen, pod-security.kubernetes.io/enforce: ` + level + `}
+`
+	}
+	// The policy loads asynchronously: wait until it refuses a privileged
+	// build namespace.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := apply("privileged", namespace("box-privileged", "privileged"))
+		if err != nil && strings.Contains(out, "a build namespace enforces Pod Security restricted") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a privileged build namespace was not refused 30s after kubectl apply: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out, err := apply("baseline", namespace("box-baseline", "baseline")); err == nil || !strings.Contains(out, "enforces Pod Security restricted") {
+		t.Errorf("a baseline build namespace: %v\n%s", err, out)
+	}
+	// A real build namespace to try the rest in.
+	file := filepath.Join(dir, "ns.yaml")
+	if err := os.WriteFile(file, []byte(namespace("box-build", "restricted")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectlAs(kubeconfig, "apply", "-f", file); err != nil {
+		t.Fatalf("the CI account cannot create a restricted build namespace: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", "box-build", "--wait=false") })
+
+	pod := func(extra string) string {
+		return `apiVersion: v1
+kind: Pod
+metadata: {name: probe, namespace: box-build}
+spec:
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: registry.example.org/x:1
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+` + extra
+	}
+	if out, err := apply("pod", pod("")); err != nil {
+		t.Fatalf("an ordinary build Pod is refused: %v\n%s", err, out)
+	}
+	for _, tc := range []struct{ name, manifest, want string }{
+		{"nodeName", pod("  nodeName: some-node\n"), "no nodeName"},
+		{"priority", pod("  priorityClassName: system-node-critical\n"), "only the priority classes the platform allows"},
+		{"deadline", pod("  activeDeadlineSeconds: 999999\n"), "activeDeadlineSeconds is at most 86400"},
+		{"finalizer", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: box-build, finalizers: [example.org/hold]}\n", "no finalizers"},
+		{"nodeport", "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: box-build}\nspec: {type: NodePort, ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
+		{"externalips", "apiVersion: v1\nkind: Service\nmetadata: {name: eip, namespace: box-build}\nspec: {externalIPs: [10.0.0.1], ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
+		{"deployment-node", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: box-build}
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      nodeName: some-node
+      containers: [{name: c, image: registry.example.org/x:1}]
+`, "no nodeName"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := apply(tc.name, tc.manifest)
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Errorf("accepted, or refused for another reason: %v\n%s\nwant %q", err, out, tc.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package e2ekit
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,18 +27,34 @@ func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, name
 	t.Helper()
 	grant(t, c, envgen, namespace, name, []string{namespace}, rbacArgs...)
 	kubeconfig := TokenKubeconfig(t, c, namespace, name)
-	// kube-apiserver loads admission policies asynchronously.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := Kubectl(c, kubeconfig, "create", "namespace", "guard-probe", "--dry-run=server")
-		if err != nil && strings.Contains(out, "envgen may create and delete only") {
-			return kubeconfig
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the admission policy is not enforced 30s after kubectl apply: %v\n%s", err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// kube-apiserver loads admission policies asynchronously: wait until
+	// each refuses what only it refuses (the guard, a namespace not
+	// labelled as envgen's; the box, a build namespace that is not
+	// restricted).
+	dir := t.TempDir()
+	probes := []struct{ labels, want string }{
+		{`{pod-security.kubernetes.io/enforce: restricted}`, "envgen may create and delete only"},
+		{`{app.kubernetes.io/managed-by: envgen, pod-security.kubernetes.io/enforce: privileged}`, "enforces Pod Security restricted"},
 	}
+	for i, p := range probes {
+		file := filepath.Join(dir, fmt.Sprintf("probe-%d.yaml", i))
+		manifest := fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: policy-probe-%d, labels: %s}\n", i, p.labels)
+		if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := Kubectl(c, kubeconfig, "apply", "--dry-run=server", "-f", file)
+			if err != nil && strings.Contains(out, p.want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the admission policy is not enforced 30s after kubectl apply: %v\n%s", err, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return kubeconfig
 }
 
 // NamespacedKubeconfig makes the ServiceAccount saNamespace/name and the

@@ -19,6 +19,7 @@ type rbacOptions struct {
 	serviceAccount string
 	buildNamespace string
 	buildkit       []string
+	priority       []string
 }
 
 func newRBACCmd() *cobra.Command {
@@ -39,7 +40,15 @@ ServiceAccount CI runs envgen as:
     envgen, and change objects only inside them. kube-system and every other
     namespace stay out of its reach.
 
-Apply all four; 'kubectl auth can-i' shows RBAC only, so it still answers yes
+  - a second ValidatingAdmissionPolicy and binding, the box: what that
+    account may put into a build namespace whatever a pull request's
+    envgen.cue says (objects, patches). A namespace it creates enforces Pod
+    Security restricted; Services are ClusterIP without externalIPs; no
+    object gets finalizers; a Pod (or a Deployment's template) has no
+    nodeName and no priority class but those --priority-class allows; a
+    Pod's activeDeadlineSeconds is at most a day.
+
+Apply all six; 'kubectl auth can-i' shows RBAC only, so it still answers yes
 for "delete namespaces": the guard refuses the request itself.
 
 With --buildkit kube-pod://POD?namespace=NS (repeat per Pod) it adds a Role
@@ -81,12 +90,15 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 				runner.ClusterRoleBinding(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicy(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicyBinding(),
+				runner.BoxPolicy(opts.namespace, opts.serviceAccount, runner.BoxOptions{PriorityClasses: opts.priority}),
+				runner.BoxPolicyBinding(),
 			}, daemons...))
 		},
 	}
 	cmd.Flags().StringVar(&opts.namespace, "namespace", "default", "namespace of the ServiceAccount")
 	cmd.Flags().StringVar(&opts.serviceAccount, "service-account", "envgen", "the ServiceAccount CI runs envgen as")
 	cmd.Flags().StringVar(&opts.buildNamespace, "build-namespace", "", "print a Role for builds in this existing namespace only (envgen run --namespace)")
+	cmd.Flags().StringArrayVar(&opts.priority, "priority-class", nil, "a priority class a build's Pods may name (repeat; default: none)")
 	cmd.Flags().StringArrayVar(&opts.buildkit, "buildkit", nil, "also let the account reach this BuildKit daemon, kube-pod://POD?namespace=NS, by port-forward (repeat per Pod)")
 	return cmd
 }

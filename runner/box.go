@@ -1,0 +1,115 @@
+package runner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BoxName names the admission policy that keeps a build inside its box.
+const BoxName = "envgen-runner-box"
+
+// MaxBuildSeconds is the longest activeDeadlineSeconds the box lets a
+// build Pod have: ci.timeout's own bound, a day.
+const MaxBuildSeconds = 24 * 60 * 60
+
+// BoxOptions are what the platform allows a build beyond envgen's own
+// rules.
+type BoxOptions struct {
+	// PriorityClasses are the priority classes a build's Pods may name
+	// (none: no priority class at all).
+	PriorityClasses []string
+}
+
+// BoxPolicy is the second half of envgen rbac's admission: where
+// AdmissionPolicy confines the CI account to build namespaces, the box
+// says what it may put there, so that a pull request's envgen.cue —
+// objects, patches, fields envgen would refuse — cannot place it whatever
+// envgen itself checks:
+//
+//   - a namespace it creates enforces Pod Security "restricted" (never
+//     privileged or baseline, latest version);
+//   - a Service has no externalIPs (CVE-2020-8554) and is ClusterIP;
+//   - nothing gets finalizers (a namespace that never finishes deleting);
+//   - a Pod, or a Deployment's Pod template, has no nodeName (past the
+//     scheduler and the node's taints) and no priority class outside the
+//     platform's list (preempting another team's Pods); a Pod's
+//     activeDeadlineSeconds is at most a day.
+func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.ValidatingAdmissionPolicy {
+	fail := admissionv1.Fail
+	creating := "(request.operation == 'CREATE' || request.operation == 'UPDATE')"
+	allowed := "[]"
+	if len(o.PriorityClasses) > 0 {
+		quoted := make([]string, len(o.PriorityClasses))
+		for i, p := range o.PriorityClasses {
+			quoted[i] = strconv.Quote(p)
+		}
+		allowed = "[" + strings.Join(quoted, ", ") + "]"
+	}
+	podSpec := func(spec string) []admissionv1.Validation {
+		return []admissionv1.Validation{
+			{Expression: "!has(" + spec + ".nodeName)", Message: "a build's Pods go where the scheduler puts them: no nodeName"},
+			{Expression: "!has(" + spec + ".priorityClassName) || " + spec + ".priorityClassName in " + allowed,
+				Message: "a build's Pods may name only the priority classes the platform allows (envgen rbac --priority-class): " + allowed},
+		}
+	}
+	var validations []admissionv1.Validation
+	validations = append(validations,
+		admissionv1.Validation{
+			Expression: "request.resource.resource != 'namespaces' || request.operation != 'CREATE' || " +
+				"(has(object.metadata.labels) && object.metadata.labels['" + podSecurityEnforce + "'] == 'restricted' && " +
+				"(!('" + podSecurityVersion + "' in object.metadata.labels) || object.metadata.labels['" + podSecurityVersion + "'] == 'latest'))",
+			Message: "a build namespace enforces Pod Security restricted (latest), nothing weaker",
+		},
+		admissionv1.Validation{
+			Expression: "!" + creating + " || !has(object.metadata.finalizers) || size(object.metadata.finalizers) == 0",
+			Message:    "a build's objects have no finalizers: its namespace must always finish deleting",
+		},
+		admissionv1.Validation{
+			Expression: "request.resource.resource != 'services' || !" + creating + " || " +
+				"((!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0) && (!has(object.spec.type) || object.spec.type == 'ClusterIP'))",
+			Message: "a build's Services are ClusterIP, without externalIPs: nothing outside the cluster reaches a build",
+		},
+		admissionv1.Validation{
+			Expression: "request.resource.resource != 'pods' || request.operation != 'CREATE' || " +
+				"!has(object.spec.activeDeadlineSeconds) || object.spec.activeDeadlineSeconds <= " + strconv.Itoa(MaxBuildSeconds),
+			Message: fmt.Sprintf("a build Pod's activeDeadlineSeconds is at most %d (a day, ci.timeout's bound)", MaxBuildSeconds),
+		},
+	)
+	for _, v := range podSpec("object.spec") {
+		v.Expression = "request.resource.resource != 'pods' || request.operation != 'CREATE' || (" + v.Expression + ")"
+		validations = append(validations, v)
+	}
+	for _, v := range podSpec("object.spec.template.spec") {
+		v.Expression = "request.resource.resource != 'deployments' || !" + creating + " || (" + v.Expression + ")"
+		validations = append(validations, v)
+	}
+	return &admissionv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: BoxName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		Spec: admissionv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy:    &fail,
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: guardedResources},
+			MatchConditions: []admissionv1.MatchCondition{{
+				Name:       "envgen-service-account",
+				Expression: fmt.Sprintf("request.userInfo.username == 'system:serviceaccount:%s:%s'", namespace, serviceAccount),
+			}},
+			Validations: validations,
+		},
+	}
+}
+
+// BoxPolicyBinding puts BoxPolicy into force.
+func BoxPolicyBinding() *admissionv1.ValidatingAdmissionPolicyBinding {
+	return &admissionv1.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: BoxName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        BoxName,
+			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
+		},
+	}
+}
