@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // BoxName names the admission policy that keeps a build inside its box.
@@ -39,7 +38,6 @@ type BoxOptions struct {
 //     platform's list (preempting another team's Pods); a Pod's
 //     activeDeadlineSeconds is at most a day.
 func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.ValidatingAdmissionPolicy {
-	fail := admissionv1.Fail
 	creating := "(request.operation == 'CREATE' || request.operation == 'UPDATE')"
 	allowed := "[]"
 	if len(o.PriorityClasses) > 0 {
@@ -87,29 +85,10 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 		v.Expression = "request.resource.resource != 'deployments' || !" + creating + " || (" + v.Expression + ")"
 		validations = append(validations, v)
 	}
-	return &admissionv1.ValidatingAdmissionPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
-		ObjectMeta: metav1.ObjectMeta{Name: BoxName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
-		Spec: admissionv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy:    &fail,
-			MatchConstraints: &admissionv1.MatchResources{ResourceRules: guardedResources},
-			MatchConditions: []admissionv1.MatchCondition{{
-				Name:       "envgen-service-account",
-				Expression: fmt.Sprintf("request.userInfo.username == 'system:serviceaccount:%s:%s'", namespace, serviceAccount),
-			}},
-			Validations: validations,
-		},
-	}
+	return accountPolicy(BoxName, namespace, serviceAccount, validations)
 }
 
 // BoxPolicyBinding puts BoxPolicy into force.
 func BoxPolicyBinding() *admissionv1.ValidatingAdmissionPolicyBinding {
-	return &admissionv1.ValidatingAdmissionPolicyBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
-		ObjectMeta: metav1.ObjectMeta{Name: BoxName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
-		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        BoxName,
-			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
-		},
-	}
+	return policyBinding(BoxName)
 }

@@ -80,14 +80,30 @@ var guardedResources = []admissionv1.NamedRuleWithOperations{
 // kube-system and every other namespace are out of its reach whatever the
 // ClusterRole says.
 func AdmissionPolicy(namespace, serviceAccount string) *admissionv1.ValidatingAdmissionPolicy {
-	fail := admissionv1.Fail
 	label := fmt.Sprintf("'%s'", ManagedByLabel)
 	labelled := func(obj string) string {
 		return fmt.Sprintf("has(%[1]s.metadata.labels) && %[2]s in %[1]s.metadata.labels && %[1]s.metadata.labels[%[2]s] == '%[3]s'", obj, label, ManagedByValue)
 	}
+	return accountPolicy(RBACName, namespace, serviceAccount, []admissionv1.Validation{
+		{
+			Expression: "request.resource.resource != 'namespaces' || " +
+				"(request.operation == 'DELETE' ? " + labelled("oldObject") + " : " + labelled("object") + ")",
+			Message: fmt.Sprintf("envgen may create and delete only namespaces labelled %s=%s", ManagedByLabel, ManagedByValue),
+		},
+		{
+			Expression: "request.resource.resource == 'namespaces' || (namespaceObject != null && " + labelled("namespaceObject") + ")",
+			Message:    fmt.Sprintf("envgen may change objects only in namespaces labelled %s=%s (its build namespaces)", ManagedByLabel, ManagedByValue),
+		},
+	})
+}
+
+// accountPolicy is a policy of validations on what the ServiceAccount
+// namespace/serviceAccount does to the guarded resources, failing closed.
+func accountPolicy(name, namespace, serviceAccount string, validations []admissionv1.Validation) *admissionv1.ValidatingAdmissionPolicy {
+	fail := admissionv1.Fail
 	return &admissionv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
-		ObjectMeta: metav1.ObjectMeta{Name: RBACName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
 		Spec: admissionv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    &fail,
 			MatchConstraints: &admissionv1.MatchResources{ResourceRules: guardedResources},
@@ -95,31 +111,26 @@ func AdmissionPolicy(namespace, serviceAccount string) *admissionv1.ValidatingAd
 				Name:       "envgen-service-account",
 				Expression: fmt.Sprintf("request.userInfo.username == 'system:serviceaccount:%s:%s'", namespace, serviceAccount),
 			}},
-			Validations: []admissionv1.Validation{
-				{
-					Expression: "request.resource.resource != 'namespaces' || " +
-						"(request.operation == 'DELETE' ? " + labelled("oldObject") + " : " + labelled("object") + ")",
-					Message: fmt.Sprintf("envgen may create and delete only namespaces labelled %s=%s", ManagedByLabel, ManagedByValue),
-				},
-				{
-					Expression: "request.resource.resource == 'namespaces' || (namespaceObject != null && " + labelled("namespaceObject") + ")",
-					Message:    fmt.Sprintf("envgen may change objects only in namespaces labelled %s=%s (its build namespaces)", ManagedByLabel, ManagedByValue),
-				},
-			},
+			Validations: validations,
+		},
+	}
+}
+
+// policyBinding puts the policy name into force, denying what it refuses.
+func policyBinding(name string) *admissionv1.ValidatingAdmissionPolicyBinding {
+	return &admissionv1.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
 		},
 	}
 }
 
 // AdmissionPolicyBinding puts AdmissionPolicy into force.
 func AdmissionPolicyBinding() *admissionv1.ValidatingAdmissionPolicyBinding {
-	return &admissionv1.ValidatingAdmissionPolicyBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
-		ObjectMeta: metav1.ObjectMeta{Name: RBACName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
-		Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        RBACName,
-			ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny},
-		},
-	}
+	return policyBinding(RBACName)
 }
 
 // NamespacedRole is every permission envgen run needs in a namespace
