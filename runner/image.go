@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -56,4 +57,34 @@ func imageRepository(ref string) string {
 		return ref[:i]
 	}
 	return ref
+}
+
+// checkImage checks that the build container ran the image the run
+// built, by the digest the kubelet reports (a node that reports none,
+// kwok, is said in the report).
+func (r *run) checkImage(b buildPod, res podResult) error {
+	image := r.report.Image
+	if image == nil {
+		return nil
+	}
+	for _, ran := range res.images {
+		if ran.Container != buildContainer(b.pod) || ran.ImageID == "" {
+			continue
+		}
+		image.RanAs = ran.ImageID
+		if Digest(ran.ImageID) != image.Digest {
+			same := false
+			if r.opts.SameImage != nil {
+				var err error
+				if same, err = r.opts.SameImage(r.ctx, ran.ImageID, image.Digest); err != nil {
+					return &ClusterError{Op: "checking the image that ran", Err: err}
+				}
+			}
+			if !same {
+				return &ClusterError{Op: "checking the image that ran", Err: fmt.Errorf("the node ran %s, not the image built (%s)", ran.ImageID, image.Digest)}
+			}
+		}
+		image.Checked = true
+	}
+	return nil
 }

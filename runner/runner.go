@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"envgen.dev/envgen/internal/termsafe"
-	"envgen.dev/envgen/manifests"
 )
 
 // Options describe one run.
@@ -215,36 +214,6 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	return report, res.outcome
 }
 
-// checkImage checks that the build container ran the image the run
-// built, by the digest the kubelet reports (a node that reports none,
-// kwok, is said in the report).
-func (r *run) checkImage(b buildPod, res podResult) error {
-	image := r.report.Image
-	if image == nil {
-		return nil
-	}
-	for _, ran := range res.images {
-		if ran.Container != buildContainer(b.pod) || ran.ImageID == "" {
-			continue
-		}
-		image.RanAs = ran.ImageID
-		if Digest(ran.ImageID) != image.Digest {
-			same := false
-			if r.opts.SameImage != nil {
-				var err error
-				if same, err = r.opts.SameImage(r.ctx, ran.ImageID, image.Digest); err != nil {
-					return &ClusterError{Op: "checking the image that ran", Err: err}
-				}
-			}
-			if !same {
-				return &ClusterError{Op: "checking the image that ran", Err: fmt.Errorf("the node ran %s, not the image built (%s)", ran.ImageID, image.Digest)}
-			}
-		}
-		image.Checked = true
-	}
-	return nil
-}
-
 // podResult is how one build Pod ran: err says it could not be run or
 // watched (a cluster error, the timeout); outcome is the build's own
 // failure, nil when it passed.
@@ -355,53 +324,6 @@ func collectArtifacts(ctx context.Context, client *Core, namespace, pod string, 
 		}
 	}
 	return copied, err
-}
-
-func isTestService(u *unstructured.Unstructured) bool {
-	return u.GetLabels()[manifests.LabelComponent] == manifests.ComponentTestService
-}
-
-// buildPod is a build Pod of the run: the build's, or one stage's.
-type buildPod struct {
-	pod   *unstructured.Unstructured
-	stage string   // "" for an unstaged build
-	needs []string // the stages it waits for
-}
-
-// split finds the build Pods (one, or one per stage) and the test
-// services among the objects.
-func split(objs []map[string]any) (builds []buildPod, services []string, others []*unstructured.Unstructured, err error) {
-	for _, m := range objs {
-		u := &unstructured.Unstructured{Object: m}
-		switch component := u.GetLabels()[manifests.LabelComponent]; {
-		case u.GetKind() == "Pod" && component == manifests.ComponentCIBuild:
-			b := buildPod{pod: u, stage: u.GetLabels()[manifests.LabelStage]}
-			if needs := u.GetAnnotations()[manifests.NeedsAnnotation]; needs != "" {
-				b.needs = strings.Split(needs, ",")
-			}
-			builds = append(builds, b)
-		case u.GetKind() == "Deployment" && isTestService(u):
-			services = append(services, u.GetName())
-			others = append(others, u)
-		default:
-			others = append(others, u)
-		}
-	}
-	if len(builds) == 0 {
-		return nil, nil, nil, fmt.Errorf("the ci environment has no build Pod: set ci.command in envgen.cue")
-	}
-	return builds, services, others, nil
-}
-
-func buildContainer(build *unstructured.Unstructured) string {
-	containers, _, _ := unstructured.NestedSlice(build.Object, "spec", "containers")
-	if len(containers) > 0 {
-		if c, ok := containers[0].(map[string]any); ok {
-			name, _ := c["name"].(string)
-			return name
-		}
-	}
-	return "build"
 }
 
 // applyBuildPod applies the build Pod, retrying while the namespace's
