@@ -38,6 +38,12 @@ type DaemonOptions struct {
 	InsecureRegistries []string
 	// Trusted labels the daemon as the one for reviewed code.
 	Trusted bool
+	// RunNetwork is the network of RUN steps: "bridge" (the default, a
+	// network namespace of each step's own, through BuildKit's CNI
+	// bridge) or "host" (the daemon Pod's: a step could reach the
+	// daemon's own port, so only for a daemon that runs nothing untrusted,
+	// or a test).
+	RunNetwork string
 	CPU     string
 	Memory  string
 }
@@ -47,6 +53,9 @@ const (
 	DaemonComponent = "buildkitd"
 	daemonConfigKey = "buildkitd.toml"
 	stateDir        = "/var/lib/buildkit"
+	// configDir is not /etc/buildkit, where BuildKit's image keeps the
+	// CNI configuration of its bridge network.
+	configDir = "/etc/envgen-buildkit"
 )
 
 // DaemonAddress is how envgen reaches replica i of the daemon: a
@@ -155,7 +164,7 @@ func daemonStatefulSet(o DaemonOptions, labels map[string]string) (*appsv1.State
 	container := corev1.Container{
 		Name:  "buildkitd",
 		Image: o.Image,
-		Args:  []string{"--addr", addr, "--config", "/etc/buildkit/" + daemonConfigKey},
+		Args:  []string{"--addr", addr, "--config", configDir + "/" + daemonConfigKey},
 		// Privileged: see Daemon. The namespace says so to Pod Security.
 		SecurityContext: &corev1.SecurityContext{Privileged: ptr(true)},
 		Resources:       resources,
@@ -166,7 +175,7 @@ func daemonStatefulSet(o DaemonOptions, labels map[string]string) (*appsv1.State
 			PeriodSeconds: 5, TimeoutSeconds: 5,
 		},
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: "config", MountPath: "/etc/buildkit", ReadOnly: true},
+			{Name: "config", MountPath: configDir, ReadOnly: true},
 			{Name: "state", MountPath: stateDir},
 		},
 	}
@@ -219,6 +228,14 @@ func daemonConfig(o DaemonOptions) (string, error) {
 	}
 	fmt.Fprintf(&b, "# Written by envgen buildkit.\nroot = %q\n\n[worker.oci]\n  enabled = true\n  gc = true\n", stateDir)
 	fmt.Fprintf(&b, "  # Which builds this daemon is for: envgen checks it before a build.\n  labels = {%q = %q}\n", TrustLabel, trust)
+	network := o.RunNetwork
+	if network == "" {
+		network = "bridge"
+	}
+	if network != "bridge" && network != "host" {
+		return "", fmt.Errorf("run network %q: bridge or host", network)
+	}
+	fmt.Fprintf(&b, "  # RUN steps in a network namespace of their own (bridge): in the daemon's\n  # (host) a step could reach the daemon's port, which is unauthenticated.\n  networkMode = %q\n", network)
 	// Two policies: BuildKit only deletes, within one, what is older than
 	// its keepDuration, so a cap with a duration would not hold.
 	b.WriteString("  # A sweep runs a minute after a build.\n")

@@ -41,6 +41,9 @@ func TestDaemonConfigIsBuildkitds(t *testing.T) {
 	if r := cfg.Registries["127.0.0.1:5000"]; r.PlainHTTP == nil || !*r.PlainHTTP {
 		t.Errorf("registry %+v", r)
 	}
+	if oci.NetworkConfig.Mode != "bridge" {
+		t.Errorf("RUN steps' network %q, want bridge", oci.NetworkConfig.Mode)
+	}
 	if oci.Labels[TrustLabel] != "untrusted" {
 		t.Errorf("worker labels %v", oci.Labels)
 	}

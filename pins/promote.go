@@ -85,3 +85,14 @@ func (l *Lock) Promote(envs []string, c Candidate, prov *Provenance) {
 // which envgen lock leaves alone) rather than a tag resolved by envgen
 // lock.
 func Promoted(s compiler.PinSource) bool { return s.Commit != "" }
+
+// KeepTag is the tag envgen promote gives the image it pins in env: a tag
+// that is not a build's, so that the image is never deleted as an old
+// build's.
+func KeepTag(env, digest string) string {
+	hex := strings.TrimPrefix(digest, "sha256:")
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	return "pinned-" + env + "-" + hex
+}

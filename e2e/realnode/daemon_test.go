@@ -64,9 +64,11 @@ func freePort(t testing.TB) string {
 // `envgen buildkit` prints it, with the extra flags, and returns the
 // address envgen reaches it at (kube-pod://, through the API server).
 //
-// One change is the test's: hostNetwork, because the test registry
+// Two changes are the test's: hostNetwork, because the test registry
 // listens on the machine's loopback, which a Pod on the bridge cannot
-// reach. Each daemon therefore gets a port of its own.
+// reach (each daemon therefore gets a port of its own); and RUN steps on
+// the daemon's network (--run-network host), because the test image has
+// no CNI bridge and hostNetwork would make its iptables the machine's.
 func daemon(t testing.TB, name string, flags ...string) string {
 	t.Helper()
 	daemonsMu.Lock()
@@ -88,7 +90,10 @@ func daemon(t testing.TB, name string, flags ...string) string {
 	daemonPorts[name] = port
 	args := append([]string{"buildkit", "--namespace", buildkitNamespace, "--name", name, "--image", buildkitImage,
 		"--storage", "", "--insecure-registry", cluster.Registry, "--port", port,
-		"--cpu", "100m", "--memory", "2Gi"}, flags...)
+		"--cpu", "100m", "--memory", "2Gi",
+		// BuildKit's bridge would set up IP masquerading with iptables in
+		// the daemon's network, which hostNetwork makes the machine's.
+		"--run-network", "host"}, flags...)
 	r := run(t, args...)
 	e2ekit.WantCode(t, r, 0)
 	manifests := withHostNetwork(t, r.Stdout)

@@ -30,7 +30,9 @@ image, to apply once per cluster:
     belongs in that namespace, and no build Pod runs there: builds run in
     their own namespaces, under the restricted profile;
   - a ServiceAccount with no token (buildkitd never calls the API server);
-  - buildkitd.toml: the OCI worker with a GC policy that bounds its disk
+  - buildkitd.toml: the OCI worker, RUN steps in network namespaces of
+    their own (--run-network bridge: in the daemon's, a step could reach
+    its unauthenticated port), with a GC policy that bounds its disk
     (--max-used-space; what no build used for --keep-duration goes first;
     a sweep runs a minute after a build), no containerd worker (the node's
     containerd stays out of reach);
@@ -90,6 +92,7 @@ the registry expire with 'envgen gc --registry'.`,
 	f.StringVar(&o.MaxUsedSpace, "max-used-space", "40Gi", "the cache's bound: past it, GC removes the least recently used")
 	f.StringVar(&o.KeepDuration, "keep-duration", "168h", "GC removes what no build used for this long")
 	f.StringArrayVar(&o.InsecureRegistries, "insecure-registry", nil, "a registry reached over plain HTTP, HOST:PORT (a test's; repeat)")
+	f.StringVar(&o.RunNetwork, "run-network", "bridge", "RUN steps' network: bridge (their own; needs BuildKit's CNI bridge, as its image has) or host (the daemon Pod's: a step could reach the daemon's unauthenticated port)")
 	f.StringVar(&o.CPU, "cpu", "2", "CPU the daemon requests")
 	f.StringVar(&o.Memory, "memory", "4Gi", "memory the daemon requests and may use")
 	return cmd

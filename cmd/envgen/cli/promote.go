@@ -51,8 +51,10 @@ generate then puts the digest into deploy/, and the promotion is reviewed
 as any change: a YAML diff. A promotion of production covers the
 environments that extend it (production-eqiad) and its releases, except a
 release that names its own version. envgen lock never changes a
-promotion. With --tag NAME the registry also tags the image NAME, by
-digest (the manifest as it is, never a rebuild).
+promotion. The registry tags the image pinned-<env>-<digest's first 12>,
+by digest (the manifest as it is, never a rebuild), so that neither envgen
+gc --registry nor the registry's own garbage collection deletes what an
+environment runs; with --tag NAME it also tags it NAME.
 
 BuildKit writes the builder's name as the client gives it: the provenance
 is as good as the registry's write permission on the repository. Keep
@@ -122,6 +124,15 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 	prov, err := pins.Check(cmd.Context(), cand, pins.Policy{Builder: opts.builder, Source: opts.source})
 	if err != nil {
 		return registryExit(cmd.Context(), err)
+	}
+	// A tag of its own keeps the image: a registry that deletes images
+	// (not tags) deletes one only when no tag but expired build tags names
+	// it (envgen gc --registry), and a registry's garbage collection
+	// deletes an untagged one.
+	for _, env := range opts.envs {
+		if err := pins.Tag(cmd.Context(), cand.Repository, cand.Digest, pins.KeepTag(env, cand.Digest)); err != nil {
+			return registryExit(cmd.Context(), err)
+		}
 	}
 	lock, err := pins.ReadLock(dir)
 	if err != nil {
