@@ -44,8 +44,8 @@ type DaemonOptions struct {
 	// daemon's own port, so only for a daemon that runs nothing untrusted,
 	// or a test).
 	RunNetwork string
-	CPU     string
-	Memory  string
+	CPU        string
+	Memory     string
 }
 
 // The daemon's labels and ports.
