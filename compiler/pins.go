@@ -39,6 +39,12 @@ func (s PinSource) String() string {
 // checkPins checks that pins and pinned name environments envgen.cue has,
 // and returns pinned decoded.
 func (c *compilation) checkPins(top cue.Value, names []string, skip bool) (map[string]map[string]PinSource, error) {
+	if skip {
+		// Without its pins (envgen lock, promote): a pin of an environment
+		// envgen.cue no longer has must not stop the command that rewrites
+		// the file.
+		return nil, nil
+	}
 	for _, field := range []string{"pins", "pinned"} {
 		iter, _ := top.LookupPath(cue.ParsePath(field)).Fields()
 		for iter != nil && iter.Next() {
@@ -48,9 +54,6 @@ func (c *compilation) checkPins(top cue.Value, names []string, skip bool) (map[s
 					fmt.Sprintf("%s names environment %s, which envgen.cue does not have (envgen lock rewrites the file)", field, env))
 			}
 		}
-	}
-	if skip {
-		return nil, nil
 	}
 	pinned := map[string]map[string]PinSource{}
 	if v := top.LookupPath(cue.ParsePath("pinned")); v.Exists() {

@@ -102,14 +102,18 @@ func (d Drift) String() string { return fmt.Sprintf("%s: %s: %s", d.Env, d.Field
 // a moved tag, a new one, one gone.
 func (l *Lock) Relock(ctx context.Context, p *compiler.Project, envs []string, tagged []Tagged) (*Lock, []Drift, error) {
 	next := &Lock{}
-	for env, fields := range l.Pinned {
-		for field, src := range fields {
+	var drift []Drift
+	for _, env := range sorted.Keys(l.Pins) {
+		if !slices.Contains(p.EnvironmentNames(), env) {
+			drift = append(drift, Drift{env, "*", "envgen.cue has no environment " + env + " any more: its pins go"})
+			continue
+		}
+		for field, src := range l.Pinned[env] {
 			if Promoted(src) {
 				next.Set(env, field, l.Pins[env][field], src)
 			}
 		}
 	}
-	var drift []Drift
 	wanted := map[[2]string]bool{}
 	for _, t := range tagged {
 		if covered(next, Chain(p, t.Env), t.Field) {
@@ -141,7 +145,7 @@ func (l *Lock) Relock(ctx context.Context, p *compiler.Project, envs []string, t
 	}
 	// Pins of environments not relocked stay as they were.
 	for env, fields := range l.Pins {
-		if slices.Contains(envs, env) {
+		if slices.Contains(envs, env) || !slices.Contains(p.EnvironmentNames(), env) {
 			continue
 		}
 		for field, digest := range fields {

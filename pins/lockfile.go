@@ -109,6 +109,9 @@ func (l *Lock) Write(dir, pkg string) error {
 	}
 	b.WriteString("pins: {\n")
 	for _, env := range sorted.Keys(l.Pins) {
+		if len(l.Pins[env]) == 0 {
+			continue // an environment whose pins went has none
+		}
 		fmt.Fprintf(&b, "%s: {\n", strconv.Quote(env))
 		for _, field := range sorted.Keys(l.Pins[env]) {
 			fmt.Fprintf(&b, "%s: %s\n", cuePath(field), strconv.Quote(l.Pins[env][field]))
@@ -117,6 +120,9 @@ func (l *Lock) Write(dir, pkg string) error {
 	}
 	b.WriteString("}\npinned: {\n")
 	for _, env := range sorted.Keys(l.Pinned) {
+		if len(l.Pinned[env]) == 0 {
+			continue
+		}
 		fmt.Fprintf(&b, "%s: {\n", strconv.Quote(env))
 		for _, field := range sorted.Keys(l.Pinned[env]) {
 			s := l.Pinned[env][field]

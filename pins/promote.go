@@ -3,9 +3,11 @@ package pins
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/sorted"
 )
 
 // Candidate is an image to promote and what is known of it.
@@ -74,11 +76,37 @@ func Check(ctx context.Context, c Candidate, policy Policy) (*Provenance, error)
 	return prov, nil
 }
 
-// Promote pins the candidate as the service's image in each environment.
-func (l *Lock) Promote(envs []string, c Candidate, prov *Provenance) {
+// Promote pins the candidate as the service's image in each environment
+// of p named, and in the containers there that run the service's image
+// (as --tag retags them). envgen lock's pins of those fields in the
+// environments that extend one go: the promotion covers them.
+func (l *Lock) Promote(p *compiler.Project, envs []string, c Candidate, prov *Provenance) error {
+	source := compiler.PinSource{From: c.Ref(), Commit: c.Commit, Build: c.Build, Builder: prov.BuilderID}
 	for _, env := range envs {
-		l.Set(env, "digest", c.Digest, compiler.PinSource{From: c.Ref(), Commit: c.Commit, Build: c.Build, Builder: prov.BuilderID})
+		s, err := p.Environment(env)
+		if err != nil {
+			return err
+		}
+		fields := []string{"digest"}
+		for _, name := range sorted.Keys(s.Containers) {
+			if s.Containers[name].Image == s.Image {
+				fields = append(fields, "containers."+compiler.Label(name)+".digest")
+			}
+		}
+		for _, field := range fields {
+			l.Set(env, field, c.Digest, source)
+			for _, other := range p.EnvironmentNames() {
+				if other == env || !slices.Contains(Chain(p, other), env) {
+					continue
+				}
+				if src, ok := l.Pinned[other][field]; ok && !Promoted(src) {
+					delete(l.Pins[other], field)
+					delete(l.Pinned[other], field)
+				}
+			}
+		}
 	}
+	return nil
 }
 
 // Promoted says whether a pin is a promotion (made by envgen promote,

@@ -44,16 +44,13 @@ access fails the command with 125, saying which.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := inputPath(args)
 			dir := filepath.Dir(path)
-			pinned, err := compiler.CompileFile(path, compiler.Options{})
-			if err != nil {
-				return err
-			}
+			// envgen.cue alone, tags and all: what lock resolves.
 			bare, err := compiler.CompileFile(path, compiler.Options{NoPins: true})
 			if err != nil {
 				return err
 			}
 			if len(envs) == 0 {
-				envs = pins.LockEnvironments(pinned)
+				envs = pins.LockEnvironments(bare)
 			}
 			tagged, err := pins.TaggedImages(bare, envs)
 			if err != nil {
@@ -63,7 +60,7 @@ access fails the command with 125, saying which.`,
 			if err != nil {
 				return &exitError{code: ExitInvalid, err: err}
 			}
-			next, drift, err := lock.Relock(cmd.Context(), pinned, envs, tagged)
+			next, drift, err := lock.Relock(cmd.Context(), bare, envs, tagged)
 			if err != nil {
 				return registryExit(cmd.Context(), err)
 			}

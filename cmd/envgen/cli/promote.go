@@ -95,7 +95,9 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 	}
 	path := inputPath(args)
 	dir := filepath.Dir(path)
-	project, err := compiler.CompileFile(path, compiler.Options{})
+	// envgen.cue alone: a pin of an environment it no longer has must not
+	// stop the command that rewrites the lock.
+	project, err := compiler.CompileFile(path, compiler.Options{NoPins: true})
 	if err != nil {
 		return err
 	}
@@ -138,7 +140,9 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 	if err != nil {
 		return &exitError{code: ExitInvalid, err: err}
 	}
-	lock.Promote(opts.envs, cand, prov)
+	if err := lock.Promote(project, opts.envs, cand, prov); err != nil {
+		return err
+	}
 	pkg, err := pins.Package(path)
 	if err != nil {
 		return err
