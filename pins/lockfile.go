@@ -7,8 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -17,6 +20,7 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/internal/termsafe"
 )
 
 // FileName is the lock file, beside envgen.cue and of its package.
@@ -31,6 +35,33 @@ const maxLockFile = 1 << 20
 type Lock struct {
 	Pins   map[string]map[string]string
 	Pinned map[string]map[string]compiler.PinSource
+}
+
+// commitPattern is #Pinned's commit: a git commit id, SHA-1 or SHA-256.
+var commitPattern = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+
+// CheckSource says whether a pin's source can be written into the lock
+// file as #Pinned wants it: a commit id, bounded printable text. What it
+// holds comes from a report, a registry and a provenance: none of them is
+// trusted to be either.
+func CheckSource(s compiler.PinSource) error {
+	if s.Commit != "" && !commitPattern.MatchString(s.Commit) {
+		return fmt.Errorf("commit %q is not a git commit id (40 or 64 lowercase hexadecimal digits)", termsafe.String(s.Commit))
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{{"image", s.From, 512}, {"build id", s.Build, 256}, {"builder", s.Builder, 512}} {
+		if utf8.RuneCountInString(f.value) > f.max {
+			return fmt.Errorf("%s is longer than %d characters", f.name, f.max)
+		}
+		for _, r := range f.value {
+			if !unicode.IsPrint(r) {
+				return fmt.Errorf("%s %q holds a character that is not printable", f.name, termsafe.String(f.value))
+			}
+		}
+	}
+	return nil
 }
 
 // Set pins field of env to digest, from source.

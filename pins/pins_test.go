@@ -159,3 +159,29 @@ func TestLockFileRoundTrip(t *testing.T) {
 		t.Errorf("ci %+v", c.CI.Services)
 	}
 }
+
+// What a report, a registry or a provenance says is not trusted to fit
+// the lock file: a commit that is no commit, a control character, a build
+// id past #Pinned's bound are refused before anything is written.
+func TestCheckSource(t *testing.T) {
+	for _, tc := range []struct {
+		src  compiler.PinSource
+		want string
+	}{
+		{compiler.PinSource{From: "r/x@sha256:a", Commit: "HEAD"}, "not a git commit id"},
+		{compiler.PinSource{From: "r/x@sha256:a", Build: strings.Repeat("b", 300)}, "longer than 256"},
+		{compiler.PinSource{From: "r/x@sha256:a", Build: "pr\x01-1"}, "not printable"},
+		{compiler.PinSource{From: "r/x@sha256:a", Builder: "kube-pod://x\x1b[2J#trusted"}, `\x1b`},
+	} {
+		err := CheckSource(tc.src)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want …%s…", tc.src, err, tc.want)
+		}
+		if err != nil && strings.ContainsRune(err.Error(), 0x1b) {
+			t.Errorf("the message carries an escape sequence: %q", err)
+		}
+	}
+	if err := CheckSource(compiler.PinSource{From: "r/x:1", Commit: commitA, Build: "main-7", Builder: trusted}); err != nil {
+		t.Error(err)
+	}
+}

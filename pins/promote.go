@@ -8,6 +8,7 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/internal/termsafe"
 )
 
 // Candidate is an image to promote and what is known of it.
@@ -59,19 +60,21 @@ func Check(ctx context.Context, c Candidate, policy Policy) (*Provenance, error)
 	}
 	switch {
 	case policy.Builder != "" && prov.BuilderID != policy.Builder:
-		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built by %q, not %q", c.Ref(), prov.BuilderID, policy.Builder)}
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built by %q, not %q", c.Ref(), termsafe.String(prov.BuilderID), policy.Builder)}
 	case policy.Builder == "" && !strings.HasSuffix(prov.BuilderID, "#trusted"):
-		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built by %q, not by a daemon for trusted builds (envgen image --trusted): a pull request's image is never promoted", c.Ref(), prov.BuilderID)}
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built by %q, not by a daemon for trusted builds (envgen image --trusted): a pull request's image is never promoted", c.Ref(), termsafe.String(prov.BuilderID))}
 	case c.Commit == "":
 		return nil, &PromoteError{Reason: "no commit to check the image's provenance against: give --commit, or a --report that names one"}
+	case !commitPattern.MatchString(c.Commit):
+		return nil, &PromoteError{Reason: fmt.Sprintf("commit %q is not a git commit id (40 or 64 lowercase hexadecimal digits)", termsafe.String(c.Commit))}
 	case prov.Revision != c.Commit:
 		revision := prov.Revision
 		if revision == "" {
 			revision = "no commit"
 		}
-		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built from %s, not from commit %s", c.Ref(), revision, c.Commit)}
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built from %s, not from commit %s", c.Ref(), termsafe.String(revision), c.Commit)}
 	case policy.Source != "" && prov.Source != policy.Source:
-		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built from %q, not from %q", c.Ref(), prov.Source, policy.Source)}
+		return nil, &PromoteError{Reason: fmt.Sprintf("%s was built from %q, not from %q", c.Ref(), termsafe.String(prov.Source), policy.Source)}
 	}
 	return prov, nil
 }
@@ -82,6 +85,9 @@ func Check(ctx context.Context, c Candidate, policy Policy) (*Provenance, error)
 // environments that extend one go: the promotion covers them.
 func (l *Lock) Promote(p *compiler.Project, envs []string, c Candidate, prov *Provenance) error {
 	source := compiler.PinSource{From: c.Ref(), Commit: c.Commit, Build: c.Build, Builder: prov.BuilderID}
+	if err := CheckSource(source); err != nil {
+		return &PromoteError{Reason: "not promoted: " + err.Error()}
+	}
 	for _, env := range envs {
 		s, err := p.Environment(env)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"envgen.dev/envgen/internal/termsafe"
 )
 
 // Provenance is what an image's SLSA provenance (BuildKit's attestation,
@@ -139,7 +141,7 @@ func parseStatement(ref, image string, data []byte) (*Provenance, error) {
 		return nil, &ProvenanceError{Ref: ref, Reason: "its provenance is not an in-toto statement: " + err.Error()}
 	}
 	if !strings.HasPrefix(s.PredicateType, slsaProvenance+"v1") {
-		return nil, &ProvenanceError{Ref: ref, Reason: fmt.Sprintf("its provenance is %s, not SLSA v1", s.PredicateType)}
+		return nil, &ProvenanceError{Ref: ref, Reason: fmt.Sprintf("its provenance is %q, not SLSA v1", termsafe.String(s.PredicateType))}
 	}
 	about := false
 	for _, sub := range s.Subject {
@@ -148,7 +150,7 @@ func parseStatement(ref, image string, data []byte) (*Provenance, error) {
 		}
 	}
 	if !about {
-		return nil, &ProvenanceError{Ref: ref, Reason: "its provenance is about another image (subject " + fmt.Sprint(s.Subject) + ")"}
+		return nil, &ProvenanceError{Ref: ref, Reason: "its provenance is about another image"}
 	}
 	vcs := s.Predicate.RunDetails.Metadata.BuildKit.VCS
 	return &Provenance{Image: image, BuilderID: s.Predicate.RunDetails.Builder.ID, Source: vcs["source"], Revision: vcs["revision"]}, nil

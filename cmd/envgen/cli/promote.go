@@ -141,7 +141,7 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 		return &exitError{code: ExitInvalid, err: err}
 	}
 	if err := lock.Promote(project, opts.envs, cand, prov); err != nil {
-		return err
+		return registryExit(cmd.Context(), err)
 	}
 	pkg, err := pins.Package(path)
 	if err != nil {
