@@ -44,6 +44,7 @@ var patternSamples = []struct {
 	{"#ItemPath", "a//b", "a path without an empty part (//)"},
 	{"#RepoPath", "/abs", "a relative path inside the repository"},
 	{"#RepoPath", "dir/", "a path without a trailing /"},
+	{"#RepoPath", "a\nb", "a path without control characters"},
 	{"#RepoPath", "../x", "a path inside the repository, without a .. part"},
 	{"#RepoPath", "a/./b", "a path without a . part (only \".\" alone, the directory itself)"},
 	{"#RepoPath", "a//b", "a path without an empty part (//)"},

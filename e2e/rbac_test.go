@@ -159,6 +159,8 @@ spec:
 		{"nodeName", pod("  nodeName: some-node\n"), "no nodeName"},
 		{"priority", pod("  priorityClassName: system-node-critical\n"), "only the priority classes the platform allows"},
 		{"deadline", pod("  activeDeadlineSeconds: 999999\n"), "activeDeadlineSeconds is at most 86400"},
+		{"tolerate-all", pod("  tolerations: [{operator: Exists}]\n"), "never every taint or the control plane's"},
+		{"control-plane", pod("  tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]\n"), "never every taint or the control plane's"},
 		{"finalizer", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: box-build, finalizers: [example.org/hold]}\n", "no finalizers"},
 		{"nodeport", "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: box-build}\nspec: {type: NodePort, ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
 		{"externalips", "apiVersion: v1\nkind: Service\nmetadata: {name: eip, namespace: box-build}\nspec: {externalIPs: [10.0.0.1], ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},

@@ -14,11 +14,15 @@ import (
 
 	"github.com/moby/buildkit/client"
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
+
+	"envgen.dev/envgen/internal/termsafe"
 )
 
 // Options describe one image build.
@@ -154,7 +158,13 @@ func Build(ctx context.Context, c *client.Client, bctx *Context, opts Options) (
 			attrs["vcs:revision"] = p.Revision
 		}
 	}
-	var attachables []session.Attachable
+	// The registry credentials are the CI job's (its Docker config, as
+	// docker and buildctl use it), lent to the daemon for this build's
+	// pulls and pushes: a pull request's job can push where its
+	// credentials reach, the CI repository, and no further.
+	attachables := []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(io.Discard)),
+	})}
 	if len(opts.Secrets) > 0 {
 		attachables = append(attachables, secretsprovider.FromMap(maps.Clone(opts.Secrets)))
 	}
@@ -192,7 +202,7 @@ func Build(ctx context.Context, c *client.Client, bctx *Context, opts Options) (
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, classifySolveError(err, path.Join(opts.Source.Context, opts.Source.Dockerfile), p.failed)
+		return nil, classifySolveError(err, path.Join(opts.Source.Context, opts.Source.Dockerfile), p.failed, secretValues(opts.Secrets))
 	}
 	dgst := resp.ExporterResponse["containerimage.digest"]
 	if dgst == "" {
@@ -209,7 +219,7 @@ func Build(ctx context.Context, c *client.Client, bctx *Context, opts Options) (
 // frontend refuses, a step that fails) from the daemon's and the
 // registry's failures. dockerfile is the Dockerfile's path for messages;
 // failed the first step the status stream saw fail.
-func classifySolveError(err error, dockerfile, failed string) error {
+func classifySolveError(err error, dockerfile, failed string, secrets [][]byte) error {
 	line := 0
 	if sources := errdefs.Sources(err); len(sources) > 0 {
 		src := sources[len(sources)-1]
@@ -217,7 +227,10 @@ func classifySolveError(err error, dockerfile, failed string) error {
 			line = int(r[0].GetStart().GetLine())
 		}
 	}
-	msg := strings.TrimPrefix(shortGRPC(err).Error(), "failed to solve: ")
+	// The daemon's words, and a step's name, are the repository's: escaped,
+	// and without the build secrets' values.
+	msg := termsafe.String(mask(strings.TrimPrefix(shortGRPC(err).Error(), "failed to solve: "), secrets))
+	failed = termsafe.String(mask(failed, secrets))
 	var exit *gatewaypb.ExitError
 	switch {
 	case errors.As(err, &exit):
@@ -231,17 +244,33 @@ func classifySolveError(err error, dockerfile, failed string) error {
 }
 
 // secretValues are the values to mask, longest first (a value that
-// contains another is masked whole). Very short values are not masked:
-// they would blank out ordinary output.
+// contains another is masked whole): each value, trimmed, and each of its
+// lines (the printer writes line by line, so a file of several lines, an
+// .npmrc, shows a line at a time). Very short ones are not masked: they
+// would blank out ordinary output.
 func secretValues(secrets map[string][]byte) [][]byte {
 	var out [][]byte
-	for _, v := range secrets {
-		if len(v) >= 4 {
+	add := func(v []byte) {
+		if v = bytes.TrimSpace(v); len(v) >= 4 && !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, v) }) {
 			out = append(out, v)
+		}
+	}
+	for _, v := range secrets {
+		add(v)
+		for _, line := range bytes.Split(v, []byte("\n")) {
+			add(line)
 		}
 	}
 	slices.SortFunc(out, func(a, b []byte) int { return len(b) - len(a) })
 	return out
+}
+
+// mask replaces the secrets' values in s.
+func mask(s string, secrets [][]byte) string {
+	for _, v := range secrets {
+		s = strings.ReplaceAll(s, string(v), "****")
+	}
+	return s
 }
 
 // maskingWriter replaces the build secrets' values in what it writes: a

@@ -15,6 +15,8 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/tonistiigi/fsutil"
+
+	"envgen.dev/envgen/internal/termsafe"
 )
 
 // Limits bound the build context: a repository is a pull request's, and a
@@ -33,6 +35,10 @@ var DefaultLimits = Limits{MaxFiles: 200_000, MaxBytes: 4 << 30}
 // the .dockerignore.
 const maxSmallFile = 1 << 20
 
+// maxIgnorePatterns bounds a .dockerignore: every pattern is matched
+// against every path of the context.
+const maxIgnorePatterns = 1000
+
 // Source says where a build's files are: the context and the Dockerfile,
 // both inside Repo, the directory of envgen.cue.
 type Source struct {
@@ -49,7 +55,8 @@ type ContextError struct {
 	Reason string
 }
 
-func (e *ContextError) Error() string { return e.Path + ": " + e.Reason }
+// Error escapes the path: it is the repository's file name.
+func (e *ContextError) Error() string { return termsafe.String(e.Path) + ": " + e.Reason }
 
 // Context is a checked build context, ready to be sent: exactly the files
 // that were walked, through roots that cannot be left.
@@ -155,6 +162,9 @@ func OpenContext(ctx context.Context, src Source, limits Limits) (_ *Context, er
 // walk lists what the context sends: path → size (-1 for a directory or a
 // link).
 func (c *Context) walk(ctx context.Context, root *os.Root, patterns []string, limits Limits, where func(string) string) (map[string]int64, error) {
+	if len(patterns) > maxIgnorePatterns {
+		return nil, &ContextError{Path: where(".dockerignore"), Reason: fmt.Sprintf("%d patterns, more than %d: each is matched against every path", len(patterns), maxIgnorePatterns)}
+	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
 		return nil, &ContextError{Path: where(".dockerignore"), Reason: err.Error()}
@@ -186,6 +196,14 @@ func (c *Context) walk(ctx context.Context, root *os.Root, patterns []string, li
 				return nil
 			}
 		}
+		// An exception (!dir/keep) takes a path whose directory was
+		// ignored: its directories are sent too, or it would not be.
+		for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
+			if _, ok := files[dir]; ok {
+				break
+			}
+			files[dir] = -1
+		}
 		if c.Files++; c.Files > limits.MaxFiles {
 			return &ContextError{Path: where("."), Reason: fmt.Sprintf("the build context has more than %d files after .dockerignore: add what the image does not need (node_modules, .git, build output) to .dockerignore", limits.MaxFiles)}
 		}
@@ -198,7 +216,12 @@ func (c *Context) walk(ctx context.Context, root *os.Root, patterns []string, li
 				return err
 			}
 			if escapes(p, target) {
-				return &ContextError{Path: where(p), Reason: fmt.Sprintf("a link to %q, outside the build context: the build may read only the context (copy what it needs into it)", target)}
+				return &ContextError{Path: where(p), Reason: fmt.Sprintf("a link to %q, outside the build context: the build may read only the context (copy what it needs into it)", termsafe.String(target))}
+			}
+			// Through other links (a/x -> y/.., y -> ../..): the root
+			// follows them and says where they lead.
+			if _, err := root.Stat(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return &ContextError{Path: where(p), Reason: "a link that cannot be followed inside the build context (through other links it leads out, or loops): the build may read only the context"}
 			}
 			files[p] = -1
 		case mode.IsRegular():

@@ -116,6 +116,8 @@ func TestContextRefusesWhatLeavesIt(t *testing.T) {
 			Source{Context: ".", Dockerfile: "Dockerfile"}, "Dockerfile", "not a regular file"},
 		{"dockerignore is a link", map[string]string{"Dockerfile": "FROM scratch", ".dockerignore": "->" + filepath.Join(outside, "secret")},
 			Source{Context: ".", Dockerfile: "Dockerfile"}, ".dockerignore", "not a regular file"},
+		{"out through other links", map[string]string{"ctx/Dockerfile": "FROM scratch", "ctx/a/b/y": "->../..", "ctx/a/b/x": "->y/.."},
+			Source{Context: "ctx", Dockerfile: "Dockerfile"}, "ctx/a/b/x", "through other links it leads out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := t.TempDir()
@@ -196,5 +198,34 @@ func TestContextSendsOnlyWhatWasChecked(t *testing.T) {
 	}
 	if _, err := c.context.Open("late.txt"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a file added after the walk: got %v", err)
+	}
+}
+
+// A .dockerignore exception under an ignored directory is sent, with its
+// directories; an escape sequence in a file name is printed escaped; a
+// .dockerignore of too many patterns is refused.
+func TestContextExceptionsAndNames(t *testing.T) {
+	repo := t.TempDir()
+	write(t, repo, map[string]string{"Dockerfile": "FROM scratch", ".dockerignore": "*\n!Dockerfile\n!src/app.txt\n", "src/app.txt": "x", "src/other": "y"})
+	c, err := OpenContext(context.Background(), Source{Repo: repo, Context: ".", Dockerfile: "Dockerfile"}, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := strings.Join(sent(t, c.context), " "); got != ".dockerignore Dockerfile src src/app.txt" {
+		t.Errorf("sent %s", got)
+	}
+
+	repo = t.TempDir()
+	write(t, repo, map[string]string{"Dockerfile": "FROM scratch", "\x1b[2Jevil": "->/etc/passwd"})
+	_, err = OpenContext(context.Background(), Source{Repo: repo, Context: ".", Dockerfile: "Dockerfile"}, DefaultLimits)
+	if err == nil || strings.ContainsRune(err.Error(), 0x1b) || !strings.Contains(err.Error(), `\x1b[2Jevil`) {
+		t.Errorf("got %q", err)
+	}
+
+	repo = t.TempDir()
+	write(t, repo, map[string]string{"Dockerfile": "FROM scratch", ".dockerignore": strings.Repeat("x*\n", maxIgnorePatterns+1)})
+	if _, err := OpenContext(context.Background(), Source{Repo: repo, Context: ".", Dockerfile: "Dockerfile"}, DefaultLimits); err == nil || !strings.Contains(err.Error(), "patterns, more than") {
+		t.Errorf("patterns: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 )
 
@@ -59,6 +60,9 @@ func parseAddress(address string) (*podAddress, error) {
 		a := &podAddress{pod: u.Host, namespace: q.Get("namespace"), port: DefaultPort}
 		if a.pod == "" || a.namespace == "" {
 			return nil, &AddressError{Address: address, Reason: "kube-pod:// needs a Pod and its namespace: kube-pod://buildkitd-0?namespace=buildkit"}
+		}
+		if len(validation.IsDNS1123Subdomain(a.pod)) > 0 || len(validation.IsDNS1123Label(a.namespace)) > 0 {
+			return nil, &AddressError{Address: address, Reason: "not a Pod name in a namespace name (DNS names)"}
 		}
 		if p := q.Get("port"); p != "" {
 			if a.port, err = strconv.Atoi(p); err != nil || a.port < 1 || a.port > 65535 {

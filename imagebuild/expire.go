@@ -36,6 +36,10 @@ type TagVerdict struct {
 	Reason  string
 }
 
+// registryRequestTimeout bounds each request to the registry (the
+// listing of tags, which may follow many pages, as a whole).
+var registryRequestTimeout = 30 * time.Second
+
 // maxTags bounds what a listing may return: a repository of more build
 // tags than this wants a shorter expiry, not a longer walk.
 const maxTags = 50_000
@@ -76,8 +80,15 @@ func ExpireTags(ctx context.Context, opts ExpireOptions) ([]TagVerdict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--registry %q: %w", opts.Repository, err)
 	}
-	remoteOpts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
-	tags, err := remote.List(repo, remoteOpts...)
+	// Each request is bounded; the listing, which may follow many pages,
+	// as a whole.
+	remoteOpts := func() ([]remote.Option, context.CancelFunc) {
+		ctx, cancel := context.WithTimeout(ctx, registryRequestTimeout)
+		return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, cancel
+	}
+	listOpts, cancelList := remoteOpts()
+	tags, err := remote.List(repo, listOpts...)
+	cancelList()
 	if err != nil {
 		return nil, fmt.Errorf("listing the tags of %s: %w", repo, err)
 	}
@@ -106,7 +117,9 @@ func ExpireTags(ctx context.Context, opts ExpireOptions) ([]TagVerdict, error) {
 		if !expired[v.Tag] {
 			continue
 		}
-		desc, err := remote.Head(repo.Tag(v.Tag), remoteOpts...)
+		headOpts, cancel := remoteOpts()
+		desc, err := remote.Head(repo.Tag(v.Tag), headOpts...)
+		cancel()
 		if err != nil {
 			return verdicts, fmt.Errorf("%s:%s: %w", repo, v.Tag, err)
 		}
@@ -115,7 +128,9 @@ func ExpireTags(ctx context.Context, opts ExpireOptions) ([]TagVerdict, error) {
 			v.Deleted = true
 			continue
 		}
-		err = remote.Delete(repo.Tag(v.Tag), remoteOpts...)
+		deleteOpts, cancel := remoteOpts()
+		err = remote.Delete(repo.Tag(v.Tag), deleteOpts...)
+		cancel()
 		if err == nil {
 			v.Deleted = true
 			continue
@@ -143,7 +158,10 @@ func ExpireTags(ctx context.Context, opts ExpireOptions) ([]TagVerdict, error) {
 		if deletedDigest(verdicts[:i], v.Digest) {
 			continue
 		}
-		if err := remote.Delete(repo.Digest(v.Digest), remoteOpts...); err != nil {
+		deleteOpts, cancel = remoteOpts()
+		err = remote.Delete(repo.Digest(v.Digest), deleteOpts...)
+		cancel()
+		if err != nil {
 			return verdicts, fmt.Errorf("deleting %s@%s: %w", repo, v.Digest, err)
 		}
 	}
@@ -161,10 +179,12 @@ func refusedTagDelete(err error) bool {
 }
 
 // digests maps every tag's digest to its tags.
-func digests(repo name.Repository, tags []string, opts []remote.Option) (map[string][]string, error) {
+func digests(repo name.Repository, tags []string, remoteOpts func() ([]remote.Option, context.CancelFunc)) (map[string][]string, error) {
 	out := map[string][]string{}
 	for _, tag := range tags {
+		opts, cancel := remoteOpts()
 		desc, err := remote.Head(repo.Tag(tag), opts...)
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("%s:%s: %w", repo, tag, err)
 		}

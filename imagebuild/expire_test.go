@@ -111,3 +111,24 @@ func TestBuildTag(t *testing.T) {
 		t.Errorf("%d characters", len(got))
 	}
 }
+
+// A registry that does not answer fails gc within the bound.
+func TestExpireTagsBoundsItsWait(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	defer func(d time.Duration) { registryRequestTimeout = d }(registryRequestTimeout)
+	registryRequestTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := ExpireTags(context.Background(), ExpireOptions{Repository: strings.TrimPrefix(slow.URL, "http://") + "/citoid", Now: time.Now()})
+	if err == nil {
+		t.Fatal("no error from a registry that never answers")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %s", took)
+	}
+}

@@ -61,3 +61,26 @@ func TestPrinter(t *testing.T) {
 		}
 	}
 }
+
+// A secret of several lines (an .npmrc) and one with a trailing newline
+// are masked line by line, as the printer writes them.
+func TestMaskingMultilineSecrets(t *testing.T) {
+	var out bytes.Buffer
+	p := newPrinter(&maskingWriter{w: &out, secrets: secretValues(map[string][]byte{
+		"npmrc": []byte("//registry.npmjs.org/:_authToken=npm_SECRETTOKEN123\nalways-auth=true\n"),
+		"token": []byte("tok-abcdef\n"),
+	})})
+	at := time.Unix(100, 0)
+	run := digest.FromString("run")
+	p.handle(&client.SolveStatus{Vertexes: []*client.Vertex{{Digest: run, Name: "[1/1] RUN npm ci", Started: &at}}})
+	p.handle(&client.SolveStatus{Logs: []*client.VertexLog{{Vertex: run, Timestamp: at,
+		Data: []byte("cat .npmrc: //registry.npmjs.org/:_authToken=npm_SECRETTOKEN123\ntoken is tok-abcdef, retrying\n")}}})
+	for _, leak := range []string{"npm_SECRETTOKEN123", "tok-abcdef"} {
+		if strings.Contains(out.String(), leak) {
+			t.Errorf("%s printed:\n%s", leak, out.String())
+		}
+	}
+	if got := mask("step failed: tok-abcdef", secretValues(map[string][]byte{"t": []byte("tok-abcdef\n")})); got != "step failed: ****" {
+		t.Errorf("mask: %q", got)
+	}
+}

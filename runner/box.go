@@ -34,9 +34,10 @@ type BoxOptions struct {
 //   - a Service has no externalIPs (CVE-2020-8554) and is ClusterIP;
 //   - nothing gets finalizers (a namespace that never finishes deleting);
 //   - a Pod, or a Deployment's Pod template, has no nodeName (past the
-//     scheduler and the node's taints) and no priority class outside the
-//     platform's list (preempting another team's Pods); a Pod's
-//     activeDeadlineSeconds is at most a day.
+//     scheduler and the node's taints), no priority class outside the
+//     platform's list (preempting another team's Pods), no toleration of
+//     every taint or of the control plane's; a Pod's activeDeadlineSeconds
+//     is at most a day.
 func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.ValidatingAdmissionPolicy {
 	creating := "(request.operation == 'CREATE' || request.operation == 'UPDATE')"
 	allowed := "[]"
@@ -52,6 +53,9 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 			{Expression: "!has(" + spec + ".nodeName)", Message: "a build's Pods go where the scheduler puts them: no nodeName"},
 			{Expression: "!has(" + spec + ".priorityClassName) || " + spec + ".priorityClassName in " + allowed,
 				Message: "a build's Pods may name only the priority classes the platform allows (envgen rbac --priority-class): " + allowed},
+			{Expression: "!has(" + spec + ".tolerations) || " + spec + ".tolerations.all(t, has(t.key) && t.key != '' && " +
+				"!(t.key in ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master']))",
+				Message: "a build's Pods tolerate named taints only, never every taint or the control plane's"},
 		}
 	}
 	var validations []admissionv1.Validation
