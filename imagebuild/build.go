@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
-	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
