@@ -204,8 +204,10 @@ and write the latter; with --trusted they read and write <image>:buildcache
 only, so no pull request can place a layer in an image that ships. A
 daemon's own cache is shared by all its builds: trusted builds need a
 daemon of their own (envgen buildkit --trusted), and envgen refuses a
-daemon labelled for the other kind of build (2). Give the pull requests'
-daemon registry credentials that can push to the CI repository only.
+daemon labelled for the other kind of build (2). The build lends the daemon
+the job's registry credentials (its Docker config, as docker and buildctl
+do): give the pull requests' job credentials that can push to the CI
+repository only.
 
 Exit codes: 0 built and pushed; 1 invalid envgen.cue, a Dockerfile error
 (file:line), a build context that cannot be sent, or a step that failed
