@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // BuiltImage is the image a run built before it ran (envgen run with
@@ -27,11 +26,11 @@ type BuiltImage struct {
 	Checked bool   `json:"checked"`
 }
 
-// Prepare makes what a run runs before anything is created in the
-// cluster: it builds the image and returns the ci objects pinned to it.
-// It gets the run's context (the timeout and signals end it); started is
-// when the image build began, after the first compile.
-type Prepare func(ctx context.Context) (image *BuiltImage, objects []map[string]any, started time.Time, err error)
+// Prepare builds the image while the run makes the namespace and starts
+// the test services, and returns the ci objects pinned to it. It gets the
+// run's context (the timeout and signals end it, and the run's own
+// failure).
+type Prepare func(ctx context.Context) (image *BuiltImage, objects []map[string]any, err error)
 
 // ContainerImage is the image one container of the run ran: the
 // reference its Pod asked for and the digest the kubelet reported.

@@ -111,13 +111,16 @@ func newReport(start time.Time, builds bool) *Report {
 // staged switches to a staged build's phases, once the objects are known.
 func (r *Report) staged(staged bool) {
 	if staged {
-		r.setOrder(stagedPhaseOrder, r.order[1] == PhaseImage)
+		r.setOrder(stagedPhaseOrder, slices.Contains(r.order, PhaseImage))
 	}
 }
 
 func (r *Report) setOrder(order []string, builds bool) {
 	if builds {
-		order = slices.Insert(slices.Clone(order), 1, PhaseImage)
+		// The image builds beside the namespace and the test services;
+		// its phase is what the run waited for it after them.
+		at := slices.Index(order, PhaseServices) + 1
+		order = slices.Insert(slices.Clone(order), at, PhaseImage)
 	}
 	r.order = order
 	r.pending = ""

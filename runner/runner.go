@@ -53,9 +53,12 @@ type Options struct {
 	// ExpiryGrace is added to Timeout for the namespace's expiry annotation,
 	// after which `envgen gc` may delete it.
 	ExpiryGrace time.Duration
-	// Prepare, if set, builds the image first and gives the Objects to
-	// run (Objects is then ignored).
-	Prepare Prepare
+	// Prepare, if set, builds the image while the namespace is made and
+	// the test services start, and gives the objects pinned to it:
+	// Objects' build Pods, and the objects that run DeferImage (the
+	// service's image before it was built), come from there.
+	Prepare    Prepare
+	DeferImage string
 	// SameImage, if set, says whether the image a node reports it ran
 	// (imageID) is the one built though its digest differs: an index of
 	// another build of the same image, say.
@@ -106,25 +109,31 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	defer cancel()
 	r := &run{report: report, clients: clients, namespace: report.Namespace, opts: opts, events: ev, parent: ctx, ctx: runCtx, end: end}
 
+	// The image builds while the namespace is made and the test services
+	// start: only the objects that run the image built wait for it.
+	var building *imageBuild
 	if opts.Prepare != nil {
-		image, objects, started, err := opts.Prepare(runCtx)
-		ev.emit(PhaseEvent{Phase: PhaseCompile, At: started})
-		if err != nil {
-			report.markCut(cutHow(r.classify(err)))
-			return report, r.classify(err)
-		}
-		ev.phase("", PhaseImage)
-		report.Image = image
-		opts.Objects, r.opts.Objects = objects, objects
+		building = r.startImageBuild()
+		defer building.stop()
 	}
+	ev.phase("", PhaseCompile)
 	builds, services, others, err := split(opts.Objects)
 	staged := len(builds) > 1 || builds != nil && builds[0].stage != ""
 	report.staged(staged)
-	if opts.Prepare == nil {
-		ev.phase("", PhaseCompile)
-	}
 	if err != nil {
 		return report, err
+	}
+	var deferredOthers []*unstructured.Unstructured
+	var deferredServices []string
+	var asCompiled map[string][]byte
+	if building != nil {
+		others, deferredOthers = partition(others, func(u *unstructured.Unstructured) bool { return mentionsImage(u.Object, opts.DeferImage) })
+		services, deferredServices = splitServices(services, deferredOthers)
+		// As compiled, for the comparison with the pinned objects: apply
+		// sets the namespace.
+		if asCompiled, err = snapshot(others); err != nil {
+			return report, err
+		}
 	}
 	// Cleanup and diagnostics must run after a timeout or Ctrl-C too: they
 	// get a context of their own.
@@ -170,30 +179,28 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	}
 	for _, obj := range others {
 		if err := apply(runCtx, clients.Dynamic, report.Namespace, obj.Object); err != nil {
-			return report, r.classify(err)
+			return report, r.classify(building.failedFirst(err))
 		}
 	}
 	ev.phase("", PhaseApply)
 
-	servicesCtx, stopServices := context.WithCancel(runCtx)
-	servicesScheduling := newScheduleGrace(opts.ScheduleGrace, stopServices, ev)
-	vanished := &vanishWatch{}
-	if len(services) > 0 {
-		go vanished.watch(servicesCtx, stopServices, clients.Kube, report.Namespace, services)
-	}
-	serviceImages, err := waitForServices(servicesCtx, clients.Kube, report.Namespace, services, ev, servicesScheduling)
-	report.Containers = append(report.Containers, serviceImages...)
-	stopServices()
-	if gerr := servicesScheduling.err(); gerr != nil {
-		err = gerr
-	}
-	if verr := vanished.err(); verr != nil {
-		err = verr
-	}
-	if err != nil {
-		return report, r.classify(err)
+	if err := r.waitServices(services, building); err != nil {
+		return report, r.classify(building.failedFirst(err))
 	}
 	ev.phase("", PhaseServices)
+
+	if building != nil {
+		pinned, err := building.wait(r)
+		if err != nil {
+			return report, r.classify(err)
+		}
+		ev.phase("", PhaseImage)
+		pinnedBuilds, err := r.pinnedObjects(pinned, asCompiled, deferredOthers, deferredServices)
+		if err != nil {
+			return report, r.classify(err)
+		}
+		builds = pinnedBuilds
+	}
 
 	if staged {
 		return report, r.stages(builds)

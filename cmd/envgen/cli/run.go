@@ -56,13 +56,14 @@ func newRunCmd() *cobra.Command {
 		Long: `Run compiles the ci environment exactly as 'envgen build --env ci' does and runs
 it on the cluster of your kubeconfig:
 
-  0. when envgen.cue says how the image is built (build:), builds it first
-     from the repository on the BuildKit daemon --buildkit names (see envgen
+  0. when envgen.cue says how the image is built (build:), builds it from
+     the repository on the BuildKit daemon --buildkit names (see envgen
      image --help: the context checked, the steps streamed, build secrets
-     from --build-secret), pushes it, and runs the build in exactly that
-     image, by digest (the kubelet's imageID is checked); a Dockerfile error
-     exits 1, a failed RUN step with its own exit code, before anything is
-     created in the cluster; --no-build skips it;
+     from --build-secret) and pushes it, while steps 1 to 3 make the
+     namespace and start the test services; the build Pod then runs exactly
+     that image, by digest (the kubelet's imageID is checked). A Dockerfile
+     error exits 1, a failed RUN step with its own exit code, before a
+     build Pod exists; --no-build skips it;
   1. creates a namespace for this build (<service>-ci-<build id>-<hash>), labelled
      as envgen's, with an expiry annotation and the "restricted" Pod Security
      Standard enforced; it never reuses an existing namespace;
@@ -250,12 +251,13 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 				return &exitError{code: ExitCluster, err: err}
 			}
 		}
-		prepare = func(ctx context.Context) (*runner.BuiltImage, []map[string]any, time.Time, error) {
+		prepare = func(ctx context.Context) (*runner.BuiltImage, []map[string]any, error) {
 			return buildAndPin(ctx, job, cluster, path, opts, stderr, progress)
 		}
 	}
 	report, runErr := runner.Run(cmd.Context(), clients, runner.Options{
 		Prepare:       prepare,
+		DeferImage:    model.ImageRef(service.Image, service.Tag, service.Digest),
 		SameImage:     sameImage,
 		Service:       result.Project.Name,
 		BuildID:       buildID,

@@ -7,7 +7,6 @@ import (
 	"context"
 	"io"
 	"strings"
-	"time"
 
 	"k8s.io/client-go/rest"
 
@@ -38,25 +37,24 @@ func renderRun(result *pipeline.Result, env, stage string) ([]map[string]any, er
 // buildAndPin builds the image, then compiles the environment again with
 // the service's image pinned to what was built, by digest: the objects
 // the run applies.
-func buildAndPin(ctx context.Context, job *imageJob, cluster *rest.Config, path string, opts runOptions, out io.Writer, progress *runner.Progress) (*runner.BuiltImage, []map[string]any, time.Time, error) {
-	started := time.Now()
+func buildAndPin(ctx context.Context, job *imageJob, cluster *rest.Config, path string, opts runOptions, out io.Writer, progress *runner.Progress) (*runner.BuiltImage, []map[string]any, error) {
 	res, err := job.run(ctx, cluster, out, progress)
 	if err != nil {
-		return nil, nil, started, imageExit(err)
+		return nil, nil, imageExit(err)
 	}
 	progress.Line("envgen: built %s: %d of %d steps from the cache", termsafe.String(res.Pinned()), res.Cached, res.Steps)
 	pinned, err := pipeline.Load(path, compiler.Options{Digest: res.Digest, Repository: job.repository, Environments: []string{opts.env}})
 	if err != nil {
-		return nil, nil, started, err
+		return nil, nil, err
 	}
 	objects, err := renderRun(pinned, opts.env, opts.stage)
 	if err != nil {
-		return nil, nil, started, err
+		return nil, nil, err
 	}
 	return &runner.BuiltImage{
 		Image: res.Image, Digest: res.Digest, Steps: res.Steps, Cached: res.Cached,
 		ContextFiles: res.ContextFiles, ContextBytes: res.ContextBytes, Seconds: res.Seconds,
-	}, objects, started, nil
+	}, objects, nil
 }
 
 // sameImage says whether the image a node ran (imageID, repository@digest)
