@@ -75,7 +75,7 @@ func (r *run) checkImage(b buildPod, res podResult) error {
 			same := false
 			if r.opts.SameImage != nil {
 				var err error
-				if same, err = r.opts.SameImage(r.ctx, ran.ImageID, image.Digest); err != nil {
+				if same, err = r.opts.SameImage(r.ctx, ran.ImageID, imageRepository(image.Image), image.Digest); err != nil {
 					return &ClusterError{Op: "checking the image that ran", Err: err}
 				}
 			}

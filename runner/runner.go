@@ -62,7 +62,7 @@ type Options struct {
 	// SameImage, if set, says whether the image a node reports it ran
 	// (imageID) is the one built though its digest differs: an index of
 	// another build of the same image, say.
-	SameImage func(ctx context.Context, imageID, built string) (bool, error)
+	SameImage func(ctx context.Context, imageID, repository, digest string) (bool, error)
 }
 
 // Clients are the cluster connections a run uses.

@@ -281,3 +281,26 @@ func TestPromoteTheTestedImage(t *testing.T) {
 	e2ekit.WantCode(t, stale, 1)
 	e2ekit.WantContains(t, "stderr", stale.Stderr, "was built from "+next+", not from commit "+commit)
 }
+
+// A node that has an image already names it by the first reference it
+// pulled it as: the same code built for another service's repository runs
+// as that repository's digest, and the run still knows it ran the image
+// it built.
+func TestTheImageBuiltRunsUnderAnotherName(t *testing.T) {
+	addr := daemon(t, "buildkitd")
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
+	files := map[string]string{"Dockerfile": fromBusybox() + "\nRUN echo same image " + stamp + " > /same\n"}
+	var reports []string
+	for _, name := range []string{"img-same-a", "img-same-b"} {
+		dir := repo(t, name, "", `command: ["cat", "/same"]`, map[string]string{"Dockerfile": files["Dockerfile"]})
+		report := filepath.Join(t.TempDir(), "report.json")
+		r := run(t, "run", "--buildkit", addr, "--build-id", name, "--report", report, dir)
+		e2ekit.WantCode(t, r, 0)
+		reports = append(reports, report)
+	}
+	b := readReport(t, reports[1]).Image
+	if !b.Checked {
+		t.Errorf("the second run did not check the image it ran: %+v", b)
+	}
+	t.Logf("built %s@%s, the node named it %s", registryRepoOf(b.Image), b.Digest, b.RanAs)
+}

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 
@@ -57,21 +58,27 @@ func buildAndPin(ctx context.Context, job *imageJob, cluster *rest.Config, path 
 	}, objects, nil
 }
 
-// sameImage says whether the image a node ran (imageID, repository@digest)
-// is the one built: the same image in the built index, as the registry
-// has them.
-func sameImage(ctx context.Context, imageID, built string) (bool, error) {
-	repo, ran, ok := strings.Cut(imageID, "@")
+// sameImage says whether the image a node ran (imageID) is the one built
+// (repository@digest, an index): the same image of a platform, as the
+// registry has them. A node names an image it already had by the first
+// reference it pulled it as: another index of the same image (another
+// build of the same code), or another repository's.
+func sameImage(ctx context.Context, imageID, repository, digest string) (bool, error) {
+	built, err := pins.PlatformImage(ctx, repository, digest)
+	if err != nil {
+		return false, err
+	}
+	ranRepo, ran, ok := strings.Cut(imageID, "@")
 	if !ok {
 		return false, nil
 	}
-	a, err := pins.PlatformImage(ctx, repo, ran)
-	if err != nil {
-		return false, err
+	if ran == built {
+		return true, nil
 	}
-	b, err := pins.PlatformImage(ctx, repo, built)
-	if err != nil {
-		return false, err
+	for _, repo := range []string{ranRepo, repository} {
+		if p, err := pins.PlatformImage(ctx, repo, ran); err == nil {
+			return p == built, nil
+		}
 	}
-	return a == b, nil
+	return false, fmt.Errorf("the node ran %s, which the registry does not have: envgen cannot tell whether it is the image built (%s@%s)", imageID, repository, digest)
 }
