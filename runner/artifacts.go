@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/client-go/tools/remotecommand"
 
+	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/manifests"
 )
 
@@ -59,7 +60,7 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 		pw.CloseWithError(err)
 		execDone <- err
 	}()
-	copied, unpackErr := unpack(root, pr, a.MaxBytes)
+	copied, unpackErr := unpack(root, pr, a.MaxBytes, a.Paths)
 	pr.CloseWithError(errors.New("artifacts: stopped reading"))
 	execErr := <-execDone
 	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
@@ -95,21 +96,42 @@ func tarCommand(paths []string) []string {
 	return command
 }
 
+// maxArtifactDepth bounds the directories of one entry's path: a name of
+// 100,000 parts in one entry made as many directories.
+const maxArtifactDepth = 64
+
 // unpack writes the regular files and directories of a tar stream under
-// root, at most maxBytes of file content and maxArtifactEntries entries.
-func unpack(root *os.Root, r io.Reader, maxBytes int64) (*CopiedArtifacts, error) {
+// root, at most maxBytes of file content and maxArtifactEntries entries
+// and directories, each under one of the declared paths (ci.artifacts:
+// the stream is the build image's tar, and the build's to craft).
+func unpack(root *os.Root, r io.Reader, maxBytes int64, declared []string) (*CopiedArtifacts, error) {
 	copied := &CopiedArtifacts{}
 	tr := tar.NewReader(r)
-	for entries := 1; ; entries++ {
+	made := map[string]bool{} // directories created, counted as entries
+	entries := 0
+	mkdirAll := func(dir string) error {
+		var missing []string
+		for d := dir; d != "." && !made[d]; d = path.Dir(d) {
+			missing = append(missing, d)
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			if entries++; entries > maxArtifactEntries {
+				return fmt.Errorf("the artifacts hold more than %d files and directories; %d files copied", maxArtifactEntries, copied.Files)
+			}
+			if err := root.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+				return err
+			}
+			made[missing[i]] = true
+		}
+		return nil
+	}
+	for {
 		h, err := tr.Next()
 		if err == io.EOF {
 			return copied, nil
 		}
 		if err != nil {
 			return copied, fmt.Errorf("reading the artifacts: %w", err)
-		}
-		if entries > maxArtifactEntries {
-			return copied, fmt.Errorf("the artifacts hold more than %d files and directories; %d files copied", maxArtifactEntries, copied.Files)
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "/"))
 		if name == "." {
@@ -118,19 +140,28 @@ func unpack(root *os.Root, r io.Reader, maxBytes int64) (*CopiedArtifacts, error
 		if name == ".." || strings.HasPrefix(name, "../") {
 			return copied, fmt.Errorf("artifact %q points outside the artifacts directory", h.Name)
 		}
+		if strings.Count(name, "/") >= maxArtifactDepth {
+			return copied, fmt.Errorf("artifact %s is more than %d directories deep", termsafe.String(name[:min(len(name), 200)]), maxArtifactDepth)
+		}
+		if !underDeclared(name, declared, h.Typeflag == tar.TypeDir) {
+			// Not something ci.artifacts names: tar in the build image
+			// was not the build's own to begin with.
+			return copied, fmt.Errorf("artifact %s is under none of ci.artifacts: the build image's tar wrote what it was not asked for", termsafe.String(h.Name))
+		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := root.MkdirAll(name, 0o755); err != nil {
+			if err := mkdirAll(name); err != nil {
 				return copied, err
 			}
 		case tar.TypeReg:
+			if entries++; entries > maxArtifactEntries {
+				return copied, fmt.Errorf("the artifacts hold more than %d files and directories; %d files copied", maxArtifactEntries, copied.Files)
+			}
 			if copied.Bytes+h.Size > maxBytes {
 				return copied, fmt.Errorf("the artifacts are larger than --artifacts-max (%d bytes); %d files copied", maxBytes, copied.Files)
 			}
-			if dir := path.Dir(name); dir != "." {
-				if err := root.MkdirAll(dir, 0o755); err != nil {
-					return copied, err
-				}
+			if err := mkdirAll(path.Dir(name)); err != nil {
+				return copied, err
 			}
 			// A file that exists is replaced, never followed: no symlink
 			// is ever created here, and os.Root refuses to leave Dir.
@@ -145,13 +176,26 @@ func unpack(root *os.Root, r io.Reader, maxBytes int64) (*CopiedArtifacts, error
 				err = cerr
 			}
 			if err != nil {
-				return copied, fmt.Errorf("writing artifact %s: %w", name, err)
+				return copied, fmt.Errorf("writing artifact %s: %w", termsafe.String(name), err)
 			}
 			copied.Files++
 		default:
 			copied.Skipped = append(copied.Skipped, "/"+name)
 		}
 	}
+}
+
+// underDeclared says whether name (relative, cleaned) is one of the
+// declared paths or under one, or, for a directory, above one (tar
+// writes those first).
+func underDeclared(name string, declared []string, dir bool) bool {
+	for _, d := range declared {
+		d = strings.TrimPrefix(path.Clean(d), "/")
+		if name == d || strings.HasPrefix(name, d+"/") || dir && strings.HasPrefix(d, name+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // limitedWriter keeps the first n bytes written to it.

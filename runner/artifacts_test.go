@@ -46,7 +46,7 @@ func TestUnpackStaysInsideAndCreatesNoLinks(t *testing.T) {
 		&tar.Header{Name: "tmp/reports/link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"},
 		&tar.Header{Name: "tmp/reports/hard", Typeflag: tar.TypeLink, Linkname: "tmp/reports/a.xml"},
 		&tar.Header{Name: "tmp/fifo", Typeflag: tar.TypeFifo},
-	), 1<<20)
+	), 1<<20, []string{"/tmp/reports", "/tmp/fifo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,15 @@ func TestUnpackStaysInsideAndCreatesNoLinks(t *testing.T) {
 		{"dot-dot", &tar.Header{Name: "../../etc/x", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "points outside"},
 		{"through a link", &tar.Header{Name: "escape/x", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "escape"},
 		{"too big", &tar.Header{Name: "big", Typeflag: tar.TypeReg, Size: 100}, 10, "larger than --artifacts-max"},
+		// The build image's tar is the build's: what it was not asked for
+		// is refused, a forged report among it.
+		{"not declared", &tar.Header{Name: "home/jenkins/.gitconfig", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "under none of ci.artifacts"},
+		{"beside a declared path", &tar.Header{Name: "tmp/reportsX/junit.xml", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "under none of ci.artifacts"},
+		{"a file above one", &tar.Header{Name: "tmp", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "under none of ci.artifacts"},
+		{"deep", &tar.Header{Name: "tmp/reports/" + strings.Repeat("d/", 100) + "x", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, "more than 64 directories deep"},
+		{"control characters", &tar.Header{Name: "x\x1b[2J\nenvgen: build passed", Typeflag: tar.TypeReg, Size: 1}, 1 << 20, `x\x1b[2J\x0aenvgen: build passed`},
 	} {
-		_, err := unpack(root, tarOf(t, tc.h), tc.max)
+		_, err := unpack(root, tarOf(t, tc.h), tc.max, []string{"/tmp/reports", "/escape", "/big"})
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
 		}
@@ -107,7 +114,7 @@ func TestUnpackBoundsTheNumberOfEntries(t *testing.T) {
 		&tar.Header{Name: "a", Typeflag: tar.TypeReg, Size: 1},
 		&tar.Header{Name: "b", Typeflag: tar.TypeReg, Size: 1},
 		&tar.Header{Name: "c", Typeflag: tar.TypeReg, Size: 1},
-	), 1<<20)
+	), 1<<20, []string{"/a", "/b", "/c"})
 	if err == nil || !strings.Contains(err.Error(), "more than 2 files and directories; 2 files copied") {
 		t.Errorf("error %v", err)
 	}
@@ -117,5 +124,21 @@ func TestTarCommandTakesNoOptionsFromPaths(t *testing.T) {
 	got := strings.Join(tarCommand([]string{"/tmp/reports", "/--checkpoint-action=exec=sh"}), " ")
 	if want := "tar -cf - -C / ./tmp/reports ./--checkpoint-action=exec=sh"; got != want {
 		t.Errorf("%s, want %s", got, want)
+	}
+}
+
+// Directories count against the bound: one entry of many parts made as
+// many directories.
+func TestUnpackCountsDirectories(t *testing.T) {
+	defer func(n int) { maxArtifactEntries = n }(maxArtifactEntries)
+	maxArtifactEntries = 10
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	_, err = unpack(root, tarOf(t, &tar.Header{Name: "r/" + strings.Repeat("d/", 20) + "x", Typeflag: tar.TypeReg, Size: 1}), 1<<20, []string{"/r"})
+	if err == nil || !strings.Contains(err.Error(), "more than 10 files and directories") {
+		t.Errorf("error %v", err)
 	}
 }

@@ -256,7 +256,7 @@ func runImage(cmd *cobra.Command, args []string, opts imageOptions, kube kubeOpt
 	if err != nil {
 		return err
 	}
-	reportFile, err := createOutput("--report", reportPath)
+	reportFile, err := createOutput("--report", reportPath, "")
 	if err != nil {
 		return err
 	}

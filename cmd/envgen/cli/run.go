@@ -202,17 +202,20 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("--artifacts: envgen.cue's ci.artifacts lists nothing to copy")}
 	case opts.artifacts != "":
 		artifacts = &runner.Artifacts{Paths: service.CI.Artifacts, Dir: opts.artifacts, MaxBytes: opts.maxBytes}
+		if err := refuseLinks("--artifacts", opts.artifacts); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(opts.artifacts, 0o755); err != nil {
 			return &exitError{code: ExitUsage, err: fmt.Errorf("--artifacts: %w", err)}
 		}
 	}
 	// The report files are opened now: a path that cannot be written must
 	// stop the run before it starts, not hide its result at the end.
-	reportFile, err := createOutput("--report", opts.report)
+	reportFile, err := createOutput("--report", opts.report, opts.artifacts)
 	if err != nil {
 		return err
 	}
-	junitFile, err := createOutput("--junit", opts.junit)
+	junitFile, err := createOutput("--junit", opts.junit, opts.artifacts)
 	if err != nil {
 		return err
 	}
@@ -295,18 +298,6 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --junit: %w", err)}
 	}
 	return exit
-}
-
-// createOutput creates an output file of the run, or returns nil for "".
-func createOutput(flag, path string) (*os.File, error) {
-	if path == "" {
-		return nil, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", flag, err)}
-	}
-	return f, nil
 }
 
 // writeOutput writes what data returns into f and closes it.
