@@ -45,6 +45,12 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		{[]string{"get", "secrets", "--all-namespaces"}, "no"},
 		{[]string{"update", "namespaces"}, "no"},
 		{[]string{"create", "clusterrolebindings"}, "no"},
+		{[]string{"create", "rolebindings", "-n", "team-a"}, "no"},
+		// A build namespace's fence is created once, never loosened.
+		{[]string{"delete", "resourcequotas", "-n", "team-a"}, "no"},
+		{[]string{"patch", "resourcequotas", "-n", "team-a"}, "no"},
+		{[]string{"update", "limitranges", "-n", "team-a"}, "no"},
+		{[]string{"delete", "limitranges", "-n", "team-a"}, "no"},
 		// RBAC cannot confine these to envgen's namespaces: the
 		// admission guard does, below.
 		{[]string{"delete", "namespaces"}, "yes"},
@@ -63,6 +69,10 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	// someone else made stands for it.)
 	kubectl(t, "create", "namespace", "team-a")
 	kubectl(t, "run", "their-app", "--image=registry.example.org/app:1", "-n", "team-a")
+	unlabelled := filepath.Join(t.TempDir(), "not-a-build.yaml")
+	if err := os.WriteFile(unlabelled, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: not-a-build\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Then real requests (server-side dry-run: admission runs, nothing
 	// changes even if the guard failed): the admission guard refuses every
 	// one outside envgen's namespaces.
@@ -72,7 +82,9 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	}{
 		{[]string{"delete", "namespace", "team-a"}, "envgen may create and delete only namespaces labelled app.kubernetes.io/managed-by=envgen"},
 		{[]string{"delete", "namespace", "jenkins"}, "envgen may create and delete only namespaces labelled"},
-		{[]string{"create", "namespace", "not-a-build"}, "envgen may create and delete only namespaces labelled"},
+		// Restricted, so that only the guard refuses it (the box refuses a
+		// namespace without the label too, and either may answer first).
+		{[]string{"create", "-f", unlabelled}, "envgen may create and delete only namespaces labelled"},
 		{[]string{"run", "intruder", "--image=registry.example.org/x:1", "-n", "kube-system"}, "envgen may change objects only in namespaces labelled"},
 		{[]string{"create", "configmap", "x", "-n", "default"}, "envgen may change objects only in namespaces labelled"},
 		{[]string{"create", "secret", "generic", "x", "--from-literal=a=b", "-n", "jenkins"}, "envgen may change objects only in namespaces labelled"},
@@ -155,6 +167,12 @@ spec:
 	if out, err := apply("pod", pod("")); err != nil {
 		t.Fatalf("an ordinary build Pod is refused: %v\n%s", err, out)
 	}
+	quota := func(hard string) string {
+		return "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: box-build}\nspec: {hard: " + hard + "}\n"
+	}
+	if out, err := apply("quota", quota("{requests.cpu: 8, requests.memory: 16Gi, pods: '20'}")); err != nil {
+		t.Fatalf("a quota at the ceiling is refused: %v\n%s", err, out)
+	}
 	for _, tc := range []struct{ name, manifest, want string }{
 		{"nodeName", pod("  nodeName: some-node\n"), "no nodeName"},
 		{"priority", pod("  priorityClassName: system-node-critical\n"), "only the priority classes the platform allows"},
@@ -164,6 +182,19 @@ spec:
 		{"finalizer", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: box-build, finalizers: [example.org/hold]}\n", "no finalizers"},
 		{"nodeport", "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: box-build}\nspec: {type: NodePort, ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
 		{"externalips", "apiVersion: v1\nkind: Service\nmetadata: {name: eip, namespace: box-build}\nspec: {externalIPs: [10.0.0.1], ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
+		{"quota-over-ceiling", quota("{requests.cpu: '100', requests.memory: 1Gi, pods: '5'}"), "each within the platform's ceiling cpu=8,memory=16Gi,pods=20"},
+		{"quota-without-pods", quota("{requests.cpu: '1', requests.memory: 1Gi}"), "each within the platform's ceiling"},
+		{"replicas", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: many, namespace: box-build}
+spec:
+  replicas: 21
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers: [{name: c, image: registry.example.org/x:1}]
+`, "at most 20 replicas"},
 		{"deployment-node", `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: d, namespace: box-build}

@@ -21,6 +21,9 @@ type BoxOptions struct {
 	// PriorityClasses are the priority classes a build's Pods may name
 	// (none: no priority class at all).
 	PriorityClasses []string
+	// Ceiling is the largest quota a build namespace may have (zero:
+	// DefaultQuota).
+	Ceiling Quota
 }
 
 // BoxPolicy is the second half of envgen rbac's admission: where
@@ -37,7 +40,11 @@ type BoxOptions struct {
 //     scheduler and the node's taints), no priority class outside the
 //     platform's list (preempting another team's Pods), no toleration of
 //     every taint or of the control plane's; a Pod's activeDeadlineSeconds
-//     is at most a day.
+//     is at most a day;
+//   - a ResourceQuota bounds CPU, memory and Pods, within the platform's
+//     ceiling (envgen run --quota sets a build's, envgen rbac
+//     --quota-ceiling the most any may ask for); a Deployment asks for no
+//     more replicas than the ceiling's Pods.
 func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.ValidatingAdmissionPolicy {
 	creating := "(request.operation == 'CREATE' || request.operation == 'UPDATE')"
 	allowed := "[]"
@@ -62,7 +69,7 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 	validations = append(validations,
 		admissionv1.Validation{
 			Expression: "request.resource.resource != 'namespaces' || request.operation != 'CREATE' || " +
-				"(has(object.metadata.labels) && object.metadata.labels['" + podSecurityEnforce + "'] == 'restricted' && " +
+				"(has(object.metadata.labels) && '" + podSecurityEnforce + "' in object.metadata.labels && object.metadata.labels['" + podSecurityEnforce + "'] == 'restricted' && " +
 				"(!('" + podSecurityVersion + "' in object.metadata.labels) || object.metadata.labels['" + podSecurityVersion + "'] == 'latest'))",
 			Message: "a build namespace enforces Pod Security restricted (latest), nothing weaker",
 		},
@@ -79,6 +86,34 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 			Expression: "request.resource.resource != 'pods' || request.operation != 'CREATE' || " +
 				"!has(object.spec.activeDeadlineSeconds) || object.spec.activeDeadlineSeconds <= " + strconv.Itoa(MaxBuildSeconds),
 			Message: fmt.Sprintf("a build Pod's activeDeadlineSeconds is at most %d (a day, ci.timeout's bound)", MaxBuildSeconds),
+		},
+	)
+	ceiling := o.Ceiling
+	if ceiling.Pods == 0 {
+		ceiling = DefaultQuota()
+	}
+	within := func(key, bound string) string {
+		return fmt.Sprintf("'%[1]s' in object.spec.hard && quantity(object.spec.hard['%[1]s']).compareTo(quantity('%[2]s')) <= 0", key, bound)
+	}
+	bounds := []string{"has(object.spec.hard)"}
+	for _, key := range quotaKeys {
+		switch {
+		case key == "requests.cpu":
+			bounds = append(bounds, within(key, ceiling.CPU.String()))
+		case key == "requests.memory":
+			bounds = append(bounds, within(key, ceiling.Memory.String()))
+		default:
+			bounds = append(bounds, within(key, strconv.FormatInt(ceiling.Pods, 10)))
+		}
+	}
+	validations = append(validations,
+		admissionv1.Validation{
+			Expression: "request.resource.resource != 'resourcequotas' || request.operation != 'CREATE' || (" + strings.Join(bounds, " && ") + ")",
+			Message:    fmt.Sprintf("a build namespace's quota bounds %s, each within the platform's ceiling %s (envgen rbac --quota-ceiling)", strings.Join(quotaKeys, ", "), ceiling),
+		},
+		admissionv1.Validation{
+			Expression: "request.resource.resource != 'deployments' || !" + creating + " || !has(object.spec.replicas) || object.spec.replicas <= " + strconv.FormatInt(ceiling.Pods, 10),
+			Message:    fmt.Sprintf("a build's Deployment has at most %d replicas, the ceiling's Pods", ceiling.Pods),
 		},
 	)
 	for _, v := range podSpec("object.spec") {

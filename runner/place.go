@@ -25,7 +25,24 @@ type ownNamespace struct{ expires time.Time }
 
 func (p *ownNamespace) enter(r *run) error {
 	r.events.Status("creating namespace %s", r.namespace)
-	return createNamespace(r.ctx, r.clients.Kube, r.namespace, r.opts.Service, r.opts.BuildID, p.expires)
+	if err := createNamespace(r.ctx, r.clients.Kube, r.namespace, r.opts.Service, r.opts.BuildID, p.expires); err != nil {
+		return err
+	}
+	quota := r.opts.Quota
+	if quota.Pods == 0 {
+		quota = DefaultQuota()
+	}
+	r.events.Status("fencing namespace %s in: quota %s, ingress from its own Pods only", r.namespace, quota)
+	if err := createFence(r.ctx, r.clients.Kube, r.namespace, quota); err != nil {
+		// The run's cleanup is not in place yet: the namespace goes now.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+		defer cancel()
+		if derr := deleteNamespace(ctx, r.clients.Kube, r.namespace); derr != nil {
+			r.events.Line("envgen: could not delete namespace %s: %v (envgen gc will)", r.namespace, derr)
+		}
+		return err
+	}
+	return nil
 }
 
 func (p *ownNamespace) labels(r *run) map[string]string {

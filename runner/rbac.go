@@ -24,6 +24,12 @@ func ClusterRole() *rbacv1.ClusterRole {
 			// The build's Secrets (ci.secrets), created from the CI job's
 			// credentials; never read back.
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+			// The fence of a build namespace: its quota and limits are
+			// created once and never changed (they go with the namespace);
+			// the quota is read until it is counted. The NetworkPolicy is
+			// created with the ci overlay's below.
+			{APIGroups: []string{""}, Resources: []string{"resourcequotas"}, Verbs: []string{"create", "get"}},
+			{APIGroups: []string{""}, Resources: []string{"limitranges"}, Verbs: []string{"create"}},
 			// The objects of the ci overlay, by server-side apply.
 			{APIGroups: []string{""}, Resources: []string{"pods", "services", "configmaps"}, Verbs: []string{"create", "get", "patch"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"create", "get", "patch"}},
@@ -58,7 +64,7 @@ func ClusterRoleBinding(namespace, serviceAccount string) *rbacv1.ClusterRoleBin
 var guardedResources = []admissionv1.NamedRuleWithOperations{
 	{RuleWithOperations: admissionv1.RuleWithOperations{
 		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},
-		Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"*"}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets"}},
+		Rule:       admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"*"}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets", "resourcequotas", "limitranges"}},
 	}},
 	{RuleWithOperations: admissionv1.RuleWithOperations{
 		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},

@@ -53,6 +53,9 @@ type Options struct {
 	// ExpiryGrace is added to Timeout for the namespace's expiry annotation,
 	// after which `envgen gc` may delete it.
 	ExpiryGrace time.Duration
+	// Quota is the ResourceQuota of the build's own namespace (zero:
+	// DefaultQuota); the namespaced mode's namespace has its owner's.
+	Quota Quota
 	// Prepare, if set, builds the image while the namespace is made and
 	// the test services start, and gives the objects pinned to it:
 	// Objects' build Pods, and the objects that run DeferImage (the

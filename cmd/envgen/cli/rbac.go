@@ -20,10 +20,11 @@ type rbacOptions struct {
 	buildNamespace string
 	buildkit       []string
 	priority       []string
+	ceiling        quotaFlag
 }
 
 func newRBACCmd() *cobra.Command {
-	var opts rbacOptions
+	opts := rbacOptions{ceiling: quotaFlag{runner.DefaultQuota()}}
 	cmd := &cobra.Command{
 		Use:   "rbac",
 		Short: "Print the least privilege envgen run and gc need: RBAC and an admission guard",
@@ -46,7 +47,9 @@ ServiceAccount CI runs envgen as:
     Security restricted; Services are ClusterIP without externalIPs; no
     object gets finalizers; a Pod (or a Deployment's template) has no
     nodeName and no priority class but those --priority-class allows; a
-    Pod's activeDeadlineSeconds is at most a day.
+    Pod's activeDeadlineSeconds is at most a day; a namespace's
+    ResourceQuota (envgen run --quota) bounds CPU, memory and Pods within
+    --quota-ceiling, and a Deployment has no more replicas than its Pods.
 
 Apply all six; 'kubectl auth can-i' shows RBAC only, so it still answers yes
 for "delete namespaces": the guard refuses the request itself.
@@ -90,7 +93,7 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 				runner.ClusterRoleBinding(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicy(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicyBinding(),
-				runner.BoxPolicy(opts.namespace, opts.serviceAccount, runner.BoxOptions{PriorityClasses: opts.priority}),
+				runner.BoxPolicy(opts.namespace, opts.serviceAccount, runner.BoxOptions{PriorityClasses: opts.priority, Ceiling: opts.ceiling.Quota}),
 				runner.BoxPolicyBinding(),
 			}, daemons...))
 		},
@@ -99,6 +102,7 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 	cmd.Flags().StringVar(&opts.serviceAccount, "service-account", "envgen", "the ServiceAccount CI runs envgen as")
 	cmd.Flags().StringVar(&opts.buildNamespace, "build-namespace", "", "print a Role for builds in this existing namespace only (envgen run --namespace)")
 	cmd.Flags().StringArrayVar(&opts.priority, "priority-class", nil, "a priority class a build's Pods may name (repeat; default: none)")
+	cmd.Flags().Var(&opts.ceiling, "quota-ceiling", "the largest quota a build namespace may have (envgen run --quota): cpu=N,memory=N,pods=N")
 	cmd.Flags().StringArrayVar(&opts.buildkit, "buildkit", nil, "also let the account reach this BuildKit daemon, kube-pod://POD?namespace=NS, by port-forward (repeat per Pod)")
 	return cmd
 }

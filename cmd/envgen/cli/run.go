@@ -46,10 +46,11 @@ type runOptions struct {
 	namespace string
 	image     imageOptions
 	noBuild   bool
+	quota     quotaFlag
 }
 
 func newRunCmd() *cobra.Command {
-	var opts runOptions
+	opts := runOptions{quota: quotaFlag{runner.DefaultQuota()}}
 	cmd := &cobra.Command{
 		Use:   "run [dir]",
 		Short: "Run the ci environment's build on a cluster and exit with its exit code",
@@ -66,7 +67,12 @@ it on the cluster of your kubeconfig:
      build Pod exists; --no-build skips it;
   1. creates a namespace for this build (<service>-ci-<build id>-<hash>), labelled
      as envgen's, with an expiry annotation and the "restricted" Pod Security
-     Standard enforced; it never reuses an existing namespace;
+     Standard enforced; it never reuses an existing namespace. Before
+     anything of the build's, it fences the namespace in: a ResourceQuota
+     (--quota: what the build Pod, its test services and objects share), a
+     LimitRange (modest limits for a container that names none) and a
+     NetworkPolicy that lets in only the namespace's own Pods (egress stays
+     open);
   2. creates the Secrets ci.secrets declares there, from the CI job's
      credentials (--secret), then applies every object with server-side apply
      (field manager envgen);
@@ -146,6 +152,7 @@ cleaning up).`,
 	cmd.Flags().StringVar(&opts.junit, "junit", "", "write the run as a JUnit XML file (phases and the build's result), for Jenkins' junit step")
 	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
+	cmd.Flags().Var(&opts.quota, "quota", "the build namespace's quota, within envgen rbac --quota-ceiling: cpu=N,memory=N,pods=N")
 	cmd.Flags().StringVar(&opts.namespace, "namespace", "", "run in this existing namespace (a Role there is enough) instead of a new namespace per build")
 	cmd.Flags().StringVar(&opts.stage, "stage", "", "run only this stage of ci.stages, and the stages it needs")
 	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
@@ -166,6 +173,9 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if opts.namespace != "" {
 		if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
 			return &exitError{code: ExitUsage, err: fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
+		}
+		if cmd.Flags().Changed("quota") {
+			return &exitError{code: ExitUsage, err: errors.New("--quota fences a namespace of the build's own; --namespace's has the quota its owner gave it")}
 		}
 	}
 	path := inputPath(args)
@@ -191,6 +201,13 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 			return &exitError{code: ExitInvalid, err: fmt.Errorf("%s: %s: %w", result.Project.Sources().Where(opts.env, field), field, err)}
 		}
 		return &exitError{code: ExitInvalid, err: err}
+	}
+	if opts.namespace == "" {
+		// The build's own namespace gets the quota: refused here when it
+		// cannot fit, rather than by a test service that never starts.
+		if err := runner.CheckQuota(objects, opts.quota.Quota); err != nil {
+			return &exitError{code: ExitInvalid, err: err}
+		}
 	}
 	secrets, err := runner.CollectSecrets(service.CI.Secrets, opts.secrets, os.LookupEnv)
 	if err != nil {
@@ -276,6 +293,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		Namespace:     opts.namespace,
 		Start:         start,
 		ExpiryGrace:   15 * time.Minute,
+		Quota:         opts.quota.Quota,
 	})
 	progress.Line("")
 	report.Print(stderr)
