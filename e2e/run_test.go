@@ -146,10 +146,11 @@ func phaseNames(rep runner.Report) string {
 
 // A Pod that does not fit waits for capacity up to --schedule-grace (on
 // an autoscaled cluster the first "Insufficient cpu" adds a node), then the
-// run fails, naming it; with no grace it fails at once.
+// run fails, naming it; with no grace it fails at once. The quota is raised
+// past the requests: this is about the node's capacity, not the fence.
 func TestUnschedulableWaitsForCapacityThenFails(t *testing.T) {
 	dir := service(t, "big", `resources: requests: cpu: "5000"`)
-	r := run(t, "run", "--build-id", "big-1", "--schedule-grace", "3s", dir)
+	r := run(t, "run", "--build-id", "big-1", "--quota", "cpu=6k", "--schedule-grace", "3s", dir)
 	wantCode(t, r, 125)
 	wantContains(t, "stderr", r.Stderr, "waiting up to 3s for it (--schedule-grace)")
 	wantContains(t, "stderr", r.Stderr, "the build Pod stayed unschedulable for 3s (--schedule-grace): 0/1 nodes are available: 1 Insufficient cpu")
@@ -159,7 +160,7 @@ func TestUnschedulableWaitsForCapacityThenFails(t *testing.T) {
 	namespaceGone(t, runner.NamespaceName("big", "big-1"))
 
 	dir = service(t, "bigdb", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
-	r = run(t, "run", "--build-id", "bigdb-1", "--schedule-grace", "0s", dir)
+	r = run(t, "run", "--build-id", "bigdb-1", "--quota", "cpu=6k", "--schedule-grace", "0s", dir)
 	wantCode(t, r, 125)
 	wantContains(t, "stderr", r.Stderr, "test service bigdb-db is unschedulable: 0/1 nodes are available: 1 Insufficient cpu")
 	if r.Took > 15*time.Second {

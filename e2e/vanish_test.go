@@ -35,7 +35,7 @@ func TestVanishedTestServiceFailsFast(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "vanish-" + tc.name
 			dir := service(t, name, `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
-			cmd := exec.Command(envgen, "run", "--build-id", "v-1", "--schedule-grace", "5m", dir)
+			cmd := exec.Command(envgen, "run", "--build-id", "v-1", "--quota", "cpu=6k", "--schedule-grace", "5m", dir)
 			cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
