@@ -11,12 +11,15 @@ package explain
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/manifests"
+	"envgen.dev/envgen/semdiff"
 )
 
 // Explanation says where one field's value comes from.
@@ -133,7 +136,26 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 			e.Default = "set by envgen (not from envgen.cue)"
 		}
 	}
+	e.redact()
 	return e, nil
+}
+
+// redact hides a value that looks like a credential (semdiff.Redact), and
+// then every contribution's literal too: explain still says where the
+// value comes from, never what it is.
+func (e *Explanation) redact() {
+	shown := semdiff.Redact(e.Path, e.Value)
+	if reflect.DeepEqual(shown, e.Value) {
+		return
+	}
+	e.Value = shown
+	for i, src := range e.Sources {
+		hidden := slices.Clone(src.Contributions)
+		for j := range hidden {
+			hidden[j].Value = semdiff.Hidden
+		}
+		e.Sources[i].Contributions = hidden
+	}
 }
 
 // builtInstead says, for an image value that is the service's own image

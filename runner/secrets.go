@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,7 +53,7 @@ func CollectSecrets(declared map[string][]string, specs []string, lookupEnv func
 		ref, source, ok := strings.Cut(spec, "=")
 		name, key, okRef := strings.Cut(ref, "/")
 		if !ok || !okRef || name == "" || key == "" {
-			return nil, secretsError("--secret %q: want NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH", spec)
+			return nil, secretsError("--secret %s: want NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH", specShown(spec))
 		}
 		if !wanted[ref] {
 			return nil, secretsError("--secret %s: envgen.cue's ci.secrets does not declare it%s", ref, declaredList(declared))
@@ -105,7 +106,19 @@ func readSource(flag, ref, source string, lookupEnv func(string) (string, bool))
 	case "file":
 		return readSecretFile(flag, ref, where)
 	}
-	return nil, secretsError("%s %s: source %q is neither env:VARIABLE nor file:PATH", flag, ref, source)
+	return nil, secretsError("%s %s: its source is neither env:VARIABLE nor file:PATH (not shown: it may be the value itself, which belongs in a variable or a file)", flag, ref)
+}
+
+// specShown is as much of a malformed --secret or --build-secret as an
+// error may print: what comes before "=", never what follows it (a value
+// given in place of its source), and nothing of one without "=" (it may
+// be a value given alone).
+func specShown(spec string) string {
+	ref, _, ok := strings.Cut(spec, "=")
+	if !ok {
+		return "(given without \"=\"; not shown: it may be a value)"
+	}
+	return strconv.Quote(ref) + "=…"
 }
 
 // readSecretFile reads a regular file of at most maxSecretBytes.
@@ -141,7 +154,7 @@ func CollectBuildSecrets(declared []string, specs []string, lookupEnv func(strin
 	for _, spec := range specs {
 		id, source, ok := strings.Cut(spec, "=")
 		if !ok || id == "" {
-			return nil, secretsError("--build-secret %q: want ID=env:VARIABLE or ID=file:PATH", spec)
+			return nil, secretsError("--build-secret %s: want ID=env:VARIABLE or ID=file:PATH", specShown(spec))
 		}
 		if !slices.Contains(declared, id) {
 			list := " (it declares none)"

@@ -38,8 +38,13 @@ func TestCollectSecrets(t *testing.T) {
 		{[]string{"other/key=env:MW_TOKEN"}, "--secret other/key: envgen.cue's ci.secrets does not declare it (it declares citoid-secrets/mw-api-token, citoid-secrets/ca.crt)"},
 		{[]string{"citoid-secrets/ca.crt=file:" + dir}, "is not a regular file"},
 		{[]string{"citoid-secrets/ca.crt=file:" + filepath.Join(dir, "missing")}, "no such file"},
-		{[]string{"citoid-secrets/ca.crt=vault:x"}, `source "vault:x" is neither env:VARIABLE nor file:PATH`},
+		{[]string{"citoid-secrets/ca.crt=vault:x"}, `its source is neither env:VARIABLE nor file:PATH`},
 		{[]string{"citoid-secrets=env:MW_TOKEN"}, "want NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH"},
+		// The value where its source belongs, or alone: never echoed.
+		{[]string{"citoid-secrets/mw-api-token=s3cr3t-value"}, "its source is neither env:VARIABLE nor file:PATH (not shown"},
+		{[]string{"citoid-secrets/mw-api-token:s3cr3t-value"}, "given without"},
+		{[]string{"s3cr3t-value"}, "given without"},
+		{[]string{"citoid-secrets=x"}, `--secret "citoid-secrets"=…: want NAME/KEY`},
 		{[]string{"citoid-secrets/ca.crt=file:" + cert, "citoid-secrets/ca.crt=file:" + cert}, "given twice"},
 	} {
 		_, err := CollectSecrets(declared, tc.specs, lookup)

@@ -58,7 +58,7 @@ func Objects(env string, before, after []map[string]any) []Change {
 			changes = append(changes, Change{Environment: env, Object: id, Kind: "removed"})
 		}
 	}
-	return changes
+	return redacted(changes)
 }
 
 func objectID(o map[string]any) string {
@@ -69,7 +69,20 @@ func objectID(o map[string]any) string {
 }
 
 // Values compares two JSON-like values (maps, lists, scalars) under path.
-func Values(path string, a, b any) []Change { return values(path, a, b) }
+func Values(path string, a, b any) []Change { return redacted(values(path, a, b)) }
+
+// redacted hides in changes what a diff never prints (Redact).
+func redacted(changes []Change) []Change {
+	for i, c := range changes {
+		if c.Old != nil {
+			changes[i].Old = Redact(c.Path, c.Old)
+		}
+		if c.New != nil {
+			changes[i].New = Redact(c.Path, c.New)
+		}
+	}
+	return changes
+}
 
 // values compares two values at path.
 func values(path string, a, b any) []Change {

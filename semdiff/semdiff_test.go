@@ -1,6 +1,8 @@
 package semdiff
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -29,5 +31,48 @@ func TestKeyOrderIsNotAChange(t *testing.T) {
 	y := map[string]any{"data": map[string]any{"b": "2", "a": "1"}, "metadata": map[string]any{"name": "c"}, "kind": "ConfigMap"}
 	if got := Objects("ci", []map[string]any{x}, []map[string]any{y}); len(got) != 0 {
 		t.Errorf("got %v", got)
+	}
+}
+
+// TestCredentialsAreNotShown: a diff never prints a secret variable's
+// literal or a value that carries a credential, whether the change adds,
+// removes or changes it, alone or inside a larger value; anything else it
+// shows as it is.
+func TestCredentialsAreNotShown(t *testing.T) {
+	deployment := func(env ...any) map[string]any {
+		return map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": "svc"},
+			"spec": map[string]any{"containers": []any{map[string]any{"name": "svc", "env": env}}}}
+	}
+	configMap := func(data map[string]any) map[string]any {
+		return map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"name": "c"}, "data": data}
+	}
+	v := func(name, value string) any { return map[string]any{"name": name, "value": value} }
+	for name, tc := range map[string]struct{ before, after map[string]any }{
+		"removed variable":  {deployment(v("DB_PASS", "PLANTED"), v("A", "1")), deployment(v("A", "1"))},
+		"added variable":    {deployment(v("A", "1")), deployment(v("A", "1"), v("API_TOKEN", "PLANTED"))},
+		"changed variable":  {deployment(v("JWT_SIGNING_KEY", "PLANTED")), deployment(v("JWT_SIGNING_KEY", "PLANTED2"))},
+		"to a reference":    {deployment(v("DB_PASS", "PLANTED")), deployment(map[string]any{"name": "DB_PASS", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": "s", "key": "k"}}})},
+		"whole container":   {deployment(), map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": "svc"}, "spec": map[string]any{"containers": []any{map[string]any{"name": "svc", "env": []any{v("DB_PASS", "PLANTED")}}}}}},
+		"URL with password": {configMap(map[string]any{"db": "postgres://app:PLANTED@db/app"}), configMap(map[string]any{})},
+		"private key":       {configMap(map[string]any{}), configMap(map[string]any{"tls": "-----BEGIN PRIVATE KEY-----\nPLANTED"})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			changes := Objects("ci", []map[string]any{tc.before}, []map[string]any{tc.after})
+			if len(changes) == 0 {
+				t.Fatal("no change found")
+			}
+			var out strings.Builder
+			Text(&out, changes)
+			data, _ := json.Marshal(changes)
+			for format, got := range map[string]string{"text": out.String(), "json": string(data)} {
+				if strings.Contains(got, "PLANTED") {
+					t.Errorf("%s shows the credential:\n%s", format, got)
+				}
+			}
+		})
+	}
+	changes := Objects("ci", []map[string]any{deployment(v("LOG_LEVEL", "info"))}, []map[string]any{deployment(v("LOG_LEVEL", "debug"))})
+	if want := []Change{{Environment: "ci", Object: "Deployment/svc", Kind: "changed", Path: "spec.containers[name=svc].env[name=LOG_LEVEL].value", Old: "info", New: "debug"}}; !cmp.Equal(want, changes) {
+		t.Errorf("an ordinary variable: %v", changes)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/secretlike"
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/semdiff"
@@ -89,9 +90,9 @@ var Rules = []Rule{{
 					continue // a reference, or null: the build drops the variable
 				}
 				switch {
-				case looksSecret(name):
+				case secretlike.Name(name):
 					c.report(env, prefix+name, "%s has a literal value", name)
-				case secretValue(v.Value):
+				case secretlike.Value(v.Value):
 					c.report(env, prefix+name, "%s has a literal value that holds a credential (a password in a URL, or a private key)", name)
 				}
 			}
@@ -100,17 +101,23 @@ var Rules = []Rule{{
 		for _, name := range sorted.Keys(s.Containers) {
 			check("containers."+compiler.Label(name)+".env.", s.Containers[name].Env)
 		}
+		for _, job := range sorted.Keys(s.Jobs) {
+			check("jobs."+compiler.Label(job)+".env.", s.Jobs[job].Env)
+		}
 		if s.CI != nil {
 			check("ci.env.", s.CI.Env)
 			for _, svc := range sorted.Keys(s.CI.Services) {
 				check("ci.services."+svc+".env.", s.CI.Services[svc].Env)
+			}
+			for _, stage := range sorted.Keys(s.CI.Stages) {
+				check("ci.stages."+compiler.Label(stage)+".env.", s.CI.Stages[stage].Env)
 			}
 		}
 		// A build argument is a variable too, and worse: the image's
 		// history keeps it for anyone who pulls the image.
 		if s.Build != nil {
 			for _, name := range sorted.Keys(s.Build.Args) {
-				if looksSecret(name) || secretValue(s.Build.Args[name]) {
+				if secretlike.Name(name) || secretlike.Value(s.Build.Args[name]) {
 					c.report(env, "build.args."+name, "build argument %s holds a secret: the image's history keeps it (give it as a build secret: build.secrets and RUN --mount=type=secret,id=…)", name)
 				}
 			}
@@ -347,11 +354,11 @@ func where(p *compiler.Project, env, path string) string {
 // flag.
 func shown(path string, v any) string {
 	name := path[strings.LastIndexAny(path, ".[")+1:]
-	if s, ok := v.(string); ok && (looksSecret(name) || secretValue(s)) {
+	if s, ok := v.(string); ok && (secretlike.Name(name) || secretlike.Value(s)) {
 		return "a literal value (not shown)"
 	}
 	if m, ok := v.(map[string]any); ok {
-		if s, ok := m["Value"].(string); ok && s != "" && (looksSecret(name) || secretValue(s)) {
+		if s, ok := m["Value"].(string); ok && s != "" && (secretlike.Name(name) || secretlike.Value(s)) {
 			return "a literal value (not shown)"
 		}
 	}

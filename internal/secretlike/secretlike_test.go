@@ -1,4 +1,4 @@
-package vet
+package secretlike
 
 import "testing"
 
@@ -9,8 +9,8 @@ func TestLooksSecret(t *testing.T) {
 		"KEYBOARD_LAYOUT": false, "MONKEY_COUNT": false, "LOG_LEVEL": false, "ZOTERO_HOST": false, "BYPASS_CACHE": false,
 		"POSTGRES_HOST_AUTH_METHOD": false, "TOKEN_URL": false, "PASSWORD_FILE": false, "HTTP_AUTH": true, "SECRET_KEY_BASE": true,
 	} {
-		if got := looksSecret(name); got != want {
-			t.Errorf("looksSecret(%s) = %v, want %v", name, got, want)
+		if got := Name(name); got != want {
+			t.Errorf("Name(%s) = %v, want %v", name, got, want)
 		}
 	}
 }
@@ -24,14 +24,8 @@ func TestSecretValue(t *testing.T) {
 		"redis://wiki-web-cache:6379":                          false,
 		"-----BEGIN CERTIFICATE-----\nMIIB... (a public cert)": false,
 	} {
-		if got := secretValue(value); got != want {
-			t.Errorf("secretValue(%q) = %v, want %v", value, got, want)
+		if got := Value(value); got != want {
+			t.Errorf("Value(%q) = %v, want %v", value, got, want)
 		}
-	}
-}
-
-func TestTerminalSafe(t *testing.T) {
-	if got := terminalSafe("ok \x1b[31mred\u009b"); got != `ok \x1b[31mred\x9b` {
-		t.Errorf("terminalSafe: %q", got)
 	}
 }

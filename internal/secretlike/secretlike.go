@@ -1,4 +1,7 @@
-package vet
+// Package secretlike says whether a name or a value looks like it holds a
+// credential: the words vet's EG006 flags and the values no envgen output
+// prints (a removed literal in a diff, a finding's value).
+package secretlike
 
 import (
 	"slices"
@@ -13,7 +16,8 @@ import (
 var secretWords = []string{"PASSWORD", "PASSWD", "PASS", "PWD", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIAL",
 	"CREDENTIALS", "CREDS", "PRIVATE", "AUTH", "JWT", "BEARER", "SALT"}
 
-func looksSecret(name string) bool {
+// Name says whether a variable name says it holds a secret.
+func Name(name string) bool {
 	parts := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool { return r == '_' || r >= '0' && r <= '9' })
 	for len(parts) > 1 && slices.Contains([]string{"BASE", "VALUE", "DATA"}, parts[len(parts)-1]) {
 		parts = parts[:len(parts)-1]
@@ -34,9 +38,9 @@ func looksSecret(name string) bool {
 	return false
 }
 
-// secretValue says whether a literal value itself carries a credential,
+// Value says whether a literal value itself carries a credential,
 // whatever the variable is called: a password in a URL or a PEM key.
-func secretValue(v string) bool {
+func Value(v string) bool {
 	if strings.Contains(v, "-----BEGIN ") && strings.Contains(v, "PRIVATE KEY") {
 		return true
 	}
