@@ -44,6 +44,11 @@ func TestRunFencesItsNamespace(t *testing.T) {
 	if want := map[string]string{"requests.cpu": "2", "requests.memory": "2Gi", "pods": "3"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("the quota's hard bounds %v, want %v", got, want)
 	}
+	// The account's rights there are the ones it bound to itself.
+	binding := kubectl(t, "get", "rolebinding", runner.BuildRoleName, "-n", ns, "-o", "jsonpath={.roleRef.kind}/{.roleRef.name} {.subjects}")
+	if want := `ClusterRole/envgen-runner-build [{"kind":"ServiceAccount","name":"envgen","namespace":"jenkins-fence"}]`; binding != want {
+		t.Errorf("the build namespace's RoleBinding: %s, want %s", binding, want)
+	}
 	policy := kubectl(t, "get", "networkpolicy", runner.FenceName, "-n", ns, "-o", "jsonpath={.spec}")
 	if want := `{"ingress":[{"from":[{"podSelector":{}}]}],"podSelector":{},"policyTypes":["Ingress"]}`; policy != want {
 		t.Errorf("the isolation policy:\n%s\nwant\n%s", policy, want)

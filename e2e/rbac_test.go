@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"envgen.dev/envgen/internal/e2ekit"
+	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/runner"
 )
 
@@ -45,7 +46,17 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		{[]string{"get", "secrets", "--all-namespaces"}, "no"},
 		{[]string{"update", "namespaces"}, "no"},
 		{[]string{"create", "clusterrolebindings"}, "no"},
-		{[]string{"create", "rolebindings", "-n", "team-a"}, "no"},
+		// Nothing in anyone else's namespace: the account's rights there
+		// are the ones a run binds in its own build namespace.
+		{[]string{"list", "pods", "--all-namespaces"}, "no"},
+		{[]string{"get", "pods", "--subresource=log", "-n", "team-a"}, "no"},
+		{[]string{"list", "events", "-n", "team-a"}, "no"},
+		{[]string{"get", "configmaps", "--all-namespaces"}, "no"},
+		{[]string{"create", "pods", "-n", "kube-system"}, "no"},
+		{[]string{"create", "pods", "--subresource=exec", "-n", "team-a"}, "no"},
+		{[]string{"get", "pods", "--subresource=exec", "-n", "kube-system"}, "no"},
+		{[]string{"bind", "clusterrole/cluster-admin"}, "no"},
+		{[]string{"bind", "clusterrole/" + runner.BuildRoleName}, "yes"},
 		// A build namespace's fence is created once, never loosened.
 		{[]string{"delete", "resourcequotas", "-n", "team-a"}, "no"},
 		{[]string{"patch", "resourcequotas", "-n", "team-a"}, "no"},
@@ -54,9 +65,7 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		// RBAC cannot confine these to envgen's namespaces: the
 		// admission guard does, below.
 		{[]string{"delete", "namespaces"}, "yes"},
-		{[]string{"create", "pods", "-n", "kube-system"}, "yes"},
-		{[]string{"create", "pods", "--subresource=exec", "-n", "team-a"}, "yes"},
-		{[]string{"get", "pods", "--subresource=exec", "-n", "kube-system"}, "yes"},
+		{[]string{"create", "rolebindings", "-n", "team-a"}, "yes"},
 	} {
 		cmd := exec.Command(filepath.Join(cluster.Bin, "kubectl"), append([]string{"auth", "can-i"}, check.args...)...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
@@ -75,7 +84,8 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	}
 	// Then real requests (server-side dry-run: admission runs, nothing
 	// changes even if the guard failed): the admission guard refuses every
-	// one outside envgen's namespaces.
+	// one RBAC lets through outside envgen's namespaces, RBAC the rest.
+	forbidden := `is forbidden: User "system:serviceaccount:jenkins:envgen" cannot`
 	for _, check := range []struct {
 		args []string
 		want string
@@ -85,15 +95,20 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		// Restricted, so that only the guard refuses it (the box refuses a
 		// namespace without the label too, and either may answer first).
 		{[]string{"create", "-f", unlabelled}, "envgen may create and delete only namespaces labelled"},
-		{[]string{"run", "intruder", "--image=registry.example.org/x:1", "-n", "kube-system"}, "envgen may change objects only in namespaces labelled"},
-		{[]string{"create", "configmap", "x", "-n", "default"}, "envgen may change objects only in namespaces labelled"},
-		{[]string{"create", "secret", "generic", "x", "--from-literal=a=b", "-n", "jenkins"}, "envgen may change objects only in namespaces labelled"},
-		{[]string{"label", "service", "kubernetes", "-n", "default", "x=y"}, "envgen may change objects only"},
-		// exec has no dry-run; admission refuses it before it connects.
-		{[]string{"exec", "their-app", "-n", "team-a", "--", "cat", "/etc/hostname"}, "envgen may change objects only"},
+		// Binding its build rights to itself outside a build namespace.
+		{[]string{"create", "rolebinding", "x", "--clusterrole=" + runner.BuildRoleName, "--serviceaccount=jenkins:envgen", "-n", "team-a"}, "envgen may change objects only in namespaces labelled"},
+		// Binding a role it may not bind, even in a build namespace.
+		{[]string{"create", "rolebinding", "x", "--clusterrole=cluster-admin", "--serviceaccount=jenkins:envgen", "-n", "team-a"}, "is forbidden"},
+		{[]string{"run", "intruder", "--image=registry.example.org/x:1", "-n", "kube-system"}, forbidden + ` create resource "pods"`},
+		{[]string{"create", "configmap", "x", "-n", "default"}, forbidden + ` create resource "configmaps"`},
+		{[]string{"create", "secret", "generic", "x", "--from-literal=a=b", "-n", "jenkins"}, forbidden + ` create resource "secrets"`},
+		{[]string{"label", "service", "kubernetes", "-n", "default", "x=y"}, forbidden},
+		{[]string{"logs", "their-app", "-n", "team-a"}, forbidden},
+		// exec has no dry-run; RBAC refuses it before it connects.
+		{[]string{"exec", "their-app", "-n", "team-a", "--", "cat", "/etc/hostname"}, forbidden},
 	} {
 		args := check.args
-		if args[0] != "exec" {
+		if args[0] != "exec" && args[0] != "logs" {
 			args = append(args, "--dry-run=server")
 		}
 		out, err := kubectlAs(kubeconfig, args...)
@@ -116,7 +131,7 @@ func TestBuildsStayInTheirBox(t *testing.T) {
 		if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return kubectlAs(kubeconfig, "apply", "--dry-run=server", "-f", file)
+		return kubectlAs(kubeconfig, "create", "--dry-run=server", "-f", file)
 	}
 	namespace := func(name, level string) string {
 		return `apiVersion: v1
@@ -151,6 +166,21 @@ metadata:
 		t.Fatalf("the CI account cannot create a restricted build namespace: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { kubectl(t, "delete", "namespace", "box-build", "--wait=false") })
+	// The account's rights there are the ones it binds to itself, as a
+	// run does; the box refuses any other binding (below).
+	if out, err := kubectlAs(kubeconfig, "create", "rolebinding", runner.BuildRoleName, "--clusterrole="+runner.BuildRoleName,
+		"--serviceaccount=jenkins-box:envgen", "-n", "box-build"); err != nil {
+		t.Fatalf("the CI account cannot bind its build rights in its build namespace: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, _ := kubectlAs(kubeconfig, "auth", "can-i", "create", "pods", "-n", "box-build")
+		if strings.TrimSpace(out) == "yes" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bound, but the CI account still may not create Pods in its build namespace: %s", out)
+		}
+	}
 
 	pod := func(extra string) string {
 		return `apiVersion: v1
@@ -167,6 +197,16 @@ spec:
 	if out, err := apply("pod", pod("")); err != nil {
 		t.Fatalf("an ordinary build Pod is refused: %v\n%s", err, out)
 	}
+	binding := func(kind, name, namespace string) string {
+		subject := "{kind: " + kind + ", name: " + name
+		if namespace != "" {
+			subject += ", namespace: " + namespace
+		} else {
+			subject += ", apiGroup: rbac.authorization.k8s.io"
+		}
+		return "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: more, namespace: box-build}\n" +
+			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: " + runner.BuildRoleName + "}\nsubjects:\n- " + subject + "}\n"
+	}
 	quota := func(hard string) string {
 		return "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: box-build}\nspec: {hard: " + hard + "}\n"
 	}
@@ -182,6 +222,9 @@ spec:
 		{"finalizer", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: box-build, finalizers: [example.org/hold]}\n", "no finalizers"},
 		{"nodeport", "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: box-build}\nspec: {type: NodePort, ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
 		{"externalips", "apiVersion: v1\nkind: Service\nmetadata: {name: eip, namespace: box-build}\nspec: {externalIPs: [10.0.0.1], ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
+		{"bind-everyone", binding("Group", "system:authenticated", ""), "gives envgen-runner-build to the CI account itself, nothing else to anyone"},
+		{"bind-another-account", binding("ServiceAccount", "default", "box-build"), "gives envgen-runner-build to the CI account itself"},
+		{"bind-two", binding("ServiceAccount", "envgen", "jenkins-box") + "- {kind: ServiceAccount, name: default, namespace: box-build}\n", "gives envgen-runner-build to the CI account itself"},
 		{"quota-over-ceiling", quota("{requests.cpu: '100', requests.memory: 1Gi, pods: '5'}"), "each within the platform's ceiling cpu=8,memory=16Gi,pods=20"},
 		{"quota-without-pods", quota("{requests.cpu: '1', requests.memory: 1Gi}"), "each within the platform's ceiling"},
 		{"replicas", `apiVersion: apps/v1
@@ -213,5 +256,29 @@ spec:
 				t.Errorf("accepted, or refused for another reason: %v\n%s\nwant %q", err, out, tc.want)
 			}
 		})
+	}
+	// exec, which RBAC grants for the artifacts' tar, runs nothing else
+	// (exec has no dry-run: admission refuses before it connects; tar
+	// itself is let through in e2e/realnode's TestArtifactsAndJUnit).
+	withArtifacts := pod("") + `  - name: ` + manifests.ArtifactsContainer + `
+    image: registry.example.org/x:1
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`
+	file = filepath.Join(dir, "exec-pod.yaml")
+	if err := os.WriteFile(file, []byte(withArtifacts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectlAs(kubeconfig, "apply", "-f", file); err != nil {
+		t.Fatalf("an ordinary build Pod is refused: %v\n%s", err, out)
+	}
+	for _, command := range [][]string{
+		{"-c", "c", "--", "tar", "-cf", "-", "/etc"},
+		{"-c", manifests.ArtifactsContainer, "--", "sh", "-c", "tar -cf - /etc"},
+		{"-c", manifests.ArtifactsContainer, "--", "cat", "/etc/hostname"},
+	} {
+		out, err := kubectlAs(kubeconfig, append([]string{"exec", "probe", "-n", "box-build"}, command...)...)
+		if err == nil || !strings.Contains(out, "exec into a build Pod runs tar in its artifacts container only") {
+			t.Errorf("kubectl exec %v as envgen: %v\n%s\nwant refused by the box", command, err, out)
+		}
 	}
 }

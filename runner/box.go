@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+
+	"envgen.dev/envgen/manifests"
 )
 
 // BoxName names the admission policy that keeps a build inside its box.
@@ -44,7 +46,9 @@ type BoxOptions struct {
 //   - a ResourceQuota bounds CPU, memory and Pods, within the platform's
 //     ceiling (envgen run --quota sets a build's, envgen rbac
 //     --quota-ceiling the most any may ask for); a Deployment asks for no
-//     more replicas than the ceiling's Pods.
+//     more replicas than the ceiling's Pods;
+//   - the one RoleBinding gives BuildRole to the account itself, and exec
+//     runs only tar in a build Pod's artifacts container.
 func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.ValidatingAdmissionPolicy {
 	creating := "(request.operation == 'CREATE' || request.operation == 'UPDATE')"
 	allowed := "[]"
@@ -114,6 +118,20 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 		admissionv1.Validation{
 			Expression: "request.resource.resource != 'deployments' || !" + creating + " || !has(object.spec.replicas) || object.spec.replicas <= " + strconv.FormatInt(ceiling.Pods, 10),
 			Message:    fmt.Sprintf("a build's Deployment has at most %d replicas, the ceiling's Pods", ceiling.Pods),
+		},
+	)
+	validations = append(validations,
+		admissionv1.Validation{
+			Expression: fmt.Sprintf("request.resource.resource != 'rolebindings' || request.operation == 'DELETE' || "+
+				"(object.roleRef.kind == 'ClusterRole' && object.roleRef.name == '%s' && has(object.subjects) && size(object.subjects) == 1 && "+
+				"object.subjects[0].kind == 'ServiceAccount' && object.subjects[0].name == '%s' && "+
+				"has(object.subjects[0].namespace) && object.subjects[0].namespace == '%s')", BuildRoleName, serviceAccount, namespace),
+			Message: fmt.Sprintf("a build namespace's RoleBinding gives %s to the CI account itself, nothing else to anyone", BuildRoleName),
+		},
+		admissionv1.Validation{
+			Expression: fmt.Sprintf("!has(request.subResource) || request.subResource != 'exec' || (has(object.container) && object.container == '%s' && "+
+				"has(object.command) && size(object.command) > 0 && object.command[0] == 'tar')", manifests.ArtifactsContainer),
+			Message: fmt.Sprintf("exec into a build Pod runs tar in its %s container only (envgen run --artifacts)", manifests.ArtifactsContainer),
 		},
 	)
 	for _, v := range podSpec("object.spec") {

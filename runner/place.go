@@ -33,7 +33,11 @@ func (p *ownNamespace) enter(r *run) error {
 		quota = DefaultQuota()
 	}
 	r.events.Status("fencing namespace %s in: quota %s, ingress from its own Pods only", r.namespace, quota)
-	if err := createFence(r.ctx, r.clients.Kube, r.namespace, quota); err != nil {
+	err := grantBuildRole(r.ctx, r.clients.Kube, r.namespace)
+	if err == nil {
+		err = createFence(r.ctx, r.clients.Kube, r.namespace, quota)
+	}
+	if err != nil {
 		// The run's cleanup is not in place yet: the namespace goes now.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
 		defer cancel()

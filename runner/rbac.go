@@ -11,9 +11,15 @@ import (
 // RBACName names the ClusterRole and binding envgen documents.
 const RBACName = "envgen-runner"
 
-// ClusterRole is every permission `envgen run` and `envgen gc` use, and no
-// more. It must be cluster-wide: envgen creates a namespace per build, and
-// a Role cannot grant rights in namespaces that do not exist yet.
+// BuildRoleName names the ClusterRole of a build's rights inside its
+// namespace, bound there (and only there) by the run itself.
+const BuildRoleName = "envgen-runner-build"
+
+// ClusterRole is what `envgen run` and `envgen gc` need cluster-wide, and
+// no more: make and delete build namespaces (which do not exist before the
+// build, so no Role could grant it) and, in each, bind BuildRole to
+// themselves. Nothing in anyone else's namespace is readable: another
+// team's Pod specs, ConfigMaps, logs and events are out of reach.
 func ClusterRole() *rbacv1.ClusterRole {
 	return &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
@@ -21,6 +27,25 @@ func ClusterRole() *rbacv1.ClusterRole {
 		Rules: []rbacv1.PolicyRule{
 			// The build namespace: created, deleted; gc lists them.
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"create", "delete", "get", "list"}},
+			// In each, a RoleBinding of BuildRole to the account itself:
+			// bind lets it grant that one role without holding its
+			// rights anywhere; the admission guard and the box keep the
+			// binding inside build namespaces, naming that role and
+			// that account only.
+			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"create"}},
+			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"}, ResourceNames: []string{BuildRoleName}},
+		},
+	}
+}
+
+// BuildRole is every permission a run uses inside its build namespace,
+// where the run binds it: a ClusterRole only so that one object serves
+// every namespace, never bound cluster-wide.
+func BuildRole() *rbacv1.ClusterRole {
+	return &rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+		ObjectMeta: metav1.ObjectMeta{Name: BuildRoleName, Labels: map[string]string{ManagedByLabel: ManagedByValue}},
+		Rules: []rbacv1.PolicyRule{
 			// The build's Secrets (ci.secrets), created from the CI job's
 			// credentials; never read back.
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
@@ -42,7 +67,7 @@ func ClusterRole() *rbacv1.ClusterRole {
 			// Copying the artifacts out (--artifacts): tar in the build
 			// Pod's artifacts container, by exec over WebSocket, which
 			// kube-apiserver authorizes as get (the upgrade) and create.
-			// The admission guard keeps it inside envgen's namespaces.
+			// The box lets it run only tar in that container.
 			{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"get", "create"}},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"list"}},
 		},
@@ -70,6 +95,10 @@ var guardedResources = []admissionv1.NamedRuleWithOperations{
 		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},
 		Rule: admissionv1.Rule{APIGroups: []string{"apps", "autoscaling", "policy", "networking.k8s.io"}, APIVersions: []string{"*"},
 			Resources: []string{"deployments", "horizontalpodautoscalers", "poddisruptionbudgets", "networkpolicies"}},
+	}},
+	{RuleWithOperations: admissionv1.RuleWithOperations{
+		Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update, admissionv1.Delete},
+		Rule:       admissionv1.Rule{APIGroups: []string{"rbac.authorization.k8s.io"}, APIVersions: []string{"*"}, Resources: []string{"rolebindings"}},
 	}},
 	{RuleWithOperations: admissionv1.RuleWithOperations{
 		Operations: []admissionv1.OperationType{admissionv1.Connect},

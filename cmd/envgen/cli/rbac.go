@@ -31,10 +31,14 @@ func newRBACCmd() *cobra.Command {
 		Long: `rbac prints the least privilege 'envgen run' and 'envgen gc' need, for the
 ServiceAccount CI runs envgen as:
 
-  - a ClusterRole and its ClusterRoleBinding: the verbs and resources envgen
-    uses, nothing else (Secrets: create only, never read). It is cluster-wide
-    because every build gets a namespace of its own, which does not exist
-    before the build;
+  - a ClusterRole and its ClusterRoleBinding: make and delete build
+    namespaces (every build gets one of its own, which does not exist before
+    the build, so no Role could grant it) and bind, in each, the second
+    ClusterRole to the account itself. Nothing else cluster-wide: no Pod,
+    log, event or ConfigMap of anyone else's is readable;
+  - that second ClusterRole, envgen-runner-build, never bound cluster-wide:
+    what a run does in its own namespace and nothing else (Secrets: create
+    only, never read; exec: only tar in the artifacts container);
   - a ValidatingAdmissionPolicy and its binding (Kubernetes >= 1.30) that
     confine that account to envgen's own namespaces, which RBAC cannot: it may
     create and delete only namespaces labelled app.kubernetes.io/managed-by=
@@ -49,9 +53,11 @@ ServiceAccount CI runs envgen as:
     nodeName and no priority class but those --priority-class allows; a
     Pod's activeDeadlineSeconds is at most a day; a namespace's
     ResourceQuota (envgen run --quota) bounds CPU, memory and Pods within
-    --quota-ceiling, and a Deployment has no more replicas than its Pods.
+    --quota-ceiling, and a Deployment has no more replicas than its Pods;
+    the one RoleBinding gives envgen-runner-build to the account itself;
+    exec runs only tar in a build Pod's artifacts container.
 
-Apply all six; 'kubectl auth can-i' shows RBAC only, so it still answers yes
+Apply all seven; 'kubectl auth can-i' shows RBAC only, so it still answers yes
 for "delete namespaces": the guard refuses the request itself.
 
 With --buildkit kube-pod://POD?namespace=NS (repeat per Pod) it adds a Role
@@ -90,6 +96,7 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 			}
 			return render.YAML(cmd.OutOrStdout(), append([]any{
 				runner.ClusterRole(),
+				runner.BuildRole(),
 				runner.ClusterRoleBinding(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicy(opts.namespace, opts.serviceAccount),
 				runner.AdmissionPolicyBinding(),
