@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/model"
@@ -268,11 +270,22 @@ func checkMountPaths(field string, mounts map[string]model.Mount, taken map[stri
 	return nil
 }
 
-// checkCIDRs wants every IP block parsed as the API server parses it.
+// checkCIDRs wants every IP block as the API server's strict validation
+// wants it (apimachinery's own check): a block, not an address in one
+// (10.64.0.0/16, not 10.64.0.1/16, which would say either), no leading
+// zeros, no IPv4 address written as IPv6.
 func checkCIDRs(field string, cidrs []string, fail func(field, msg string) error) error {
 	for i, cidr := range cidrs {
+		at := fmt.Sprintf("%s.cidrs[%d]", field, i)
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			return fail(fmt.Sprintf("%s.cidrs[%d]", field, i), fmt.Sprintf("%q is not an IP block (address/prefix length, e.g. 10.64.0.0/16)", cidr))
+			return fail(at, fmt.Sprintf("%q is not an IP block (address/prefix length, e.g. 10.64.0.0/16)", cidr))
+		}
+		if errs := validation.IsValidCIDRForLegacyField(nil, cidr, true, nil); len(errs) > 0 {
+			msg := errs[0].Detail
+			if _, block, _ := net.ParseCIDR(cidr); block != nil && block.String() != cidr {
+				msg += fmt.Sprintf(" (the block is %s; one address alone is %s/%d)", block, strings.Split(cidr, "/")[0], 8*len(block.IP))
+			}
+			return fail(at, fmt.Sprintf("%q: %s", cidr, msg))
 		}
 	}
 	return nil

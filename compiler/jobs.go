@@ -36,6 +36,11 @@ func checkJobs(s *model.Service, fail func(field, msg string) error) error {
 		if _, err := cron.ParseStandard(job.Schedule); err != nil {
 			return fail(prefix+".schedule", fmt.Sprintf("%q is not a cron schedule (minute hour day-of-month month day-of-week, or @daily…): %v", job.Schedule, err))
 		}
+		if job.TimeZone == "Local" {
+			// time.LoadLocation takes it for the machine's own zone; the
+			// API server refuses it: a CronJob names its zone.
+			return fail(prefix+".timeZone", `"Local" is the machine's zone, which a CronJob may not depend on: name the zone (IANA, e.g. Europe/Berlin, or UTC)`)
+		}
 		if job.TimeZone != "" {
 			if _, err := time.LoadLocation(job.TimeZone); err != nil {
 				return fail(prefix+".timeZone", fmt.Sprintf("%q is not a known time zone (IANA, e.g. Europe/Berlin)", job.TimeZone))

@@ -32,6 +32,8 @@ var patternSamples = []struct {
 	{"#ObjectName", "Bad_Name", "a Kubernetes object name: lowercase letters, digits, '-' and '.' (a DNS subdomain)"},
 	{"#EnvVarName", "1X", "a variable name: letters, digits and '_', not from a digit"},
 	{"#ConfigKey", "a b", "a key of ASCII letters, digits, '-', '_' and '.'"},
+	{"#LabelKey", "a..b/x", "a label or annotation key: an optional prefix (a DNS subdomain) and '/', then a name of at most 63 letters, digits, '-', '_' and '.', from a letter or digit to one"},
+	{"#LabelKey", strings.Repeat("a", 254) + "/x", "a key whose prefix, before '/', has at most 253 characters"},
 	{"#LabelValue", "a b", "a label value: letters, digits, '-', '_' and '.', from a letter or digit to one"},
 	{"#ImageName", "Registry.example.org/x:1.0", "an image repository in lowercase, without tag or digest (registry.example.org/team/app; the tag goes in tag)"},
 	{"#Tag", "-bad", "an image tag: letters, digits, '_', '.' and '-', not from '.' or '-', at most 128"},
