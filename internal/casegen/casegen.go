@@ -9,7 +9,10 @@
 // The files are valid by construction (they pass envgen's schema and
 // cross-field rules), so that a test can hold envgen to its promise on
 // each: the kustomize tree builds into what envgen compiled, and
-// kube-apiserver accepts every object. A seed gives the same file on every
+// kube-apiserver accepts every object. A few values sit just past a limit
+// kube-apiserver sets (an address with host bits for a block, a time zone
+// of "Local", a key's name of 64): envgen must refuse those at their
+// position, or the API server refuses what envgen accepted. A seed gives the same file on every
 // machine.
 package casegen
 
@@ -20,6 +23,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"envgen.dev/envgen/internal/sorted"
 )
@@ -29,6 +33,9 @@ type Case struct {
 	Seed uint64
 	// Source is the CUE text: JSON, with file modes in octal.
 	Source []byte
+	// PastLimits names the values of Source that sit just past a limit
+	// kube-apiserver sets, which envgen must refuse (none in most cases).
+	PastLimits []string
 	// tree is what Source says, for the coverage walk.
 	tree obj
 }
@@ -46,7 +53,7 @@ func New(seed uint64) Case {
 		n, _ := strconv.Atoi(string(modeField.FindSubmatch(m)[1]))
 		return fmt.Appendf(nil, `"mode": 0o%o`, n)
 	})
-	return Case{Seed: seed, Source: append(src, '\n'), tree: tree}
+	return Case{Seed: seed, Source: append(src, '\n'), PastLimits: g.pastLimits, tree: tree}
 }
 
 var modeField = regexp.MustCompile(`"mode": ([0-9]+)`)
@@ -55,6 +62,8 @@ type obj = map[string]any
 
 type gen struct {
 	r *rand.Rand
+	// pastLimits are the values planted past a limit (Case.PastLimits).
+	pastLimits []string
 	// portNames are the top level's ports: probes may name them in every
 	// environment, since environments can add and renumber ports but not
 	// remove them.
@@ -341,7 +350,14 @@ func (g *gen) settings(s obj, top bool) {
 	}
 	if g.chance(p / 2) {
 		a := obj{}
-		for _, k := range g.subset([]string{"prometheus.io/port", "example.org/team", "note"}, true) {
+		// Keys at Kubernetes' limits: a name of 63 (accepted) or 64
+		// (refused) characters, a prefix of many parts.
+		keys := []string{"prometheus.io/port", "example.org/team", "note", "a.b.c.example.org/" + strings.Repeat("n", 63)}
+		if g.chance(0.03) {
+			keys = append(keys, "example.org/"+strings.Repeat("n", 64))
+			g.pastLimits = append(g.pastLimits, "an annotation key's name of 64 characters")
+		}
+		for _, k := range g.subset(keys, true) {
 			a[k] = g.pick([]string{"9102", "search", "a value with spaces", ""})
 		}
 		s["annotations"] = a

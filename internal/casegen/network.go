@@ -39,7 +39,14 @@ func (g *gen) egress() obj {
 	for _, name := range g.subset([]string{"db", "search", "zotero"}, true) {
 		rule := obj{}
 		if g.chance(0.6) {
-			rule["cidrs"] = []any{g.pick([]string{"10.64.32.0/24", "192.168.0.0/16", "10.0.0.1/32"})}
+			// Now and then an address inside a block (host bits set),
+			// which the API server refuses and envgen must too.
+			cidr := g.pick([]string{"10.64.32.0/24", "192.168.0.0/16", "10.0.0.1/32", "10.0.0.0/8", "172.16.0.0/12", "fd00::/8"})
+			if g.chance(0.03) {
+				cidr = "10.64.32.7/24"
+				g.pastLimits = append(g.pastLimits, "a CIDR with host bits")
+			}
+			rule["cidrs"] = []any{cidr}
 		}
 		if g.chance(0.6) || len(rule) == 0 {
 			rule["namespaces"] = []any{g.pick([]string{"redis", "zotero", "db"})}

@@ -63,7 +63,12 @@ func (g *gen) jobs(top bool) obj {
 			}
 		}
 		if g.chance(0.3) {
-			job["timeZone"] = g.pick([]string{"Europe/Berlin", "UTC", "America/New_York"})
+			// "Local" parses, but the API server refuses it.
+			job["timeZone"] = g.pick([]string{"Europe/Berlin", "UTC", "America/New_York", "Asia/Kolkata", "Etc/GMT+5"})
+			if g.chance(0.03) {
+				job["timeZone"] = "Local"
+				g.pastLimits = append(g.pastLimits, `timeZone "Local"`)
+			}
 		}
 		if g.chance(0.3) {
 			job["concurrencyPolicy"] = g.pick([]string{"Allow", "Forbid", "Replace"})
