@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"envgen.dev/envgen/runner"
 )
@@ -75,4 +77,74 @@ func TestGCDeletesOnlyExpiredEnvgenNamespaces(t *testing.T) {
 		t.Errorf("the running build's namespace: %v", err)
 	}
 	wantCode(t, <-done, 0)
+}
+
+// TestGCReportsAndClearsStalledDeletions: an envgen namespace whose
+// deletion waits on a finalizer nobody will remove is reported by name
+// with what the namespace controller says holds it (exit 1); with
+// --clear-finalizers gc removes the finalizer and the namespace goes. The
+// same in a namespace that is not envgen's is neither reported nor
+// touched.
+func TestGCReportsAndClearsStalledDeletions(t *testing.T) {
+	ctx := context.Background()
+	const finalizer = "example.org/hold"
+	hold := func(namespace string, labels map[string]string) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: labels,
+			Annotations: map[string]string{runner.BuildIDAnnotation: namespace}}}
+		if _, err := cluster.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: namespace, Finalizers: []string{finalizer}}}
+		if _, err := cluster.Client.CoreV1().ConfigMaps(namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cluster.Client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			// Whatever gc did, nothing is left held.
+			_, _ = cluster.Client.CoreV1().ConfigMaps(namespace).Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		})
+	}
+	hold("gc-held", map[string]string{runner.ManagedByLabel: runner.ManagedByValue})
+	hold("gc-held-foreign", map[string]string{"team": "search"})
+	// Wait for exactly what gc reads: the controller's word on the
+	// finalizer.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		ns, err := cluster.Client.CoreV1().Namespaces().Get(ctx, "gc-held", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(fmt.Sprint(ns.Status.Conditions), finalizer) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the namespace controller did not name the finalizer in 60s: %+v", ns.Status.Conditions)
+		}
+	}
+
+	r := run(t, "gc", "--stalled-after", "1ms")
+	wantCode(t, r, 1)
+	wantContains(t, "stdout", r.Stdout, "stalled gc-held (build gc-held, deleting for ")
+	wantContains(t, "stdout", r.Stdout, "Some content in the namespace has finalizers remaining: "+finalizer)
+	wantContains(t, "stderr", r.Stderr, "stuck deleting for more than 1ms: envgen gc --clear-finalizers")
+	if strings.Contains(r.Stdout, "gc-held-foreign") {
+		t.Errorf("gc reported a namespace that is not envgen's:\n%s", r.Stdout)
+	}
+	// The default leaves a deletion five minutes before calling it stalled.
+	if r := run(t, "gc", "--dry-run"); strings.Contains(r.Stdout, "gc-held") {
+		t.Errorf("a deletion of seconds reported stalled:\n%s", r.Stdout)
+	}
+
+	r = run(t, "gc", "--stalled-after", "1ms", "--clear-finalizers")
+	if r.Code == 125 {
+		t.Fatalf("gc --clear-finalizers: %s", r.Stderr)
+	}
+	wantContains(t, "stdout", r.Stdout, "stalled gc-held ")
+	wantContains(t, "stdout", r.Stdout, "  cleared finalizers of ConfigMap/held: "+finalizer+"\n")
+	namespaceGone(t, "gc-held")
+	cm, err := cluster.Client.CoreV1().ConfigMaps("gc-held-foreign").Get(ctx, "held", metav1.GetOptions{})
+	if err != nil || len(cm.Finalizers) != 1 {
+		t.Errorf("gc touched a namespace that is not envgen's: %v, %v", cm, err)
+	}
 }

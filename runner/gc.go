@@ -24,21 +24,46 @@ type GCOptions struct {
 	// OlderThan, when set, also deletes namespaces created longer ago than
 	// this, expired or not.
 	OlderThan time.Duration
-	DryRun    bool
-	Now       time.Time
+	// StalledAfter is how long a deletion may take before the namespace
+	// is reported stalled (DefaultStalledAfter when 0).
+	StalledAfter time.Duration
+	// ClearFinalizers removes, in stalled namespaces, the finalizers of
+	// the objects a build holds, which keep the deletion waiting.
+	ClearFinalizers bool
+	DryRun          bool
+	Now             time.Time
 }
 
-// GC deletes the build namespaces envgen created whose expiry passed. It
-// lists only namespaces with envgen's managed-by label, so it never touches
-// anyone else's.
-func GC(ctx context.Context, client *Core, opts GCOptions) ([]Expired, error) {
+// GCResult is what gc found: the namespaces it deleted (or, dry, would),
+// and those whose deletion has stalled.
+type GCResult struct {
+	Expired []Expired
+	Stalled []Stalled
+}
+
+// GC deletes the build namespaces envgen created whose expiry passed, and
+// reports those whose deletion stalled. It lists only namespaces with
+// envgen's managed-by label, so it never touches anyone else's.
+func GC(ctx context.Context, client *Core, opts GCOptions) (GCResult, error) {
+	var result GCResult
 	list, err := client.ListNamespaces(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByValue})
 	if err != nil {
-		return nil, &ClusterError{Op: "listing namespaces", Err: err}
+		return result, &ClusterError{Op: "listing namespaces", Err: err}
+	}
+	stalledAfter := opts.StalledAfter
+	if stalledAfter == 0 {
+		stalledAfter = DefaultStalledAfter
 	}
 	var expired []Expired
 	for _, ns := range list.Items {
-		if ns.Labels[ManagedByLabel] != ManagedByValue || ns.DeletionTimestamp != nil {
+		if ns.Labels[ManagedByLabel] != ManagedByValue {
+			continue
+		}
+		if ns.DeletionTimestamp != nil {
+			if opts.Now.Sub(ns.DeletionTimestamp.Time) >= stalledAfter {
+				result.Stalled = append(result.Stalled, Stalled{Namespace: ns.Name, BuildID: ns.Annotations[BuildIDAnnotation],
+					Since: ns.DeletionTimestamp.Time, Why: stalledWhy(&ns)})
+			}
 			continue
 		}
 		reason := ""
@@ -49,7 +74,7 @@ func GC(ctx context.Context, client *Core, opts GCOptions) ([]Expired, error) {
 			// takes the namespace only once its build Pod has ended.
 			running, err := buildRunning(ctx, client, ns.Name)
 			if err != nil {
-				return nil, &ClusterError{Op: "looking at the build in " + ns.Name, Err: err}
+				return result, &ClusterError{Op: "looking at the build in " + ns.Name, Err: err}
 			}
 			if !running {
 				reason = "older than " + opts.OlderThan.String()
@@ -61,15 +86,26 @@ func GC(ctx context.Context, client *Core, opts GCOptions) ([]Expired, error) {
 		expired = append(expired, Expired{Namespace: ns.Name, BuildID: ns.Annotations[BuildIDAnnotation], Reason: reason})
 	}
 	sort.Slice(expired, func(i, j int) bool { return expired[i].Namespace < expired[j].Namespace })
+	sort.Slice(result.Stalled, func(i, j int) bool { return result.Stalled[i].Namespace < result.Stalled[j].Namespace })
+	result.Expired = expired
 	if opts.DryRun {
-		return expired, nil
+		return result, nil
 	}
 	for _, e := range expired {
 		if err := deleteNamespace(ctx, client, e.Namespace); err != nil {
-			return expired, &ClusterError{Op: "deleting namespace " + e.Namespace, Err: err}
+			return result, &ClusterError{Op: "deleting namespace " + e.Namespace, Err: err}
 		}
 	}
-	return expired, nil
+	if opts.ClearFinalizers {
+		for i, st := range result.Stalled {
+			cleared, err := clearFinalizers(ctx, client, st.Namespace)
+			result.Stalled[i].Cleared = cleared
+			if err != nil {
+				return result, &ClusterError{Op: "clearing finalizers in " + st.Namespace, Err: err}
+			}
+		}
+	}
+	return result, nil
 }
 
 // buildRunning says whether the namespace's build Pod exists and has not

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"envgen.dev/envgen/imagebuild"
+	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/runner"
 )
 
@@ -19,6 +20,16 @@ type gcOptions struct {
 	dryRun        bool
 	registries    []string
 	tagsOlderThan time.Duration
+	// stalledAfter and clearFinalizers: namespaces whose deletion hangs.
+	stalledAfter    time.Duration
+	clearFinalizers bool
+}
+
+func stalledAfterOr(d time.Duration) time.Duration {
+	if d == 0 {
+		return runner.DefaultStalledAfter
+	}
+	return d
 }
 
 func newGCCmd() *cobra.Command {
@@ -31,6 +42,17 @@ func newGCCmd() *cobra.Command {
 or that are older than --older-than. It only ever looks at namespaces labelled
 app.kubernetes.io/managed-by=envgen. Run it from a CronJob as a safety net for
 runs that were killed before they could clean up.
+
+A build namespace still deleting after --stalled-after (default 5m) is
+reported by name with what the namespace controller says holds it, and gc
+exits 1. --clear-finalizers removes, in those namespaces only, the
+finalizers of the objects a build holds (Pods, Services, ConfigMaps,
+Deployments, autoscalers, disruption budgets, network policies), so the
+deletion can finish; an API the controller cannot list (an aggregated API
+that is down) is the cluster's to fix. It needs rights the CI account does
+not hold (list and patch of those kinds in every build namespace: the
+account's own binding there is deleted before anything that holds the
+namespace), so run it as the platform's administrator.
 
 With --registry REPOSITORY (repeat per repository) it expires build tags
 instead: the tags envgen-<time>-<build id> that envgen run and envgen image
@@ -53,16 +75,36 @@ image stays. The layers are the registry's own garbage collection's.`,
 			if err != nil {
 				return &exitError{code: ExitCluster, err: err}
 			}
-			expired, err := runner.GC(cmd.Context(), clients.Kube, runner.GCOptions{OlderThan: opts.olderThan, DryRun: opts.dryRun, Now: time.Now()})
+			now := time.Now()
+			result, err := runner.GC(cmd.Context(), clients.Kube, runner.GCOptions{OlderThan: opts.olderThan, DryRun: opts.dryRun, Now: now,
+				StalledAfter: opts.stalledAfter, ClearFinalizers: opts.clearFinalizers})
 			verb := "deleted"
 			if opts.dryRun {
 				verb = "would delete"
 			}
-			for _, e := range expired {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (build %s, %s)\n", verb, e.Namespace, e.BuildID, e.Reason)
+			out := cmd.OutOrStdout()
+			for _, e := range result.Expired {
+				fmt.Fprintf(out, "%s %s (build %s, %s)\n", verb, e.Namespace, e.BuildID, e.Reason)
+			}
+			stuck := 0
+			for _, st := range result.Stalled {
+				fmt.Fprintf(out, "stalled %s (build %s, deleting for %s): %s\n", st.Namespace, st.BuildID, now.Sub(st.Since).Round(time.Second), termsafe.String(st.Why))
+				for _, c := range st.Cleared {
+					fmt.Fprintf(out, "  cleared finalizers of %s\n", termsafe.String(c))
+				}
+				if len(st.Cleared) == 0 {
+					stuck++
+				}
 			}
 			if err != nil {
 				return &exitError{code: ExitCluster, err: err}
+			}
+			if stuck > 0 {
+				hint := "envgen gc --clear-finalizers removes the finalizers of a build's objects there; an API the namespace controller cannot list is the cluster's to fix"
+				if opts.clearFinalizers {
+					hint = "no build object there holds a finalizer: the namespace controller's message above says what does"
+				}
+				return &exitError{code: ExitInvalid, err: fmt.Errorf("%d build namespace(s) stuck deleting for more than %s: %s", stuck, stalledAfterOr(opts.stalledAfter), hint)}
 			}
 			return nil
 		},
@@ -70,6 +112,8 @@ image stays. The layers are the registry's own garbage collection's.`,
 	opts.kube.addFlags(cmd)
 	cmd.Flags().DurationVar(&opts.olderThan, "older-than", 0, "also delete envgen namespaces created longer ago than this whose build Pod has ended")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "list what would be deleted, delete nothing")
+	cmd.Flags().DurationVar(&opts.stalledAfter, "stalled-after", runner.DefaultStalledAfter, "report an envgen namespace still deleting after this long (exit 1)")
+	cmd.Flags().BoolVar(&opts.clearFinalizers, "clear-finalizers", false, "in stalled envgen namespaces, remove the finalizers of the build's objects (never elsewhere)")
 	cmd.Flags().StringArrayVar(&opts.registries, "registry", nil, "expire the build tags of this image repository instead (repeat)")
 	cmd.Flags().DurationVar(&opts.tagsOlderThan, "tags-older-than", 7*24*time.Hour, "with --registry: remove build tags older than this")
 	return cmd
