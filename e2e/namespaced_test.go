@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,83 @@ func TestNamespacedMode(t *testing.T) {
 			t.Errorf("a ConfigMap no run made was deleted: %v", err)
 		}
 		wantNothingLeft(t, ctx, "stale")
+	})
+}
+
+// The isolation of a build in a shared namespace: another service's CI
+// Secret, read through a patch the checks of plain variables never see,
+// or another identity, is refused before anything is created; and a build
+// cleans up only what its own build id created.
+func TestNamespacedIsolation(t *testing.T) {
+	const isoNamespace = "iso-builds"
+	kubeconfig := e2ekit.NamespacedKubeconfig(t, cluster, envgen, "jenkins-iso", "envgen-iso", isoNamespace)
+	ctx := context.Background()
+	// Another service's CI Secret, as its build left it in the namespace.
+	theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "payments-secrets"}, StringData: map[string]string{"token": "their-token"}}
+	if _, err := cluster.Client.CoreV1().Secrets(isoNamespace).Create(ctx, theirs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Client.CoreV1().Secrets(isoNamespace).Delete(ctx, "payments-secrets", metav1.DeleteOptions{})
+	for _, tc := range []struct{ name, extra, want string }{
+		{"envFrom", `environments: ci: patches: "Pod/iso-ci-build": spec: containers: [{name: "build", envFrom: [{secretRef: name: "payments-secrets"}]}]`,
+			`Pod iso-ci-build reads Secret "payments-secrets" through envFrom (container build), which is not this build's`},
+		{"projected", `environments: ci: patches: "Pod/iso-ci-build": spec: volumes: [{name: "x", projected: sources: [{secret: {name: "payments-secrets", optional: true}}]}]`,
+			`Pod iso-ci-build mounts Secret "payments-secrets" (projected volume x)`},
+		{"an objects Deployment", `objects: "Deployment/iso-helper": {apiVersion: "apps/v1", spec: {
+	selector: matchLabels: app: "iso-helper"
+	template: {metadata: labels: app: "iso-helper", spec: {
+		securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: type: "RuntimeDefault"}
+		containers: [{name: "h", image: "registry.example.org/h:1", securityContext: {allowPrivilegeEscalation: false, capabilities: drop: ["ALL"]},
+			env: [{name: "T", valueFrom: secretKeyRef: {name: "payments-secrets", key: "token", optional: true}}]}]
+	}}
+}}`, `Deployment iso-helper reads Secret "payments-secrets" into T (container h)`},
+		{"another identity", `serviceAccount: name: "envgen-iso"`, `runs as ServiceAccount "envgen-iso"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := "name: \"iso\"\nimage: \"registry.example.org/iso\"\ntag: \"1.0\"\nsecurityContext: runAsUser: 1000\nci: command: [\"make\"]\n" + tc.extra + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := e2ekit.Run(t, envgen, kubeconfig, "run", "--namespace", isoNamespace, "--build-id", "iso-1", dir)
+			e2ekit.WantCode(t, r, 1)
+			e2ekit.WantContains(t, "stderr", r.Stderr, tc.want)
+			if strings.Contains(r.Stdout+r.Stderr, "their-token") {
+				t.Error("the other service's Secret was printed")
+			}
+			if _, err := cluster.Client.CoordinationV1().Leases(isoNamespace).Get(ctx, runner.LeaseName("iso"), metav1.GetOptions{}); err == nil {
+				t.Error("a refused build took a turn")
+			}
+		})
+	}
+
+	t.Run("cleanup takes only its own build's objects", func(t *testing.T) {
+		dir := service(t, "own", `annotations: "kwok.test/delay": "3s"`)
+		cmd := exec.Command(envgen, "run", "--namespace", isoNamespace, "--build-id", "own-1", dir)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitForRunningBuild(t, isoNamespace, "own-ci-build")
+		// What the next build would have made, had it taken this build's
+		// turn while this one was frozen: another build id of the service.
+		next := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "own-next", Labels: map[string]string{
+			runner.ManagedByLabel: runner.ManagedByValue, "app.kubernetes.io/name": "own", runner.BuildIDLabel: "own-2"}}}
+		if _, err := cluster.Client.CoreV1().ConfigMaps(isoNamespace).Create(ctx, next, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		defer cluster.Client.CoreV1().ConfigMaps(isoNamespace).Delete(ctx, "own-next", metav1.DeleteOptions{})
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("the build: %v\n%s", err, stderr.String())
+		}
+		if _, err := cluster.Client.CoreV1().ConfigMaps(isoNamespace).Get(ctx, "own-next", metav1.GetOptions{}); err != nil {
+			t.Errorf("the build deleted another build's object at its cleanup: %v", err)
+		}
+		if _, err := cluster.Client.CoreV1().Pods(isoNamespace).Get(ctx, "own-ci-build", metav1.GetOptions{}); err == nil {
+			t.Error("the build left its own Pod")
+		}
 	})
 }
 

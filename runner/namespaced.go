@@ -217,12 +217,17 @@ var runResources = func() []schema.GroupVersionResource {
 	return out
 }()
 
-// deleteRunObjects deletes every object envgen run created for the
-// service in the shared namespace — this build's at the end, a dead
-// build's before — and waits until their Pods are gone, so that the next
+// deleteRunObjects deletes the objects envgen run created for the service
+// in the shared namespace — of any build (buildID ""), when this build
+// takes the turn over from a dead one; this build's alone at the end, so
+// that a build whose turn was taken while it was frozen never deletes the
+// next build's — and waits until their Pods are gone, so that the next
 // build's Pods of the same names can be created.
-func (r *run) deleteRunObjects(ctx context.Context) error {
+func (r *run) deleteRunObjects(ctx context.Context, buildID string) error {
 	selector := runSelector(r.opts.Service)
+	if buildID != "" {
+		selector += "," + BuildIDLabel + "=" + labelValue(buildID)
+	}
 	policy := metav1.DeletePropagationBackground
 	for _, gvr := range runResources {
 		err := retry(ctx, func(bool) error {

@@ -77,7 +77,7 @@ func (p *sharedNamespace) enter(r *run) error {
 	if err != nil {
 		return err
 	}
-	err = r.deleteRunObjects(r.ctx)
+	err = r.deleteRunObjects(r.ctx, "")
 	if err == nil {
 		for _, obj := range r.opts.Objects {
 			markRunObject(obj, r.opts.BuildID)
@@ -109,7 +109,7 @@ func (p *sharedNamespace) leave(ctx context.Context, r *run) bool {
 		return false
 	}
 	r.events.Status("deleting the build's objects in namespace %s", r.namespace)
-	if err := r.deleteRunObjects(ctx); err != nil {
+	if err := r.deleteRunObjects(ctx, r.opts.BuildID); err != nil {
 		r.events.Line("envgen: could not delete the build's objects in namespace %s: %v (the next build of %s there will)", r.namespace, err, r.opts.Service)
 		return false
 	}

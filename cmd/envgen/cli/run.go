@@ -44,9 +44,11 @@ type runOptions struct {
 	grace     time.Duration
 	stage     string
 	namespace string
-	image     imageOptions
-	noBuild   bool
-	quota     quotaFlag
+	// serviceAccounts are the --namespace's accounts a build may run as.
+	serviceAccounts []string
+	image           imageOptions
+	noBuild         bool
+	quota           quotaFlag
 }
 
 func newRunCmd() *cobra.Command {
@@ -154,6 +156,7 @@ cleaning up).`,
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
 	cmd.Flags().Var(&opts.quota, "quota", "the build namespace's quota, within envgen rbac --quota-ceiling: cpu=N,memory=N,pods=N")
 	cmd.Flags().StringVar(&opts.namespace, "namespace", "", "run in this existing namespace (a Role there is enough) instead of a new namespace per build")
+	cmd.Flags().StringArrayVar(&opts.serviceAccounts, "allow-service-account", nil, "with --namespace: a ServiceAccount there the build's Pods may run as, besides default (repeat)")
 	cmd.Flags().StringVar(&opts.stage, "stage", "", "run only this stage of ci.stages, and the stages it needs")
 	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
 	opts.image.addFlags(cmd)
@@ -177,6 +180,8 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		if cmd.Flags().Changed("quota") {
 			return &exitError{code: ExitUsage, err: errors.New("--quota fences a namespace of the build's own; --namespace's has the quota its owner gave it")}
 		}
+	} else if len(opts.serviceAccounts) > 0 {
+		return &exitError{code: ExitUsage, err: errors.New("--allow-service-account names accounts of a shared namespace: give --namespace too (a namespace of the build's own has only its default account)")}
 	}
 	path := inputPath(args)
 	result, err := pipeline.Load(path, compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
@@ -208,6 +213,10 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		if err := runner.CheckQuota(objects, opts.quota.Quota); err != nil {
 			return &exitError{code: ExitInvalid, err: err}
 		}
+	} else if err := runner.CheckIsolation(objects, service.CI.Secrets, opts.serviceAccounts); err != nil {
+		// A shared namespace holds other builds' Secrets and other
+		// services' objects: what a pull request's patches could reach.
+		return &exitError{code: ExitInvalid, err: err}
 	}
 	secrets, err := runner.CollectSecrets(service.CI.Secrets, opts.secrets, os.LookupEnv)
 	if err != nil {
