@@ -31,7 +31,7 @@ import (
 func TestRunFencesItsNamespace(t *testing.T) {
 	kubeconfig := e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins-fence", "envgen")
 	dir := service(t, "fenced", `services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, readiness: tcp: port: "db"}`)
-	r := runWith(t, kubeconfig, "run", "--build-id", "fence-1", "--keep", "--quota", "cpu=2,memory=2Gi,pods=3", dir)
+	r := runWith(t, kubeconfig, "run", "--build-id", "fence-1", "--keep", "--quota", "cpu=2,memory=2Gi,pods=3", "--egress-allow", "10.64.4.0/24", dir)
 	wantCode(t, r, 0)
 	ns := runner.NamespaceName("fenced", "fence-1")
 	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
@@ -50,7 +50,13 @@ func TestRunFencesItsNamespace(t *testing.T) {
 		t.Errorf("the build namespace's RoleBinding: %s, want %s", binding, want)
 	}
 	policy := kubectl(t, "get", "networkpolicy", runner.FenceName, "-n", ns, "-o", "jsonpath={.spec}")
-	if want := `{"ingress":[{"from":[{"podSelector":{}}]}],"podSelector":{},"policyTypes":["Ingress"]}`; policy != want {
+	// In from its own Pods; out to its own Pods, DNS anywhere, public
+	// addresses (never the cluster's private ones or the metadata
+	// endpoint), and the block --egress-allow named.
+	if want := `{"egress":[{"to":[{"podSelector":{}}]},{"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]},` +
+		`{"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","100.64.0.0/10","169.254.0.0/16","127.0.0.0/8"]}},` +
+		`{"ipBlock":{"cidr":"::/0","except":["fc00::/7","fe80::/10","::1/128"]}}]},{"to":[{"ipBlock":{"cidr":"10.64.4.0/24"}}]}],` +
+		`"ingress":[{"from":[{"podSelector":{}}]}],"podSelector":{},"policyTypes":["Ingress","Egress"]}`; policy != want {
 		t.Errorf("the isolation policy:\n%s\nwant\n%s", policy, want)
 	}
 	// The test service's container names no requests: the LimitRange gave
@@ -154,7 +160,7 @@ func TestQuotaDemandMatchesTheAPIServer(t *testing.T) {
 			kubectl(t, "create", "namespace", ns)
 			t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
 			quota := runner.Quota{CPU: demand.CPU, Memory: demand.Memory, Pods: demand.Pods}
-			for _, obj := range runner.Fence(ns, quota) {
+			for _, obj := range runner.Fence(ns, quota, runner.Egress{}) {
 				gvr := schema.GroupVersionResource{Version: "v1", Resource: strings.ToLower(obj.GetKind()) + "s"}
 				if obj.GetKind() == "NetworkPolicy" {
 					continue

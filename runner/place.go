@@ -32,10 +32,10 @@ func (p *ownNamespace) enter(r *run) error {
 	if quota.Pods == 0 {
 		quota = DefaultQuota()
 	}
-	r.events.Status("fencing namespace %s in: quota %s, ingress from its own Pods only", r.namespace, quota)
+	r.events.Status("fencing namespace %s in: quota %s, ingress from its own Pods only, egress %s", r.namespace, quota, r.opts.Egress)
 	err := grantBuildRole(r.ctx, r.clients.Kube, r.namespace)
 	if err == nil {
-		err = createFence(r.ctx, r.clients.Kube, r.namespace, quota)
+		err = createFence(r.ctx, r.clients.Kube, r.namespace, quota, r.opts.Egress)
 	}
 	if err != nil {
 		// The run's cleanup is not in place yet: the namespace goes now.

@@ -98,39 +98,6 @@ func (q Quota) hard() map[string]any {
 	return hard
 }
 
-// Fence is what envgen puts in a build namespace before anything of the
-// build's: a ResourceQuota of q (what every build Pod, test service and
-// object workload share, so a Deployment of 2³¹ replicas gets 20 Pods,
-// not a node); a LimitRange that gives a container without requests
-// modest ones (the quota refuses a Pod without requests otherwise); and a
-// NetworkPolicy that lets only the namespace's own Pods in, so that no
-// build reaches another's test services. Egress stays open: builds fetch
-// packages.
-func Fence(namespace string, q Quota) []*unstructured.Unstructured {
-	meta := func(apiVersion, kind string) map[string]any {
-		return map[string]any{
-			"apiVersion": apiVersion, "kind": kind,
-			"metadata": map[string]any{"name": FenceName, "namespace": namespace, "labels": map[string]any{ManagedByLabel: ManagedByValue}},
-		}
-	}
-	quota := meta("v1", "ResourceQuota")
-	quota["spec"] = map[string]any{"hard": q.hard()}
-
-	limits := meta("v1", "LimitRange")
-	limits["spec"] = map[string]any{"limits": []any{map[string]any{
-		"type":           "Container",
-		"defaultRequest": map[string]any{"cpu": DefaultRequestCPU, "memory": DefaultRequestMemory},
-	}}}
-
-	isolation := meta("networking.k8s.io/v1", "NetworkPolicy")
-	isolation["spec"] = map[string]any{
-		"podSelector": map[string]any{},
-		"policyTypes": []any{"Ingress"},
-		"ingress":     []any{map[string]any{"from": []any{map[string]any{"podSelector": map[string]any{}}}}},
-	}
-	return []*unstructured.Unstructured{{Object: quota}, {Object: limits}, {Object: isolation}}
-}
-
 // The requests a container without any gets in a build namespace.
 const (
 	DefaultRequestCPU    = "100m"
@@ -146,8 +113,8 @@ var fenceResources = map[string]schema.GroupVersionResource{
 // createFence creates the fence in a namespace envgen just made, then
 // waits until kube-controller-manager has counted the quota: until then
 // kube-apiserver refuses every Pod there ("status unknown for quota").
-func createFence(ctx context.Context, client *Core, namespace string, q Quota) error {
-	for _, obj := range Fence(namespace, q) {
+func createFence(ctx context.Context, client *Core, namespace string, q Quota, egress Egress) error {
+	for _, obj := range Fence(namespace, q, egress) {
 		gvr := fenceResources[obj.GetKind()]
 		err := retry(ctx, func(retrying bool) error {
 			_, err := client.dyn.Resource(gvr).Namespace(namespace).Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})

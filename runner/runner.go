@@ -56,6 +56,9 @@ type Options struct {
 	// Quota is the ResourceQuota of the build's own namespace (zero:
 	// DefaultQuota); the namespaced mode's namespace has its owner's.
 	Quota Quota
+	// Egress is what the build's Pods may reach beyond their own
+	// namespace (when it is theirs alone).
+	Egress Egress
 	// Prepare, if set, builds the image while the namespace is made and
 	// the test services start, and gives the objects pinned to it:
 	// Objects' build Pods, and the objects that run DeferImage (the

@@ -48,11 +48,11 @@ type runOptions struct {
 	serviceAccounts []string
 	image           imageOptions
 	noBuild         bool
-	quota           quotaFlag
+	fence           fenceOptions
 }
 
 func newRunCmd() *cobra.Command {
-	opts := runOptions{quota: quotaFlag{runner.DefaultQuota()}}
+	opts := runOptions{fence: newFenceOptions()}
 	cmd := &cobra.Command{
 		Use:   "run [dir]",
 		Short: "Run the ci environment's build on a cluster and exit with its exit code",
@@ -73,8 +73,9 @@ it on the cluster of your kubeconfig:
      anything of the build's, it fences the namespace in: a ResourceQuota
      (--quota: what the build Pod, its test services and objects share), a
      LimitRange (modest limits for a container that names none) and a
-     NetworkPolicy that lets in only the namespace's own Pods (egress stays
-     open);
+     NetworkPolicy that lets in only the namespace's own Pods and lets them
+     out to their namespace, DNS and public addresses only (--egress open
+     lifts it, --egress-allow adds a private block: a package mirror);
   2. creates the Secrets ci.secrets declares there, from the CI job's
      credentials (--secret), then applies every object with server-side apply
      (field manager envgen);
@@ -154,7 +155,7 @@ cleaning up).`,
 	cmd.Flags().StringVar(&opts.junit, "junit", "", "write the run as a JUnit XML file (phases and the build's result), for Jenkins' junit step")
 	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
-	cmd.Flags().Var(&opts.quota, "quota", "the build namespace's quota, within envgen rbac --quota-ceiling: cpu=N,memory=N,pods=N")
+	opts.fence.addFlags(cmd)
 	cmd.Flags().StringVar(&opts.namespace, "namespace", "", "run in this existing namespace (a Role there is enough) instead of a new namespace per build")
 	cmd.Flags().StringArrayVar(&opts.serviceAccounts, "allow-service-account", nil, "with --namespace: a ServiceAccount there the build's Pods may run as, besides default (repeat)")
 	cmd.Flags().StringVar(&opts.stage, "stage", "", "run only this stage of ci.stages, and the stages it needs")
@@ -177,11 +178,11 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
 			return &exitError{code: ExitUsage, err: fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
 		}
-		if cmd.Flags().Changed("quota") {
-			return &exitError{code: ExitUsage, err: errors.New("--quota fences a namespace of the build's own; --namespace's has the quota its owner gave it")}
-		}
 	} else if len(opts.serviceAccounts) > 0 {
 		return &exitError{code: ExitUsage, err: errors.New("--allow-service-account names accounts of a shared namespace: give --namespace too (a namespace of the build's own has only its default account)")}
+	}
+	if err := opts.fence.check(cmd, opts.namespace != ""); err != nil {
+		return &exitError{code: ExitUsage, err: err}
 	}
 	path := inputPath(args)
 	result, err := pipeline.Load(path, compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
@@ -210,7 +211,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if opts.namespace == "" {
 		// The build's own namespace gets the quota: refused here when it
 		// cannot fit, rather than by a test service that never starts.
-		if err := runner.CheckQuota(objects, opts.quota.Quota); err != nil {
+		if err := runner.CheckQuota(objects, opts.fence.quota.Quota); err != nil {
 			return &exitError{code: ExitInvalid, err: err}
 		}
 	} else if err := runner.CheckIsolation(objects, service.CI.Secrets, opts.serviceAccounts); err != nil {
@@ -302,7 +303,8 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		Namespace:     opts.namespace,
 		Start:         start,
 		ExpiryGrace:   15 * time.Minute,
-		Quota:         opts.quota.Quota,
+		Quota:         opts.fence.quota.Quota,
+		Egress:        opts.fence.runnerEgress(),
 	})
 	progress.Line("")
 	report.Print(stderr)
