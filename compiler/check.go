@@ -273,6 +273,9 @@ func checkLocalhost(name, prefix string, svc model.TestService, ports map[int32]
 	if name == "build" || name == manifests.ArtifactsContainer {
 		return fail(prefix, fmt.Sprintf("a localhost test service cannot be named %q: the build Pod has a container of that name", name))
 	}
+	if name == volumeClashName {
+		return fail(prefix, volumeClashMsg("a localhost test service"))
+	}
 	if svc.SecurityContext.FSGroup != 0 {
 		return fail(prefix+".securityContext.fsGroup", "fsGroup is set per Pod, and a localhost test service runs in the build's Pod: set fsGroup in securityContext at the top level")
 	}

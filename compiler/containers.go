@@ -16,6 +16,17 @@ import (
 // itself in the Pods a sidecar can join: a scheduled job's is "job".
 var reservedContainerNames = []string{"job"}
 
+// volumeClashName is the one name a container (or a localhost test
+// service) cannot have for its volumes' sake: envgen names another's /tmp
+// tmp-<name> and this one's writable directories tmp-w-<hash>, so a
+// container named w-<that hash> would get two volumes of one name, which
+// kube-apiserver refuses.
+const volumeClashName = "tmp"
+
+func volumeClashMsg(what string) string {
+	return fmt.Sprintf("%s cannot be named %q: envgen names each container's own /tmp volume tmp-<name>, and this one's volumes would be named like another's", what, volumeClashName)
+}
+
 // checkContainers checks the Pod's other containers: what their kind
 // allows, their image pins, and that they share the Pod's network and
 // names with the main container without a clash.
@@ -30,6 +41,9 @@ func checkContainers(env string, s *model.Service, at func(string) cue.Value, fa
 		prefix := "containers." + Label(name)
 		if name == s.Name || slices.Contains(reservedContainerNames, name) {
 			return fail(prefix, fmt.Sprintf("a container cannot be named %q: the main container (a scheduled job's: job) has that name", name))
+		}
+		if name == volumeClashName {
+			return fail(prefix, volumeClashMsg("a container"))
 		}
 		if err := checkContainerKind(prefix, c, fail); err != nil {
 			return err
