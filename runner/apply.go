@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -42,6 +44,34 @@ func apply(ctx context.Context, client dynamic.Interface, namespace string, obj 
 	})
 	if err != nil {
 		return &ClusterError{Op: fmt.Sprintf("applying %s %s", u.GetKind(), u.GetName()), Err: err}
+	}
+	return nil
+}
+
+// KindError says that the ci overlay holds an object a build namespace
+// does not take: envgen run applies only the kinds it generates, which
+// the CI account may create there (envgen rbac) and the box allows.
+type KindError struct{ Object string }
+
+func (e *KindError) Error() string {
+	kinds := make([]string, 0, len(resources))
+	for key := range resources {
+		kinds = append(kinds, key[strings.LastIndex(key, "/")+1:])
+	}
+	sort.Strings(kinds)
+	return fmt.Sprintf("the ci overlay holds %s, which envgen run does not create in a build namespace (it creates %s): leave it out of ci (environments: ci: objects: %q: null)",
+		e.Object, strings.Join(kinds, ", "), e.Object)
+}
+
+// CheckKinds finds the first object of the ci overlay that the run could
+// not apply, before anything is created (at apply time, half the objects
+// would be there).
+func CheckKinds(objects []map[string]any) error {
+	for _, m := range objects {
+		u := &unstructured.Unstructured{Object: m}
+		if _, ok := resources[u.GetAPIVersion()+"/"+u.GetKind()]; !ok {
+			return &KindError{Object: u.GetKind() + "/" + u.GetName()}
+		}
 	}
 	return nil
 }

@@ -197,27 +197,8 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := runner.CheckReferences(objects, service.CI.Secrets); err != nil {
-		var ref *runner.ReferenceError
-		if errors.As(err, &ref) {
-			field := referenceField(service, ref)
-			if strings.HasPrefix(field, "ci.") {
-				ref.Drop = field
-			}
-			return &exitError{code: ExitInvalid, err: fmt.Errorf("%s: %s: %w", result.Project.Sources().Where(opts.env, field), field, err)}
-		}
-		return &exitError{code: ExitInvalid, err: err}
-	}
-	if opts.namespace == "" {
-		// The build's own namespace gets the quota: refused here when it
-		// cannot fit, rather than by a test service that never starts.
-		if err := runner.CheckQuota(objects, opts.fence.quota.Quota); err != nil {
-			return &exitError{code: ExitInvalid, err: err}
-		}
-	} else if err := runner.CheckIsolation(objects, service.CI.Secrets, opts.serviceAccounts); err != nil {
-		// A shared namespace holds other builds' Secrets and other
-		// services' objects: what a pull request's patches could reach.
-		return &exitError{code: ExitInvalid, err: err}
+	if err := checkRunnable(result, service, objects, opts); err != nil {
+		return err
 	}
 	secrets, err := runner.CollectSecrets(service.CI.Secrets, opts.secrets, os.LookupEnv)
 	if err != nil {
@@ -376,25 +357,4 @@ func randomBuildID() string {
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// referenceField is the envgen.cue field that sets the variable a
-// ReferenceError names: a test service's, the build's own (ci.env), or
-// the service's, which the build inherits.
-func referenceField(service *model.Service, ref *runner.ReferenceError) string {
-	if ref.MountPath != "" {
-		return fmt.Sprintf("mounts.%q", ref.MountPath)
-	}
-	if ref.Container != "build" {
-		return fmt.Sprintf("ci.services.%q.env.%s", ref.Container, ref.Variable)
-	}
-	if stage, ok := service.CI.Stages[ref.Stage]; ok {
-		if _, ok := stage.Env[ref.Variable]; ok {
-			return fmt.Sprintf("ci.stages.%s.env.%s", ref.Stage, ref.Variable)
-		}
-	}
-	if _, ok := service.CI.Env[ref.Variable]; ok {
-		return "ci.env." + ref.Variable
-	}
-	return "env." + ref.Variable
 }
