@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,4 +152,53 @@ func TestGCReportsAndClearsStalledDeletions(t *testing.T) {
 	if err != nil || len(cm.Finalizers) != 1 {
 		t.Errorf("gc touched a namespace that is not envgen's: %v, %v", cm, err)
 	}
+}
+
+// TestGCLeavesAStartingBuild: a build still waiting for its test services
+// has no build Pod yet; gc --older-than leaves it (the run said how many
+// build Pods it would make), and the run, ended, cleans up after itself.
+func TestGCLeavesAStartingBuild(t *testing.T) {
+	dir := service(t, "gc-starting", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
+	cmd := exec.Command(envgen, "run", "--build-id", "starting-1", "--quota", "cpu=6k", "--schedule-grace", "5m", dir)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill() }()
+	ns := runner.NamespaceName("gc-starting", "starting-1")
+	// Wait for exactly what gc reads: the namespace, and the test
+	// service's Deployment the run waits on.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "gc-starting-db", metav1.GetOptions{}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the test service's Deployment never appeared\n%s", stderr.String())
+		}
+	}
+	r := run(t, "gc", "--older-than", "1ms")
+	wantCode(t, r, 0)
+	if strings.Contains(r.Stdout, ns) {
+		t.Errorf("gc --older-than took a build waiting for its test services:\n%s", r.Stdout)
+	}
+	if got, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); err != nil || got.DeletionTimestamp != nil {
+		t.Fatalf("the starting build's namespace: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 143 {
+			t.Fatalf("exit %v, want 143\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the run did not end 30 s after SIGTERM\n%s", stderr.String())
+	}
+	namespaceGone(t, ns)
 }

@@ -3,11 +3,13 @@ package runner
 import (
 	"context"
 	"sort"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"envgen.dev/envgen/manifests"
 )
@@ -72,7 +74,7 @@ func GC(ctx context.Context, client *Core, opts GCOptions) (GCResult, error) {
 		} else if opts.OlderThan > 0 && opts.Now.Sub(ns.CreationTimestamp.Time) > opts.OlderThan {
 			// Before its expiry a build may still be running: --older-than
 			// takes the namespace only once its build Pod has ended.
-			running, err := buildRunning(ctx, client, ns.Name)
+			running, err := buildRunning(ctx, client, &ns)
 			if err != nil {
 				return result, &ClusterError{Op: "looking at the build in " + ns.Name, Err: err}
 			}
@@ -108,10 +110,12 @@ func GC(ctx context.Context, client *Core, opts GCOptions) (GCResult, error) {
 	return result, nil
 }
 
-// buildRunning says whether the namespace's build Pod exists and has not
-// ended.
-func buildRunning(ctx context.Context, client *Core, namespace string) (bool, error) {
-	pods, err := client.ListPods(ctx, namespace, metav1.ListOptions{LabelSelector: manifests.LabelComponent + "=" + manifests.ComponentCIBuild})
+// buildRunning says whether the namespace's build may still be alive:
+// fewer build Pods exist than the run said it would make (it makes them
+// once the test services are ready, a stage's once its needs passed), or
+// one has not ended.
+func buildRunning(ctx context.Context, client *Core, ns *corev1.Namespace) (bool, error) {
+	pods, err := client.ListPods(ctx, ns.Name, metav1.ListOptions{LabelSelector: manifests.LabelComponent + "=" + manifests.ComponentCIBuild})
 	if apierrors.IsForbidden(err) {
 		// Rights in a build namespace are the run's own (BuildRole, bound
 		// there): an account that cannot look may not judge the build
@@ -121,10 +125,26 @@ func buildRunning(ctx context.Context, client *Core, namespace string) (bool, er
 	if err != nil {
 		return false, err
 	}
+	// A namespace of an envgen before the annotation says nothing.
+	if want, err := strconv.Atoi(ns.Annotations[BuildPodsAnnotation]); err == nil && len(pods.Items) < want {
+		return true, nil
+	}
 	for _, p := range pods.Items {
 		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// countBuildPods is how many build Pods objects hold.
+func countBuildPods(objects []map[string]any) int {
+	n := 0
+	for _, m := range objects {
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetKind() == "Pod" && u.GetLabels()[manifests.LabelComponent] == manifests.ComponentCIBuild {
+			n++
+		}
+	}
+	return n
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,12 +18,16 @@ import (
 // Labels and annotations envgen puts on the namespaces it creates. gc
 // selects on ManagedByLabel and never touches a namespace without it.
 const (
-	ManagedByLabel      = "app.kubernetes.io/managed-by"
-	ManagedByValue      = "envgen"
-	ServiceLabel        = "envgen.dev/service"
-	BuildIDLabel        = "envgen.dev/build-id"
-	BuildIDAnnotation   = "envgen.dev/build-id"
-	ExpiresAnnotation   = "envgen.dev/expires-at"
+	ManagedByLabel    = "app.kubernetes.io/managed-by"
+	ManagedByValue    = "envgen"
+	ServiceLabel      = "envgen.dev/service"
+	BuildIDLabel      = "envgen.dev/build-id"
+	BuildIDAnnotation = "envgen.dev/build-id"
+	ExpiresAnnotation = "envgen.dev/expires-at"
+	// BuildPodsAnnotation is how many build Pods the run will create
+	// (one, or one per stage): gc takes a build as over only once that
+	// many exist and all have ended.
+	BuildPodsAnnotation = "envgen.dev/build-pods"
 	podSecurityEnforce  = "pod-security.kubernetes.io/enforce"
 	podSecurityVersion  = "pod-security.kubernetes.io/enforce-version"
 	maxNamespaceNameLen = 63
@@ -68,7 +73,7 @@ func labelValue(s string) string {
 
 // createNamespace creates the build's namespace. It never adopts an
 // existing one: if the name is taken, the build fails.
-func createNamespace(ctx context.Context, client *Core, name, service, buildID string, expires time.Time) error {
+func createNamespace(ctx context.Context, client *Core, name, service, buildID string, expires time.Time, buildPods int) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name: name,
 		Labels: map[string]string{
@@ -79,8 +84,9 @@ func createNamespace(ctx context.Context, client *Core, name, service, buildID s
 			podSecurityVersion: "latest",
 		},
 		Annotations: map[string]string{
-			BuildIDAnnotation: buildID,
-			ExpiresAnnotation: expires.UTC().Format(time.RFC3339),
+			BuildIDAnnotation:   buildID,
+			ExpiresAnnotation:   expires.UTC().Format(time.RFC3339),
+			BuildPodsAnnotation: strconv.Itoa(buildPods),
 		},
 	}}
 	err := retry(ctx, func(retrying bool) error {

@@ -25,7 +25,7 @@ type ownNamespace struct{ expires time.Time }
 
 func (p *ownNamespace) enter(r *run) error {
 	r.events.Status("creating namespace %s", r.namespace)
-	if err := createNamespace(r.ctx, r.clients.Kube, r.namespace, r.opts.Service, r.opts.BuildID, p.expires); err != nil {
+	if err := createNamespace(r.ctx, r.clients.Kube, r.namespace, r.opts.Service, r.opts.BuildID, p.expires, countBuildPods(r.opts.Objects)); err != nil {
 		return err
 	}
 	quota := r.opts.Quota
