@@ -10,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"envgen.dev/envgen/internal/termsafe"
 )
 
 // logStreamer copies a container's log to out as it is written. When the
@@ -88,12 +90,15 @@ func (s *logStreamer) report(err error) {
 	s.progress.Line("envgen: logs of %s unavailable (still waiting for the build): %s", s.pod, oneLine(msg))
 }
 
+// oneLine is the first line of what the cluster says of a Pod or an event
+// (a probe's output, a status message), escaped: the build writes some of
+// it, and it must not drive the terminal.
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return s
+	return termsafe.String(s)
 }
 
 func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {

@@ -21,3 +21,14 @@ func String(s string) string {
 	}
 	return b.String()
 }
+
+// Lines is String for text of several lines: newlines and tabs stay,
+// every other control character (a carriage return that would overwrite
+// the line, an escape sequence) is escaped as \xNN.
+func Lines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, line := range lines {
+		lines[i] = String(line)
+	}
+	return strings.Join(lines, "\n")
+}

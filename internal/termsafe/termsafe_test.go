@@ -7,3 +7,9 @@ func TestString(t *testing.T) {
 		t.Errorf("String: %q", got)
 	}
 }
+
+func TestLines(t *testing.T) {
+	if got := Lines("first \x1b[2K\rline\nsecond\tline\n"); got != `first \x1b[2K\x0dline`+"\nsecond\tline\n" {
+		t.Errorf("Lines: %q", got)
+	}
+}

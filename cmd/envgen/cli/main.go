@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/overlays"
 )
 
@@ -50,7 +51,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// usage error like any other.
 		err = &usageError{command: "envgen", err: errors.New(strings.TrimRight(err.Error(), "\n"))}
 	}
-	fmt.Fprintf(stderr, "envgen: %v\n", err)
+	// An error can carry what a build or a cluster said (a Pod's status, a
+	// container's termination message): never a terminal's control
+	// sequence.
+	fmt.Fprintf(stderr, "envgen: %s\n", termsafe.Lines(err.Error()))
 	var usage *usageError
 	if errors.As(err, &usage) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", usage.command)
