@@ -173,8 +173,11 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	if ev.Type == watch.Deleted {
-		return false, &BuildFailedError{Reason: b.what + " was deleted"}
+	if ev.Type == watch.Deleted || pod.DeletionTimestamp != nil {
+		// Not by envgen, which deletes nothing of the build while it
+		// watches: a kill that follows is the deletion's, and its exit
+		// code (143 on a real node) is not the build's.
+		return false, &ClusterError{Op: "running the build", Err: fmt.Errorf("%s %s was deleted while it ran, not by envgen (a namespace deleted by hand, a drain's eviction, a lost node's Pods, another build's takeover): the build did not finish", b.what, pod.Name)}
 	}
 	b.record(pod)
 	if !b.scheduled {
