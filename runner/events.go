@@ -52,6 +52,10 @@ type StageEndedEvent struct {
 	At       time.Time
 }
 
+// LogsIncompleteEvent says that the end of a build Pod's log could not be
+// read (Stage empty for an unstaged build).
+type LogsIncompleteEvent struct{ Stage, Pod, Why string }
+
 // ArtifactsEvent says what was copied out of a build Pod (Stage empty for
 // an unstaged build).
 type ArtifactsEvent struct {
@@ -59,13 +63,14 @@ type ArtifactsEvent struct {
 	Copied *CopiedArtifacts
 }
 
-func (StatusEvent) event()       {}
-func (NoticeEvent) event()       {}
-func (LogEvent) event()          {}
-func (PhaseEvent) event()        {}
-func (StageStartedEvent) event() {}
-func (StageEndedEvent) event()   {}
-func (ArtifactsEvent) event()    {}
+func (StatusEvent) event()         {}
+func (NoticeEvent) event()         {}
+func (LogEvent) event()            {}
+func (PhaseEvent) event()          {}
+func (StageStartedEvent) event()   {}
+func (StageEndedEvent) event()     {}
+func (ArtifactsEvent) event()      {}
+func (LogsIncompleteEvent) event() {}
 
 // Sink consumes a run's events, one at a time, in order.
 type Sink interface{ Handle(Event) }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -26,23 +27,35 @@ type logStreamer struct {
 	out       io.Writer
 	progress  *events
 
+	stage    string
 	lastTS   time.Time // timestamp of the last line printed
 	atLast   int       // lines printed with exactly lastTS
 	reported map[string]bool
+	idle     *time.Timer // the final read's bound by silence, while it reads
 }
 
 // retryLogsEvery is how long the streamer waits before reconnecting.
 var retryLogsEvery = time.Second
 
-// run streams until finished is closed, then reads once more for the last
-// lines (bounded, so a dead kubelet cannot hang the run), then returns.
+// finalIdle bounds the last read after the container exited by silence,
+// not by its length: a log of a million lines takes as long as it takes
+// (within the run's timeout), a kubelet that stops sending is given up on.
+var finalIdle = 10 * time.Second
+
+// maxLogLine is the longest line envgen prints whole; the rest of a longer
+// one is dropped and the cut said, so one line cannot take envgen's memory.
+const maxLogLine = 1 << 20
+
+// run streams until finished is closed, then reads the rest to the
+// stream's end (so the log is complete), then returns. A rest it cannot
+// read is said, never dropped silently.
 func (s *logStreamer) run(ctx context.Context, finished <-chan struct{}) {
 	for {
 		select {
 		case <-finished:
-			final, cancel := context.WithTimeout(ctx, 5*time.Second)
-			s.report(s.readOnce(final, false))
-			cancel()
+			if err := s.readOnce(ctx, false); err != nil && ctx.Err() == nil {
+				s.incomplete(err)
+			}
 			return
 		case <-ctx.Done():
 			return
@@ -101,7 +114,31 @@ func oneLine(s string) string {
 	return termsafe.String(s)
 }
 
+// incomplete says that the log's end could not be read: in the log
+// itself, on the console and in the report. The build's exit code stands.
+func (s *logStreamer) incomplete(err error) {
+	why := oneLine(err.Error())
+	if errors.Is(err, errLogIdle) {
+		why = fmt.Sprintf("the kubelet sent nothing for %s", finalIdle)
+	}
+	fmt.Fprintf(s.out, "[envgen: the log of %s ends here, incomplete: %s]\n", s.pod, why)
+	s.progress.Line("envgen: the log of %s is incomplete (%s): the lines after the last one shown are missing", s.pod, why)
+	s.progress.emit(LogsIncompleteEvent{Stage: s.stage, Pod: s.pod, Why: why})
+}
+
+var errLogIdle = errors.New("no log line for too long")
+
 func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
+	if !follow {
+		// Bounded by silence: cancelled when no byte came for finalIdle.
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		timer := time.AfterFunc(finalIdle, func() { cancel(errLogIdle) })
+		defer timer.Stop()
+		s.idle = timer
+		defer func() { s.idle = nil }()
+	}
 	opts := &corev1.PodLogOptions{Container: s.container, Follow: follow, Timestamps: true}
 	if !s.lastTS.IsZero() {
 		// SinceTime has second precision: ask from the start of that second
@@ -109,11 +146,14 @@ func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
 		opts.SinceTime = &metav1.Time{Time: s.lastTS.Truncate(time.Second)}
 	}
 	stream, err := s.client.PodLogs(ctx, s.namespace, s.pod, opts)
-	if err != nil {
-		return err
+	if err == nil {
+		defer stream.Close()
+		err = s.consume(stream)
 	}
-	defer stream.Close()
-	return s.consume(stream)
+	if err != nil && errors.Is(context.Cause(ctx), errLogIdle) {
+		return errLogIdle
+	}
+	return err
 }
 
 // consume prints the lines of one log stream that were not printed
@@ -121,9 +161,9 @@ func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
 func (s *logStreamer) consume(stream io.Reader) error {
 	skipBefore, skipAt := s.lastTS, s.atLast
 	skipped := 0
-	reader := bufio.NewReader(stream)
+	reader := bufio.NewReaderSize(stream, 64<<10)
 	for {
-		line, err := reader.ReadString('\n')
+		line, err := s.readLine(reader)
 		if line != "" {
 			ts, text, ok := splitTimestamp(line)
 			switch {
@@ -147,6 +187,34 @@ func (s *logStreamer) consume(stream io.Reader) error {
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// readLine reads one line of at most maxLogLine bytes: the rest of a
+// longer one is read and dropped, and the cut marked. Each read of the
+// stream keeps the final read's idle bound from firing.
+func (s *logStreamer) readLine(r *bufio.Reader) (string, error) {
+	var line []byte
+	cut := false
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(chunk) > 0 && s.idle != nil {
+			s.idle.Reset(finalIdle)
+		}
+		if !cut {
+			if room := maxLogLine - len(line); len(chunk) > room {
+				line, cut = append(line, chunk[:room]...), true
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if cut {
+			line = append(line, fmt.Sprintf(" [envgen: line cut at %d bytes]\n", maxLogLine)...)
+		}
+		return string(line), err
 	}
 }
 

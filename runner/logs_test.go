@@ -1,6 +1,16 @@
 package runner
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
 
 // TestOneLineEscapes: what the cluster says of a Pod or an event carries
 // what the build wrote (a readiness probe's output, a termination
@@ -9,5 +19,72 @@ func TestOneLineEscapes(t *testing.T) {
 	got := oneLine("Readiness probe failed: \x1b[2K\renvgen: build passed\nsecond line")
 	if want := `Readiness probe failed: \x1b[2K\x0denvgen: build passed`; got != want {
 		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+}
+
+// TestFinalReadIsCompleteOrSaysSo: after the container exited, the last
+// read goes on while lines keep coming, however long the rest is (it was
+// cut at 5 s: 82 % of a million-line log lost without a word); a kubelet
+// that stops sending is given up on after finalIdle of silence, and that
+// is said in the log, on the console and in the report.
+func TestFinalReadIsCompleteOrSaysSo(t *testing.T) {
+	saved := finalIdle
+	finalIdle = 300 * time.Millisecond
+	t.Cleanup(func() { finalIdle = saved })
+	for _, tc := range []struct {
+		name  string
+		stall bool
+	}{{"slow but steady", false}, {"stalled", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				flusher := w.(http.Flusher)
+				// Longer in all than finalIdle, never silent for that long.
+				for i := range 10 {
+					fmt.Fprintf(w, "2026-01-01T00:00:01.%09dZ line %d\n", i, i)
+					flusher.Flush()
+					time.Sleep(100 * time.Millisecond)
+				}
+				if tc.stall {
+					<-r.Context().Done()
+					return
+				}
+				fmt.Fprintf(w, "2026-01-01T00:00:02.000000000Z LAST-LINE\n")
+			}))
+			defer srv.Close()
+			var out bytes.Buffer
+			report := newReport(time.Now(), false)
+			ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
+			s := &logStreamer{client: &Core{http: srv.Client(), host: srv.URL}, namespace: "ns", pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
+			finished := make(chan struct{})
+			close(finished)
+			s.run(context.Background(), finished)
+			got := out.String()
+			if !strings.Contains(got, "line 9\n") {
+				t.Errorf("lines lost:\n%s", got)
+			}
+			if tc.stall {
+				if !strings.Contains(got, "[envgen: the log of svc-ci-build ends here, incomplete: the kubelet sent nothing for 300ms]") || len(report.LogsIncomplete) != 1 {
+					t.Errorf("a stalled end not said: %v\n%s", report.LogsIncomplete, got)
+				}
+			} else if !strings.HasSuffix(got, "LAST-LINE\n") || len(report.LogsIncomplete) != 0 {
+				t.Errorf("the log's end: %v\n%s", report.LogsIncomplete, got)
+			}
+		})
+	}
+}
+
+// TestALongLineIsCut: one line of 3 MiB is printed up to maxLogLine and
+// the cut said; the next line is whole.
+func TestALongLineIsCut(t *testing.T) {
+	var out bytes.Buffer
+	ev := &events{sinks: []Sink{&console{progress: NewProgress(io.Discard, false), logs: &out}}}
+	s := &logStreamer{out: ev.logWriter("")}
+	stream := "2026-01-01T00:00:01.000000000Z " + strings.Repeat("x", 3<<20) + "\n2026-01-01T00:00:02.000000000Z next\n"
+	if err := s.consume(strings.NewReader(stream)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 || lines[1] != "next" || !strings.HasSuffix(lines[0], "[envgen: line cut at 1048576 bytes]") || len(lines[0]) > maxLogLine+100 {
+		t.Errorf("got %d lines, first %d bytes ending %q", len(lines), len(lines[0]), lines[0][max(0, len(lines[0])-60):])
 	}
 }

@@ -41,6 +41,9 @@ type Report struct {
 	Outcome       string `json:"outcome"`
 	Error         string `json:"error,omitempty"`
 	Cleaned       bool   `json:"cleanedUp"`
+	// LogsIncomplete names the build Pods whose log's end could not be
+	// read, and why; the build's exit code stands.
+	LogsIncomplete []string `json:"logsIncomplete,omitempty"`
 	// Artifacts is what --artifacts copied, when asked (of an unstaged
 	// build; a stage's are in its own report).
 	Artifacts *CopiedArtifacts `json:"artifacts,omitempty"`
@@ -167,6 +170,8 @@ func (r *Report) Handle(ev Event) {
 		st := r.stage(ev.Stage)
 		st.Outcome, st.ExitCode, st.Error = ev.Outcome, ev.ExitCode, ev.Error
 		r.Stages = append(r.Stages, st)
+	case LogsIncompleteEvent:
+		r.LogsIncomplete = append(r.LogsIncomplete, ev.Pod+": "+ev.Why)
 	case ArtifactsEvent:
 		if ev.Stage == "" {
 			r.Artifacts = ev.Copied

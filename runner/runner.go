@@ -257,7 +257,7 @@ func (r *run) pod(b buildPod) podResult {
 	finished := make(chan struct{})
 	streamer := &logStreamer{
 		client: r.clients.Kube, namespace: r.namespace, pod: b.pod.GetName(), container: buildContainer(b.pod),
-		out: r.events.logWriter(b.stage), progress: r.events,
+		out: r.events.logWriter(b.stage), progress: r.events, stage: b.stage,
 	}
 	watcher := &buildWatch{events: r.events, stage: b.stage, what: what, container: streamer.container}
 	watcher.onStarted = func() {
