@@ -118,7 +118,7 @@ func (r *run) waitServices(services []string, building *imageBuild) error {
 // applied before it must be the same there (only the image changed, in
 // objects that run it); those that run it are applied now, their test
 // services waited for; the build Pods are returned.
-func (r *run) pinnedObjects(pinned []map[string]any, applied map[string][]byte, deferred []*unstructured.Unstructured, deferredServices []string) ([]buildPod, error) {
+func (r *run) pinnedObjects(pinned []map[string]any, applied map[string][]byte, deferred []*unstructured.Unstructured, deferredServices []string, compiledBuilds []buildPod) ([]buildPod, error) {
 	builds, _, others, err := split(pinned)
 	if err != nil {
 		return nil, err
@@ -136,10 +136,29 @@ func (r *run) pinnedObjects(pinned []map[string]any, applied map[string][]byte, 
 			return nil, fmt.Errorf("%s differs once the image is pinned, though it does not run it (a bug in envgen)", key)
 		}
 	}
+	// The objects that run the image, and the build Pods, were checked and
+	// (in a shared namespace) marked as compiled: the pinned ones must be
+	// those, but for the image — marked the same, checked by comparison.
+	if r.opts.Namespace != "" {
+		for _, o := range pinned {
+			markRunObject(o, r.opts.BuildID)
+		}
+	}
+	if len(builds) != len(compiledBuilds) {
+		return nil, fmt.Errorf("the build has %d Pods once the image is pinned, %d as compiled (a bug in envgen)", len(builds), len(compiledBuilds))
+	}
+	for i, b := range builds {
+		if !sameButImage(compiledBuilds[i].pod.Object, b.pod.Object, r.opts.DeferImage) {
+			return nil, fmt.Errorf("build Pod %s differs once the image is pinned, beyond its image (envgen.cue changed during the image build?)", b.pod.GetName())
+		}
+	}
 	for _, o := range deferred {
 		p := byKey[o.GetKind()+"/"+o.GetName()]
 		if p == nil {
 			return nil, fmt.Errorf("%s/%s is gone once the image is pinned (a bug in envgen)", o.GetKind(), o.GetName())
+		}
+		if !sameButImage(o.Object, p.Object, r.opts.DeferImage) {
+			return nil, fmt.Errorf("%s/%s differs once the image is pinned, beyond its image (envgen.cue changed during the image build?)", o.GetKind(), o.GetName())
 		}
 		if err := apply(r.ctx, r.clients.Dynamic, r.namespace, p.Object); err != nil {
 			return nil, err
@@ -203,6 +222,47 @@ func mentionsImage(v any, image string) bool {
 		}
 	}
 	return false
+}
+
+// sameButImage says whether pinned is compiled, but for the image fields
+// that were image (the tag built) in compiled, which may name anything.
+func sameButImage(compiled, pinned any, image string) bool {
+	switch c := compiled.(type) {
+	case map[string]any:
+		p, ok := pinned.(map[string]any)
+		if !ok || len(p) != len(c) {
+			return false
+		}
+		for k, cv := range c {
+			pv, ok := p[k]
+			if !ok {
+				return false
+			}
+			if s, isString := cv.(string); isString && k == "image" && s == image {
+				if _, ok := pv.(string); ok {
+					continue
+				}
+			}
+			if !sameButImage(cv, pv, image) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		p, ok := pinned.([]any)
+		if !ok || len(p) != len(c) {
+			return false
+		}
+		for i := range c {
+			if !sameButImage(c[i], p[i], image) {
+				return false
+			}
+		}
+		return true
+	}
+	cj, err1 := json.Marshal(compiled)
+	pj, err2 := json.Marshal(pinned)
+	return err1 == nil && err2 == nil && bytes.Equal(cj, pj)
 }
 
 // snapshot is each object as JSON, by kind/name.

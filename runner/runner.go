@@ -201,7 +201,7 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 			return report, r.classify(err)
 		}
 		ev.phase("", PhaseImage)
-		pinnedBuilds, err := r.pinnedObjects(pinned, asCompiled, deferredOthers, deferredServices)
+		pinnedBuilds, err := r.pinnedObjects(pinned, asCompiled, deferredOthers, deferredServices, builds)
 		if err != nil {
 			return report, r.classify(err)
 		}
