@@ -31,6 +31,17 @@ import (
 func TestRunFencesItsNamespace(t *testing.T) {
 	kubeconfig := e2ekit.LeastPrivilegeKubeconfig(t, cluster, envgen, "jenkins-fence", "envgen")
 	dir := service(t, "fenced", `services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, readiness: tcp: port: "db"}`)
+	// A policy of the pull request's that would let every Pod out (they add
+	// up): not applied.
+	cue, err := os.ReadFile(filepath.Join(dir, "envgen.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cue = append(cue, `environments: ci: objects: "NetworkPolicy/open": {apiVersion: "networking.k8s.io/v1", spec: {podSelector: {}, policyTypes: ["Egress"], egress: [{}]}}
+`...)
+	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), cue, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := runWith(t, kubeconfig, "run", "--build-id", "fence-1", "--keep", "--quota", "cpu=2,memory=2Gi,pods=3", "--egress-allow", "10.64.4.0/24", dir)
 	wantCode(t, r, 0)
 	ns := runner.NamespaceName("fenced", "fence-1")
@@ -49,13 +60,18 @@ func TestRunFencesItsNamespace(t *testing.T) {
 	if want := `ClusterRole/envgen-runner-build [{"kind":"ServiceAccount","name":"envgen","namespace":"jenkins-fence"}]`; binding != want {
 		t.Errorf("the build namespace's RoleBinding: %s, want %s", binding, want)
 	}
+	wantContains(t, "stderr", r.Stderr, "not applying the ci overlay's NetworkPolicies (open): a build's network is its namespace's")
+	if names := kubectl(t, "get", "networkpolicies", "-n", ns, "-o", "jsonpath={.items[*].metadata.name}"); names != runner.FenceName {
+		t.Errorf("the build namespace's NetworkPolicies: %q, want the fence alone", names)
+	}
 	policy := kubectl(t, "get", "networkpolicy", runner.FenceName, "-n", ns, "-o", "jsonpath={.spec}")
 	// In from its own Pods; out to its own Pods, DNS anywhere, public
 	// addresses (never the cluster's private ones or the metadata
 	// endpoint), and the block --egress-allow named.
 	if want := `{"egress":[{"to":[{"podSelector":{}}]},{"ports":[{"port":53,"protocol":"UDP"},{"port":53,"protocol":"TCP"}]},` +
-		`{"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","100.64.0.0/10","169.254.0.0/16","127.0.0.0/8"]}},` +
-		`{"ipBlock":{"cidr":"::/0","except":["fc00::/7","fe80::/10","::1/128"]}}]},{"to":[{"ipBlock":{"cidr":"10.64.4.0/24"}}]}],` +
+		`{"to":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["0.0.0.0/8","10.0.0.0/8","100.64.0.0/10","127.0.0.0/8","168.63.129.16/32","169.254.0.0/16",` +
+		`"172.16.0.0/12","192.0.0.0/24","192.168.0.0/16","198.18.0.0/15","240.0.0.0/4"]}},` +
+		`{"ipBlock":{"cidr":"::/0","except":["::1/128","64:ff9b::/96","fc00::/7","fe80::/10"]}}]},{"to":[{"ipBlock":{"cidr":"10.64.4.0/24"}}]}],` +
 		`"ingress":[{"from":[{"podSelector":{}}]}],"podSelector":{},"policyTypes":["Ingress","Egress"]}`; policy != want {
 		t.Errorf("the isolation policy:\n%s\nwant\n%s", policy, want)
 	}

@@ -222,6 +222,8 @@ spec:
 		{"finalizer", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: box-build, finalizers: [example.org/hold]}\n", "no finalizers"},
 		{"nodeport", "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: box-build}\nspec: {type: NodePort, ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
 		{"externalips", "apiVersion: v1\nkind: Service\nmetadata: {name: eip, namespace: box-build}\nspec: {externalIPs: [10.0.0.1], ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
+		{"network-policy", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: open, namespace: box-build}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n",
+			"a build namespace's one NetworkPolicy is envgen's fence"},
 		{"bind-everyone", binding("Group", "system:authenticated", ""), "gives envgen-runner-build to the CI account itself, nothing else to anyone"},
 		{"bind-another-account", binding("ServiceAccount", "default", "box-build"), "gives envgen-runner-build to the CI account itself"},
 		{"bind-two", binding("ServiceAccount", "envgen", "jenkins-box") + "- {kind: ServiceAccount, name: default, namespace: box-build}\n", "gives envgen-runner-build to the CI account itself"},
@@ -275,10 +277,19 @@ spec:
 		{"-c", "c", "--", "tar", "-cf", "-", "/etc"},
 		{"-c", manifests.ArtifactsContainer, "--", "sh", "-c", "tar -cf - /etc"},
 		{"-c", manifests.ArtifactsContainer, "--", "cat", "/etc/hostname"},
+		// tar with an option that runs a program.
+		{"-c", manifests.ArtifactsContainer, "--", "tar", "-cf", "-", "-C", "/", "./tmp", "--to-command=sh"},
 	} {
 		out, err := kubectlAs(kubeconfig, append([]string{"exec", "probe", "-n", "box-build"}, command...)...)
 		if err == nil || !strings.Contains(out, "exec into a build Pod runs tar in its artifacts container only") {
 			t.Errorf("kubectl exec %v as envgen: %v\n%s\nwant refused by the box", command, err, out)
 		}
+	}
+	// A toleration added to a Pod that exists, to reach where the rule at
+	// creation kept it from.
+	out, err := kubectlAs(kubeconfig, "patch", "pod", "probe", "-n", "box-build", "--type=json", "--dry-run=server",
+		"-p", `[{"op":"add","path":"/spec/tolerations/-","value":{"operator":"Exists"}}]`)
+	if err == nil || !strings.Contains(out, "never every taint or the control plane's") {
+		t.Errorf("a toleration of every taint patched in: %v\n%s", err, out)
 	}
 }

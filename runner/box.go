@@ -122,6 +122,11 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 	)
 	validations = append(validations,
 		admissionv1.Validation{
+			Expression: fmt.Sprintf("request.resource.resource != 'networkpolicies' || request.operation == 'DELETE' || "+
+				"(request.operation == 'CREATE' && object.metadata.name == '%s')", FenceName),
+			Message: fmt.Sprintf("a build namespace's one NetworkPolicy is envgen's fence (%s), created once: another would widen what its Pods may reach", FenceName),
+		},
+		admissionv1.Validation{
 			Expression: fmt.Sprintf("request.resource.resource != 'rolebindings' || request.operation == 'DELETE' || "+
 				"(object.roleRef.kind == 'ClusterRole' && object.roleRef.name == '%s' && has(object.subjects) && size(object.subjects) == 1 && "+
 				"object.subjects[0].kind == 'ServiceAccount' && object.subjects[0].name == '%s' && "+
@@ -129,13 +134,24 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 			Message: fmt.Sprintf("a build namespace's RoleBinding gives %s to the CI account itself, nothing else to anyone", BuildRoleName),
 		},
 		admissionv1.Validation{
+			// The exact shape envgen runs (tar -cf - -C / ./path…): tar's
+			// own options can run programs (--to-command, -I).
 			Expression: fmt.Sprintf("!has(request.subResource) || request.subResource != 'exec' || (has(object.container) && object.container == '%s' && "+
-				"has(object.command) && size(object.command) > 0 && object.command[0] == 'tar')", manifests.ArtifactsContainer),
+				"has(object.command) && size(object.command) > 5 && object.command[0] == 'tar' && object.command[1] == '-cf' && object.command[2] == '-' && "+
+				"object.command[3] == '-C' && object.command[4] == '/' && object.command.filter(a, a.startsWith('-')).size() == 3 && "+
+				"object.command.filter(a, a.startsWith('./')).size() == size(object.command) - 5)", manifests.ArtifactsContainer),
 			Message: fmt.Sprintf("exec into a build Pod runs tar in its %s container only (envgen run --artifacts)", manifests.ArtifactsContainer),
 		},
 	)
 	for _, v := range podSpec("object.spec") {
-		v.Expression = "request.resource.resource != 'pods' || request.operation != 'CREATE' || (" + v.Expression + ")"
+		// Tolerations on UPDATE too: a Pod's may be added to after it was
+		// created, and it would then go where the rule kept it from. (The
+		// scheduler sets nodeName after creation; a priority is fixed.)
+		operations := "request.operation != 'CREATE'"
+		if strings.Contains(v.Expression, "tolerations") {
+			operations = "!(request.operation in ['CREATE', 'UPDATE'])"
+		}
+		v.Expression = "request.resource.resource != 'pods' || " + operations + " || (" + v.Expression + ")"
 		validations = append(validations, v)
 	}
 	for _, v := range podSpec("object.spec.template.spec") {

@@ -31,9 +31,16 @@ func (e Egress) String() string {
 // --egress-allow names them: the cluster's own networks (Pods, Services,
 // nodes, the control plane), the cloud's metadata endpoint, whatever else
 // runs on private addresses beside the cluster.
+// Besides RFC 1918: carrier-grade NAT (100.64/10), link-local, loopback,
+// "this network" (0/8), IETF protocol assignments (192.0.0/24), the
+// benchmarking range (198.18/15), the reserved 240/4 (Pod ranges on some
+// clouds), Azure's wire server; in IPv6 unique-local, link-local,
+// loopback and NAT64 (64:ff9b::/96 reaches IPv4's metadata endpoint on an
+// IPv6-only cluster).
 var privateBlocks = map[string][]string{
-	"0.0.0.0/0": {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"},
-	"::/0":      {"fc00::/7", "fe80::/10", "::1/128"},
+	"0.0.0.0/0": {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "168.63.129.16/32", "169.254.0.0/16", "172.16.0.0/12",
+		"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "240.0.0.0/4"},
+	"::/0": {"::1/128", "64:ff9b::/96", "fc00::/7", "fe80::/10"},
 }
 
 // ParseEgressAllow checks one --egress-allow block as the API server's

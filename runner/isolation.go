@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"envgen.dev/envgen/manifests"
 )
 
 // IsolationError says what a build in a shared namespace (run
@@ -29,8 +31,10 @@ func (e *IsolationError) Error() string {
 // Secret or ConfigMap — env, envFrom, volumes, projected volumes, image
 // pull secrets — whether optional or not; CSI, persistent and ephemeral
 // volumes (someone's data, or a driver's); a ServiceAccount other than
-// the namespace's default and allowedAccounts.
-func CheckIsolation(objects []map[string]any, secrets map[string][]string, allowedAccounts []string) error {
+// the namespace's default and allowedAccounts; an autoscaler of another
+// Deployment, a disruption budget of other Pods. (The overlay's
+// NetworkPolicies are not applied in a build's namespace.)
+func CheckIsolation(service string, objects []map[string]any, secrets map[string][]string, allowedAccounts []string) error {
 	configMaps := map[string]bool{}
 	for _, m := range objects {
 		if u := (&unstructured.Unstructured{Object: m}); u.GetKind() == "ConfigMap" {
@@ -44,6 +48,12 @@ func CheckIsolation(objects []map[string]any, secrets map[string][]string, allow
 		}
 		return configMaps[name]
 	}
+	deployments := map[string]bool{}
+	for _, m := range objects {
+		if u := (&unstructured.Unstructured{Object: m}); u.GetKind() == "Deployment" {
+			deployments[u.GetName()] = true
+		}
+	}
 	for _, m := range objects {
 		u := &unstructured.Unstructured{Object: m}
 		var at []string
@@ -52,6 +62,22 @@ func CheckIsolation(objects []map[string]any, secrets map[string][]string, allow
 			at = []string{"spec"}
 		case "Deployment":
 			at = []string{"spec", "template", "spec"}
+		case "HorizontalPodAutoscaler":
+			// It would scale what it targets: another service's Deployment.
+			kind, _, _ := unstructured.NestedString(m, "spec", "scaleTargetRef", "kind")
+			name, _, _ := unstructured.NestedString(m, "spec", "scaleTargetRef", "name")
+			if kind != "Deployment" || !deployments[name] {
+				return &IsolationError{Workload: "HorizontalPodAutoscaler " + u.GetName(), What: fmt.Sprintf("scales %s %q", kind, name)}
+			}
+			continue
+		case "PodDisruptionBudget":
+			// It would hold what it selects against evictions and drains.
+			name, _, _ := unstructured.NestedString(m, "spec", "selector", "matchLabels", manifests.LabelName)
+			instance, _, _ := unstructured.NestedString(m, "spec", "selector", "matchLabels", manifests.LabelInstance)
+			if name != service && instance != service {
+				return &IsolationError{Workload: "PodDisruptionBudget " + u.GetName(), What: fmt.Sprintf("selects Pods beyond the service's own (matchLabels %s or %s: %s)", manifests.LabelInstance, manifests.LabelName, service)}
+			}
+			continue
 		default:
 			continue
 		}
@@ -61,6 +87,9 @@ func CheckIsolation(objects []map[string]any, secrets map[string][]string, allow
 		var spec corev1.PodSpec
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(specMap, &spec); err != nil {
 			return err
+		}
+		if len(spec.ResourceClaims) > 0 {
+			return &IsolationError{Workload: u.GetKind() + " " + u.GetName(), What: fmt.Sprintf("claims resource %q (resourceClaims)", spec.ResourceClaims[0].Name)}
 		}
 		if what := unowned(&spec, owns, allowedAccounts); what != "" {
 			return &IsolationError{Workload: u.GetKind() + " " + u.GetName(), What: what}

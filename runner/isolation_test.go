@@ -69,13 +69,23 @@ func TestCheckIsolation(t *testing.T) {
 		{"allowed account", pod(map[string]any{"serviceAccountName": "ci-builder", "containers": []any{map[string]any{"name": "build", "image": "x"}}}), ""},
 		{"default account", pod(map[string]any{"serviceAccountName": "default", "containers": []any{map[string]any{"name": "build", "image": "x"}}}), ""},
 		{"an objects Deployment", deployment(container(map[string]any{"envFrom": []any{map[string]any{"secretRef": map[string]any{"name": "other-secrets"}}}})), `Deployment svc-extra reads Secret "other-secrets" through envFrom`},
+		{"autoscaler of another Deployment", map[string]any{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": map[string]any{"name": "x"},
+			"spec": map[string]any{"scaleTargetRef": map[string]any{"kind": "Deployment", "name": "payments"}}}, `HorizontalPodAutoscaler x scales Deployment "payments"`},
+		{"autoscaler of its own", map[string]any{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": map[string]any{"name": "svc"},
+			"spec": map[string]any{"scaleTargetRef": map[string]any{"kind": "Deployment", "name": "svc-extra"}}}, ""},
+		{"budget of other Pods", map[string]any{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": map[string]any{"name": "x"},
+			"spec": map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "payments"}}}}, "PodDisruptionBudget x selects Pods beyond the service's own"},
+		{"budget of its own", map[string]any{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": map[string]any{"name": "svc"},
+			"spec": map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/instance": "svc"}}}}, ""},
+		{"resource claim", pod(map[string]any{"resourceClaims": []any{map[string]any{"name": "gpu", "resourceClaimName": "their-gpu"}}, "containers": []any{map[string]any{"name": "build", "image": "x"}}}), `claims resource "gpu"`},
 		{"init container", pod(map[string]any{
 			"initContainers": []any{map[string]any{"name": "setup", "image": "x", "envFrom": []any{map[string]any{"secretRef": map[string]any{"name": "other-secrets"}}}}},
 			"containers":     []any{map[string]any{"name": "build", "image": "x"}},
 		}), `(container setup)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckIsolation([]map[string]any{configMap, tc.obj}, secrets, []string{"ci-builder"})
+			ownDeployment := map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "svc-extra"}, "spec": map[string]any{"template": map[string]any{"spec": container(nil)}}}
+			err := CheckIsolation("svc", []map[string]any{configMap, ownDeployment, tc.obj}, secrets, []string{"ci-builder"})
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused what the build owns: %v", err)

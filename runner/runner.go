@@ -129,6 +129,18 @@ func Run(ctx context.Context, clients Clients, opts Options) (report *Report, er
 	if err != nil {
 		return report, err
 	}
+	// The overlay's NetworkPolicies are the service's, for where it runs:
+	// a build's network is its namespace's, fenced by envgen (or by the
+	// owner of a shared namespace), and a pull request's policy would
+	// only widen it (policies add up).
+	others, policies := partition(others, func(u *unstructured.Unstructured) bool { return u.GetKind() == "NetworkPolicy" })
+	if len(policies) > 0 {
+		names := make([]string, len(policies))
+		for i, p := range policies {
+			names[i] = p.GetName()
+		}
+		ev.Line("envgen: not applying the ci overlay's NetworkPolicies (%s): a build's network is its namespace's", strings.Join(names, ", "))
+	}
 	var deferredOthers []*unstructured.Unstructured
 	var deferredServices []string
 	var asCompiled map[string][]byte

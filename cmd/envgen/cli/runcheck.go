@@ -35,7 +35,7 @@ func checkRunnable(result *pipeline.Result, service *model.Service, objects []ma
 		if err := runner.CheckQuota(objects, opts.fence.quota.Quota); err != nil {
 			return &exitError{code: ExitInvalid, err: err}
 		}
-	} else if err := runner.CheckIsolation(objects, service.CI.Secrets, opts.serviceAccounts); err != nil {
+	} else if err := runner.CheckIsolation(service.Name, objects, service.CI.Secrets, opts.serviceAccounts); err != nil {
 		// A shared namespace holds other builds' Secrets and other
 		// services' objects: what a pull request's patches could reach.
 		return &exitError{code: ExitInvalid, err: err}
