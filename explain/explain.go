@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/secretlike"
 	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/semdiff"
 )
@@ -145,14 +146,19 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 // value comes from, never what it is.
 func (e *Explanation) redact() {
 	shown := semdiff.Redact(e.Path, e.Value)
-	if reflect.DeepEqual(shown, e.Value) {
-		return
-	}
+	all := !reflect.DeepEqual(shown, e.Value)
 	e.Value = shown
 	for i, src := range e.Sources {
+		// A layer below may give a literal that a later one replaced by
+		// a reference: each is judged on its own, by the variable's name
+		// and by what it holds.
+		parts := strings.Split(src.Field, ".")
+		secretName := len(parts) >= 2 && parts[len(parts)-2] == "env" && secretlike.Name(strings.Trim(parts[len(parts)-1], `"`))
 		hidden := slices.Clone(src.Contributions)
-		for j := range hidden {
-			hidden[j].Value = semdiff.Hidden
+		for j, c := range hidden {
+			if all || secretlike.Value(c.Value) || secretName && !strings.HasPrefix(strings.TrimSpace(c.Value), "{") {
+				hidden[j].Value = semdiff.Hidden
+			}
 		}
 		e.Sources[i].Contributions = hidden
 	}

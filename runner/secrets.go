@@ -49,14 +49,19 @@ func CollectSecrets(declared map[string][]string, specs []string, lookupEnv func
 	}
 	out := Secrets{}
 	given := map[string]bool{}
-	for _, spec := range specs {
+	for i, spec := range specs {
 		ref, source, ok := strings.Cut(spec, "=")
 		name, key, okRef := strings.Cut(ref, "/")
 		if !ok || !okRef || name == "" || key == "" {
-			return nil, secretsError("--secret %s: want NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH", specShown(spec))
+			known := map[string]bool{}
+			for secret := range declared {
+				known[secret] = true
+			}
+			return nil, secretsError("--secret %s: want NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH", specShown(spec, i, known))
 		}
 		if !wanted[ref] {
-			return nil, secretsError("--secret %s: envgen.cue's ci.secrets does not declare it%s", ref, declaredList(declared))
+			// Not a name envgen.cue knows, so perhaps a value: not shown.
+			return nil, secretsError("the %s --secret (not shown: it may be a value): envgen.cue's ci.secrets declares no such NAME/KEY%s", ordinal(i), declaredList(declared))
 		}
 		if given[ref] {
 			return nil, secretsError("--secret %s is given twice", ref)
@@ -113,12 +118,31 @@ func readSource(flag, ref, source string, lookupEnv func(string) (string, bool))
 // error may print: what comes before "=", never what follows it (a value
 // given in place of its source), and nothing of one without "=" (it may
 // be a value given alone).
-func specShown(spec string) string {
+func specShown(spec string, i int, known map[string]bool) string {
 	ref, _, ok := strings.Cut(spec, "=")
-	if !ok {
-		return "(given without \"=\"; not shown: it may be a value)"
+	switch {
+	case !ok:
+		return fmt.Sprintf("(the %s, given without \"=\"; not shown: it may be a value)", ordinal(i))
+	case !known[ref]:
+		return fmt.Sprintf("(the %s; not shown: what comes before \"=\" is no name envgen.cue declares, and may be a value)", ordinal(i))
 	}
 	return strconv.Quote(ref) + "=…"
+}
+
+// ordinal names the i-th (from 0) of a repeated flag.
+func ordinal(i int) string {
+	n := i + 1
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
 }
 
 // readSecretFile reads a regular file of at most maxSecretBytes.
@@ -151,17 +175,21 @@ func readSecretFile(flag, ref, path string) ([]byte, error) {
 // and every source a declared id.
 func CollectBuildSecrets(declared []string, specs []string, lookupEnv func(string) (string, bool)) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, spec := range specs {
+	for i, spec := range specs {
 		id, source, ok := strings.Cut(spec, "=")
+		known := map[string]bool{}
+		for _, d := range declared {
+			known[d] = true
+		}
 		if !ok || id == "" {
-			return nil, secretsError("--build-secret %s: want ID=env:VARIABLE or ID=file:PATH", specShown(spec))
+			return nil, secretsError("--build-secret %s: want ID=env:VARIABLE or ID=file:PATH", specShown(spec, i, known))
 		}
 		if !slices.Contains(declared, id) {
 			list := " (it declares none)"
 			if len(declared) > 0 {
 				list = " (it declares " + strings.Join(declared, ", ") + ")"
 			}
-			return nil, secretsError("--build-secret %s: envgen.cue's build.secrets does not declare it%s", id, list)
+			return nil, secretsError("the %s --build-secret (not shown: it may be a value): envgen.cue's build.secrets declares no such id%s", ordinal(i), list)
 		}
 		if _, dup := out[id]; dup {
 			return nil, secretsError("--build-secret %s is given twice", id)

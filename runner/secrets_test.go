@@ -35,7 +35,10 @@ func TestCollectSecrets(t *testing.T) {
 		{[]string{"citoid-secrets/mw-api-token=env:MW_TOKEN"}, "declares citoid-secrets/ca.crt: pass it with --secret citoid-secrets/ca.crt=env:VARIABLE"},
 		{[]string{"citoid-secrets/mw-api-token=env:EMPTY", "citoid-secrets/ca.crt=file:" + cert}, "environment variable EMPTY is not set or empty"},
 		{[]string{"citoid-secrets/mw-api-token=env:UNSET"}, "environment variable UNSET is not set or empty"},
-		{[]string{"other/key=env:MW_TOKEN"}, "--secret other/key: envgen.cue's ci.secrets does not declare it (it declares citoid-secrets/mw-api-token, citoid-secrets/ca.crt)"},
+		{[]string{"other/key=env:MW_TOKEN"}, "the 1st --secret (not shown: it may be a value): envgen.cue's ci.secrets declares no such NAME/KEY (it declares citoid-secrets/mw-api-token, citoid-secrets/ca.crt)"},
+		// A base64 value given alone ends in "=": what precedes it is no
+		// declared name, so it is not shown either.
+		{[]string{"citoid-secrets/ca.crt=file:" + cert, "czNjcjN0LXZhbHVl="}, "--secret (the 2nd; not shown: what comes before \"=\" is no name envgen.cue declares"},
 		{[]string{"citoid-secrets/ca.crt=file:" + dir}, "is not a regular file"},
 		{[]string{"citoid-secrets/ca.crt=file:" + filepath.Join(dir, "missing")}, "no such file"},
 		{[]string{"citoid-secrets/ca.crt=vault:x"}, `its source is neither env:VARIABLE nor file:PATH`},

@@ -4,8 +4,10 @@
 package secretlike
 
 import (
+	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // secretWords are the parts of a variable name that say it holds a
@@ -39,18 +41,59 @@ func Name(name string) bool {
 }
 
 // Value says whether a literal value itself carries a credential,
-// whatever the variable is called: a password in a URL or a PEM key.
+// whatever the variable is called: a private key, or a URL's user part
+// holding a password or a token — in every URL of the value, a password
+// holding '/' or '@' included.
 func Value(v string) bool {
 	if strings.Contains(v, "-----BEGIN ") && strings.Contains(v, "PRIVATE KEY") {
 		return true
 	}
-	if i := strings.Index(v, "://"); i >= 0 {
-		rest := v[i+3:]
-		if at := strings.IndexByte(rest, '@'); at >= 0 {
-			if slash := strings.IndexByte(rest, '/'); slash < 0 || at < slash {
-				return strings.Contains(rest[:at], ":")
-			}
+	for rest := v; ; {
+		i := strings.Index(rest, "://")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+3:]
+		url := rest
+		if end := strings.IndexFunc(url, func(r rune) bool { return unicode.IsSpace(r) || r == '"' || r == '\'' || r == ',' }); end >= 0 {
+			url = url[:end]
+		}
+		if next := strings.Index(url, "://"); next >= 0 {
+			url = url[:next]
+		}
+		at := strings.LastIndexByte(url, '@')
+		if at <= 0 {
+			continue
+		}
+		user := url[:at]
+		if hostAndPath.MatchString(user) {
+			continue // host:port/path@… is a path, not a password
+		}
+		if strings.Contains(user, ":") || tokenLike(user) {
+			return true
 		}
 	}
-	return false
+}
+
+// hostAndPath is a URL's host, port and path before an '@' of the path.
+var hostAndPath = regexp.MustCompile(`^[^:/@]+:[0-9]+(/|$)`)
+
+// tokenLike says whether a URL's user part is a token rather than a name:
+// the prefixes of the forges' and chat tools' tokens, or 32 characters and
+// more of letters and digits.
+func tokenLike(user string) bool {
+	for _, prefix := range []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxb-", "xoxp-"} {
+		if strings.HasPrefix(user, prefix) {
+			return true
+		}
+	}
+	if len(user) < 32 {
+		return false
+	}
+	for _, r := range user {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_+/=", r) {
+			return false
+		}
+	}
+	return true
 }

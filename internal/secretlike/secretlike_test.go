@@ -17,12 +17,20 @@ func TestLooksSecret(t *testing.T) {
 
 func TestSecretValue(t *testing.T) {
 	for value, want := range map[string]bool{
-		"postgres://app:hunter2@db:5432/app":                   true,
-		"-----BEGIN RSA PRIVATE KEY-----\nMIIE...":             true,
-		"postgres://db:5432/app":                               false,
-		"https://example.org/path@v2":                          false,
-		"redis://wiki-web-cache:6379":                          false,
-		"-----BEGIN CERTIFICATE-----\nMIIB... (a public cert)": false,
+		"postgres://app:hunter2@db:5432/app":                                   true,
+		"postgres://app:s3cr/et+Pw==@db/app":                                   true,
+		"postgres://app:p@ss@db/app":                                           true,
+		"primary https://example.org, replica postgres://app:hunter2@db/app":   true,
+		"https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/org/repo": true,
+		"https://oauth2:glpat-abc@gitlab.example.org/x":                        true,
+		"ssh://git@github.com/org/repo":                                        false,
+		"http://host:8080/path@v2":                                             false,
+		"https://user@example.org/":                                            false,
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIE...":                             true,
+		"postgres://db:5432/app":                                               false,
+		"https://example.org/path@v2":                                          false,
+		"redis://wiki-web-cache:6379":                                          false,
+		"-----BEGIN CERTIFICATE-----\nMIIB... (a public cert)":                 false,
 	} {
 		if got := Value(value); got != want {
 			t.Errorf("Value(%q) = %v, want %v", value, got, want)
