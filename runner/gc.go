@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"sort"
 	"strconv"
@@ -26,6 +27,9 @@ type GCOptions struct {
 	// OlderThan, when set, also deletes namespaces created longer ago than
 	// this, expired or not.
 	OlderThan time.Duration
+	// MaxAge takes any build namespace older than this, whatever its
+	// expiry annotation says (DefaultMaxAge when 0).
+	MaxAge time.Duration
 	// StalledAfter is how long a deletion may take before the namespace
 	// is reported stalled (DefaultStalledAfter when 0).
 	StalledAfter time.Duration
@@ -35,6 +39,11 @@ type GCOptions struct {
 	DryRun          bool
 	Now             time.Time
 }
+
+// DefaultMaxAge is longer than any build may run: the box holds a build
+// Pod's deadline to a day, and a run's namespace expires 15 minutes after
+// its timeout.
+const DefaultMaxAge = 26 * time.Hour
 
 // GCResult is what gc found: the namespaces it deleted (or, dry, would),
 // and those whose deletion has stalled.
@@ -69,8 +78,13 @@ func GC(ctx context.Context, client *Core, opts GCOptions) (GCResult, error) {
 			continue
 		}
 		reason := ""
+		age := opts.Now.Sub(ns.CreationTimestamp.Time)
 		if at, err := time.Parse(time.RFC3339, ns.Annotations[ExpiresAnnotation]); err == nil && opts.Now.After(at) {
 			reason = "expired at " + at.UTC().Format(time.RFC3339)
+		} else if maxAge := cmp.Or(opts.MaxAge, DefaultMaxAge); age > maxAge {
+			// Whatever its annotations say (whoever holds the CI account's
+			// token can write them): no build lives this long.
+			reason = "older than any build runs (" + maxAge.String() + ")"
 		} else if opts.OlderThan > 0 && opts.Now.Sub(ns.CreationTimestamp.Time) > opts.OlderThan {
 			// Before its expiry a build may still be running: --older-than
 			// takes the namespace only once its build Pod has ended.

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,5 +57,35 @@ func TestBuildRunningUntilEveryBuildPodEnded(t *testing.T) {
 				t.Errorf("buildRunning = %v, %v; want %v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestGCTakesWhatNoBuildOutlives: a build namespace older than any build
+// runs is taken whatever its expiry annotation says (whoever holds the CI
+// account's token can write one for the year 9999); a young one with that
+// annotation is not.
+func TestGCTakesWhatNoBuildOutlives(t *testing.T) {
+	now := time.Now()
+	namespace := func(name string, age time.Duration) runtime.Object {
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&corev1.Namespace{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-age)),
+				Labels:      map[string]string{ManagedByLabel: ManagedByValue},
+				Annotations: map[string]string{ExpiresAnnotation: "9999-01-01T00:00:00Z", BuildPodsAnnotation: "1000"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &unstructured.Unstructured{Object: u}
+	}
+	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{namespacesResource: "NamespaceList"},
+		namespace("forged-old", 27*time.Hour), namespace("forged-young", time.Hour))
+	result, err := GC(context.Background(), &Core{dyn: client}, GCOptions{DryRun: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(result.Expired) != 1 || result.Expired[0].Namespace != "forged-old" || result.Expired[0].Reason != "older than any build runs (26h0m0s)" {
+		t.Errorf("expired %+v, want forged-old alone, older than any build runs", result.Expired)
 	}
 }

@@ -23,6 +23,7 @@ type gcOptions struct {
 	// stalledAfter and clearFinalizers: namespaces whose deletion hangs.
 	stalledAfter    time.Duration
 	clearFinalizers bool
+	maxAge          time.Duration
 }
 
 func stalledAfterOr(d time.Duration) time.Duration {
@@ -39,7 +40,8 @@ func newGCCmd() *cobra.Command {
 		Short: "Delete expired build namespaces left by killed runs",
 		Long: `gc deletes the build namespaces that 'envgen run' created and whose expiry
 (annotation envgen.dev/expires-at: the run's timeout plus 15 minutes) has passed,
-or that are older than --older-than. It only ever looks at namespaces labelled
+or that are older than --older-than, or than --max-age (26h, longer than any
+build runs) whatever their annotations say. It only ever looks at namespaces labelled
 app.kubernetes.io/managed-by=envgen. Run it from a CronJob as a safety net for
 runs that were killed before they could clean up.
 
@@ -77,7 +79,7 @@ image stays. The layers are the registry's own garbage collection's.`,
 			}
 			now := time.Now()
 			result, err := runner.GC(cmd.Context(), clients.Kube, runner.GCOptions{OlderThan: opts.olderThan, DryRun: opts.dryRun, Now: now,
-				StalledAfter: opts.stalledAfter, ClearFinalizers: opts.clearFinalizers})
+				StalledAfter: opts.stalledAfter, ClearFinalizers: opts.clearFinalizers, MaxAge: opts.maxAge})
 			verb := "deleted"
 			if opts.dryRun {
 				verb = "would delete"
@@ -112,6 +114,7 @@ image stays. The layers are the registry's own garbage collection's.`,
 	opts.kube.addFlags(cmd)
 	cmd.Flags().DurationVar(&opts.olderThan, "older-than", 0, "also delete envgen namespaces created longer ago than this whose build Pod has ended")
 	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "list what would be deleted, delete nothing")
+	cmd.Flags().DurationVar(&opts.maxAge, "max-age", runner.DefaultMaxAge, "delete any envgen namespace older than this, whatever its expiry annotation says")
 	cmd.Flags().DurationVar(&opts.stalledAfter, "stalled-after", runner.DefaultStalledAfter, "report an envgen namespace still deleting after this long (exit 1)")
 	cmd.Flags().BoolVar(&opts.clearFinalizers, "clear-finalizers", false, "in stalled envgen namespaces, remove the finalizers of the build's objects (never elsewhere)")
 	cmd.Flags().StringArrayVar(&opts.registries, "registry", nil, "expire the build tags of this image repository instead (repeat)")
