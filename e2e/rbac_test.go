@@ -79,7 +79,7 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	kubectl(t, "create", "namespace", "team-a")
 	kubectl(t, "run", "their-app", "--image=registry.example.org/app:1", "-n", "team-a")
 	unlabelled := filepath.Join(t.TempDir(), "not-a-build.yaml")
-	if err := os.WriteFile(unlabelled, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: not-a-build\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n"), 0o644); err != nil {
+	if err := os.WriteFile(unlabelled, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: not-a-build-ci-1-00000000\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Then real requests (server-side dry-run: admission runs, nothing
@@ -145,7 +145,7 @@ metadata:
 	// build namespace.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, err := apply("privileged", namespace("box-privileged", "privileged"))
+		out, err := apply("privileged", namespace("box-privileged-ci-1-00000000", "privileged"))
 		if err != nil && strings.Contains(out, "a build namespace enforces Pod Security restricted") {
 			break
 		}
@@ -154,26 +154,30 @@ metadata:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if out, err := apply("baseline", namespace("box-baseline", "baseline")); err == nil || !strings.Contains(out, "enforces Pod Security restricted") {
+	if out, err := apply("baseline", namespace("box-baseline-ci-1-00000000", "baseline")); err == nil || !strings.Contains(out, "enforces Pod Security restricted") {
 		t.Errorf("a baseline build namespace: %v\n%s", err, out)
+	}
+	// Another team's name, taken before them.
+	if out, err := apply("squat", namespace("payments-prod", "restricted")); err == nil || !strings.Contains(out, "a build namespace is named as envgen names them") {
+		t.Errorf("a build namespace of another team's name: %v\n%s", err, out)
 	}
 	// A real build namespace to try the rest in.
 	file := filepath.Join(dir, "ns.yaml")
-	if err := os.WriteFile(file, []byte(namespace("box-build", "restricted")), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(namespace("box-build-ci-1-00000000", "restricted")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := kubectlAs(kubeconfig, "apply", "-f", file); err != nil {
 		t.Fatalf("the CI account cannot create a restricted build namespace: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { kubectl(t, "delete", "namespace", "box-build", "--wait=false") })
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", "box-build-ci-1-00000000", "--wait=false") })
 	// The account's rights there are the ones it binds to itself, as a
 	// run does; the box refuses any other binding (below).
 	if out, err := kubectlAs(kubeconfig, "create", "rolebinding", runner.BuildRoleName, "--clusterrole="+runner.BuildRoleName,
-		"--serviceaccount=jenkins-box:envgen", "-n", "box-build"); err != nil {
+		"--serviceaccount=jenkins-box:envgen", "-n", "box-build-ci-1-00000000"); err != nil {
 		t.Fatalf("the CI account cannot bind its build rights in its build namespace: %v\n%s", err, out)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		out, _ := kubectlAs(kubeconfig, "auth", "can-i", "create", "pods", "-n", "box-build")
+		out, _ := kubectlAs(kubeconfig, "auth", "can-i", "create", "pods", "-n", "box-build-ci-1-00000000")
 		if strings.TrimSpace(out) == "yes" {
 			break
 		}
@@ -185,7 +189,7 @@ metadata:
 	pod := func(extra string) string {
 		return `apiVersion: v1
 kind: Pod
-metadata: {name: probe, namespace: box-build}
+metadata: {name: probe, namespace: box-build-ci-1-00000000}
 spec:
   securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
   containers:
@@ -204,11 +208,11 @@ spec:
 		} else {
 			subject += ", apiGroup: rbac.authorization.k8s.io"
 		}
-		return "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: more, namespace: box-build}\n" +
+		return "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: more, namespace: box-build-ci-1-00000000}\n" +
 			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: " + runner.BuildRoleName + "}\nsubjects:\n- " + subject + "}\n"
 	}
 	quota := func(hard string) string {
-		return "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: box-build}\nspec: {hard: " + hard + "}\n"
+		return "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: box-build-ci-1-00000000}\nspec: {hard: " + hard + "}\n"
 	}
 	if out, err := apply("quota", quota("{requests.cpu: 8, requests.memory: 16Gi, pods: '20'}")); err != nil {
 		t.Fatalf("a quota at the ceiling is refused: %v\n%s", err, out)
@@ -219,19 +223,19 @@ spec:
 		{"deadline", pod("  activeDeadlineSeconds: 999999\n"), "activeDeadlineSeconds is at most 86400"},
 		{"tolerate-all", pod("  tolerations: [{operator: Exists}]\n"), "never every taint or the control plane's"},
 		{"control-plane", pod("  tolerations: [{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}]\n"), "never every taint or the control plane's"},
-		{"finalizer", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: box-build, finalizers: [example.org/hold]}\n", "no finalizers"},
-		{"nodeport", "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: box-build}\nspec: {type: NodePort, ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
-		{"externalips", "apiVersion: v1\nkind: Service\nmetadata: {name: eip, namespace: box-build}\nspec: {externalIPs: [10.0.0.1], ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
-		{"network-policy", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: open, namespace: box-build}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n",
+		{"finalizer", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: box-build-ci-1-00000000, finalizers: [example.org/hold]}\n", "no finalizers"},
+		{"nodeport", "apiVersion: v1\nkind: Service\nmetadata: {name: np, namespace: box-build-ci-1-00000000}\nspec: {type: NodePort, ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
+		{"externalips", "apiVersion: v1\nkind: Service\nmetadata: {name: eip, namespace: box-build-ci-1-00000000}\nspec: {externalIPs: [10.0.0.1], ports: [{port: 80}]}\n", "ClusterIP, without externalIPs"},
+		{"network-policy", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: open, namespace: box-build-ci-1-00000000}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n",
 			"a build namespace's one NetworkPolicy is envgen's fence"},
 		{"bind-everyone", binding("Group", "system:authenticated", ""), "gives envgen-runner-build to the CI account itself, nothing else to anyone"},
-		{"bind-another-account", binding("ServiceAccount", "default", "box-build"), "gives envgen-runner-build to the CI account itself"},
-		{"bind-two", binding("ServiceAccount", "envgen", "jenkins-box") + "- {kind: ServiceAccount, name: default, namespace: box-build}\n", "gives envgen-runner-build to the CI account itself"},
+		{"bind-another-account", binding("ServiceAccount", "default", "box-build-ci-1-00000000"), "gives envgen-runner-build to the CI account itself"},
+		{"bind-two", binding("ServiceAccount", "envgen", "jenkins-box") + "- {kind: ServiceAccount, name: default, namespace: box-build-ci-1-00000000}\n", "gives envgen-runner-build to the CI account itself"},
 		{"quota-over-ceiling", quota("{requests.cpu: '100', requests.memory: 1Gi, pods: '5'}"), "each within the platform's ceiling cpu=8,memory=16Gi,pods=20"},
 		{"quota-without-pods", quota("{requests.cpu: '1', requests.memory: 1Gi}"), "each within the platform's ceiling"},
 		{"replicas", `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: many, namespace: box-build}
+metadata: {name: many, namespace: box-build-ci-1-00000000}
 spec:
   replicas: 21
   selector: {matchLabels: {a: b}}
@@ -242,7 +246,7 @@ spec:
 `, "at most 20 replicas"},
 		{"deployment-node", `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: d, namespace: box-build}
+metadata: {name: d, namespace: box-build-ci-1-00000000}
 spec:
   selector: {matchLabels: {a: b}}
   template:
@@ -280,14 +284,14 @@ spec:
 		// tar with an option that runs a program.
 		{"-c", manifests.ArtifactsContainer, "--", "tar", "-cf", "-", "-C", "/", "./tmp", "--to-command=sh"},
 	} {
-		out, err := kubectlAs(kubeconfig, append([]string{"exec", "probe", "-n", "box-build"}, command...)...)
+		out, err := kubectlAs(kubeconfig, append([]string{"exec", "probe", "-n", "box-build-ci-1-00000000"}, command...)...)
 		if err == nil || !strings.Contains(out, "exec into a build Pod runs tar in its artifacts container only") {
 			t.Errorf("kubectl exec %v as envgen: %v\n%s\nwant refused by the box", command, err, out)
 		}
 	}
 	// A toleration added to a Pod that exists, to reach where the rule at
 	// creation kept it from.
-	out, err := kubectlAs(kubeconfig, "patch", "pod", "probe", "-n", "box-build", "--type=json", "--dry-run=server",
+	out, err := kubectlAs(kubeconfig, "patch", "pod", "probe", "-n", "box-build-ci-1-00000000", "--type=json", "--dry-run=server",
 		"-p", `[{"op":"add","path":"/spec/tolerations/-","value":{"operator":"Exists"}}]`)
 	if err == nil || !strings.Contains(out, "never every taint or the control plane's") {
 		t.Errorf("a toleration of every taint patched in: %v\n%s", err, out)

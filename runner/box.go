@@ -10,6 +10,10 @@ import (
 	"envgen.dev/envgen/manifests"
 )
 
+// namespaceNamePattern is what NamespaceName makes: the service, "-ci",
+// the build id, and 8 hexadecimal digits of their hash.
+const namespaceNamePattern = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?-ci(-[-a-z0-9]*)?-[0-9a-f]{8}$`
+
 // BoxName names the admission policy that keeps a build inside its box.
 const BoxName = "envgen-runner-box"
 
@@ -76,6 +80,13 @@ func BoxPolicy(namespace, serviceAccount string, o BoxOptions) *admissionv1.Vali
 				"(has(object.metadata.labels) && '" + podSecurityEnforce + "' in object.metadata.labels && object.metadata.labels['" + podSecurityEnforce + "'] == 'restricted' && " +
 				"(!('" + podSecurityVersion + "' in object.metadata.labels) || object.metadata.labels['" + podSecurityVersion + "'] == 'latest'))",
 			Message: "a build namespace enforces Pod Security restricted (latest), nothing weaker",
+		},
+		admissionv1.Validation{
+			// envgen's names (NamespaceName): never another team's name,
+			// taken before them.
+			Expression: "request.resource.resource != 'namespaces' || request.operation != 'CREATE' || " +
+				"object.metadata.name.matches('" + namespaceNamePattern + "')",
+			Message: "a build namespace is named as envgen names them, <service>-ci-<build id>-<8 hex digits>: no other name may be taken",
 		},
 		admissionv1.Validation{
 			Expression: "!" + creating + " || !has(object.metadata.finalizers) || size(object.metadata.finalizers) == 0",

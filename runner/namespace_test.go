@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,23 @@ func TestNamespaceDeleteOutlastsAnOutage(t *testing.T) {
 	})
 	if err := deleteNamespace(ctx, &Core{dyn: forbidden}, "ns"); !apierrors.IsForbidden(err) || calls != 1 {
 		t.Fatalf("got %v after %d calls, want forbidden at once", err, calls)
+	}
+}
+
+// TestNamespaceNamesMatchTheBox: every name NamespaceName makes is one the
+// box lets the CI account create (its pattern), long service names and
+// odd build ids included.
+func TestNamespaceNamesMatchTheBox(t *testing.T) {
+	pattern := regexp.MustCompile(namespaceNamePattern)
+	for _, tc := range [][2]string{
+		{"svc", "1"}, {"citoid", "jenkins-citoid-pr-1234"}, {"a", ""}, {strings.Repeat("s", 40), strings.Repeat("B", 100)},
+		{"svc", "--"}, {"x-y", "PR_42.3"}, {"svc", "ci"},
+	} {
+		if name := NamespaceName(tc[0], tc[1]); !pattern.MatchString(name) {
+			t.Errorf("NamespaceName(%q, %q) = %q, which the box would refuse", tc[0], tc[1], name)
+		}
+	}
+	if pattern.MatchString("payments-prod") || pattern.MatchString("kube-system") {
+		t.Error("the box would let the account take another team's name")
 	}
 }

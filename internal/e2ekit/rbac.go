@@ -38,7 +38,7 @@ func LeastPrivilegeKubeconfig(t *testing.T, c *testcluster.Cluster, envgen, name
 	}
 	for i, p := range probes {
 		file := filepath.Join(dir, fmt.Sprintf("probe-%d.yaml", i))
-		manifest := fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: policy-probe-%d, labels: %s}\n", i, p.labels)
+		manifest := fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: policy-probe-ci-%d-00000000, labels: %s}\n", i, p.labels)
 		if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
 			t.Fatal(err)
 		}
