@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +79,9 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 	// (kube-system itself cannot be deleted by anyone: another namespace
 	// someone else made stands for it.)
 	kubectl(t, "create", "namespace", "team-a")
+	// (And the policies that want a fence before a Pod leave Pods outside
+	// envgen's namespaces alone: bound to every namespace, they refused
+	// this one.)
 	kubectl(t, "run", "their-app", "--image=registry.example.org/app:1", "-n", "team-a")
 	unlabelled := filepath.Join(t.TempDir(), "not-a-build.yaml")
 	if err := os.WriteFile(unlabelled, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: not-a-build-ci-1-00000000\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n"), 0o644); err != nil {
@@ -186,6 +191,44 @@ metadata:
 		}
 	}
 
+	// The account's Pods run only in a namespace fenced in by envgen:
+	// none here yet.
+	probePod := `apiVersion: v1
+kind: Pod
+metadata: {name: early, namespace: box-build-ci-1-00000000}
+spec:
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: registry.example.org/x:1
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err := apply("early", probePod)
+		if err != nil && strings.Contains(out, "envgen-runner-quota") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a Pod in a namespace without the fence: %v\n%s", err, out)
+		}
+	}
+	// Fenced in as a run does it, as the account.
+	var fence bytes.Buffer
+	for _, obj := range runner.Fence("box-build-ci-1-00000000", runner.DefaultQuota(), runner.Egress{}) {
+		data, err := json.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fence.WriteString("---\n")
+		fence.Write(append(data, '\n'))
+	}
+	fenceFile := filepath.Join(dir, "fence.yaml")
+	if err := os.WriteFile(fenceFile, fence.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectlAs(kubeconfig, "create", "-f", fenceFile); err != nil {
+		t.Fatalf("the account cannot fence its namespace in: %v\n%s", err, out)
+	}
 	pod := func(extra string) string {
 		return `apiVersion: v1
 kind: Pod

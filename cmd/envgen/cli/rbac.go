@@ -55,9 +55,13 @@ ServiceAccount CI runs envgen as:
     ResourceQuota (envgen run --quota) bounds CPU, memory and Pods within
     --quota-ceiling, and a Deployment has no more replicas than its Pods;
     the one RoleBinding gives envgen-runner-build to the account itself;
-    exec runs only tar in a build Pod's artifacts container.
+    exec runs only tar in a build Pod's artifacts container;
+  - two more policies and bindings that refuse the account's Pods in a
+    namespace without envgen's ResourceQuota or NetworkPolicy (each takes
+    the namespace's envgen-build object as its parameter), so the fence
+    cannot be skipped either.
 
-Apply all seven; 'kubectl auth can-i' shows RBAC only, so it still answers yes
+Apply all eleven; 'kubectl auth can-i' shows RBAC only, so it still answers yes
 for "delete namespaces": the guard refuses the request itself.
 
 With --buildkit kube-pod://POD?namespace=NS (repeat per Pod) it adds a Role
@@ -102,7 +106,7 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 				runner.AdmissionPolicyBinding(),
 				runner.BoxPolicy(opts.namespace, opts.serviceAccount, runner.BoxOptions{PriorityClasses: opts.priority, Ceiling: opts.ceiling.Quota}),
 				runner.BoxPolicyBinding(),
-			}, daemons...))
+			}, append(runner.FencedPolicies(opts.namespace, opts.serviceAccount), daemons...)...))
 		},
 	}
 	cmd.Flags().StringVar(&opts.namespace, "namespace", "default", "namespace of the ServiceAccount")
