@@ -107,7 +107,8 @@ const maxArtifactDepth = 64
 func unpack(root *os.Root, r io.Reader, maxBytes int64, declared []string) (*CopiedArtifacts, error) {
 	copied := &CopiedArtifacts{}
 	tr := tar.NewReader(r)
-	made := map[string]bool{} // directories created, counted as entries
+	made := map[string]bool{}    // directories created, counted as entries
+	written := map[string]bool{} // regular files written, which a hard link may name
 	entries := 0
 	mkdirAll := func(dir string) error {
 		var missing []string
@@ -179,10 +180,56 @@ func unpack(root *os.Root, r io.Reader, maxBytes int64, declared []string) (*Cop
 				return copied, fmt.Errorf("writing artifact %s: %w", termsafe.String(name), err)
 			}
 			copied.Files++
+			written[name] = true
+		case tar.TypeLink:
+			// tar writes a file's second name as a hard link to the first:
+			// a copy of what this stream wrote under that name, never a
+			// link, and nothing else.
+			target := path.Clean(strings.TrimPrefix(h.Linkname, "/"))
+			if !written[target] {
+				copied.Skipped = append(copied.Skipped, "/"+name)
+				continue
+			}
+			if entries++; entries > maxArtifactEntries {
+				return copied, fmt.Errorf("the artifacts hold more than %d files and directories; %d files copied", maxArtifactEntries, copied.Files)
+			}
+			if err := mkdirAll(path.Dir(name)); err != nil {
+				return copied, err
+			}
+			n, err := copyWithin(root, target, name, maxBytes-copied.Bytes)
+			copied.Bytes += n
+			if err != nil {
+				return copied, fmt.Errorf("writing artifact %s: %w", termsafe.String(name), err)
+			}
+			copied.Files++
+			written[name] = true
 		default:
 			copied.Skipped = append(copied.Skipped, "/"+name)
 		}
 	}
+}
+
+// copyWithin copies the file from to a new file to, both inside root, at
+// most limit bytes (the rest of the artifacts' bound).
+func copyWithin(root *os.Root, from, to string, limit int64) (int64, error) {
+	src, err := root.Open(from)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	_ = root.Remove(to)
+	dst, err := root.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(dst, io.LimitReader(src, limit+1))
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > limit {
+		err = fmt.Errorf("the artifacts are larger than --artifacts-max")
+	}
+	return n, err
 }
 
 // underDeclared says whether name (relative, cleaned) is one of the

@@ -44,14 +44,28 @@ func TestUnpackStaysInsideAndCreatesNoLinks(t *testing.T) {
 		&tar.Header{Name: "tmp/reports/", Typeflag: tar.TypeDir, Mode: 0o755},
 		&tar.Header{Name: "tmp/reports/a.xml", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
 		&tar.Header{Name: "tmp/reports/link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"},
+		// A second name of a file the stream wrote: copied, not linked.
 		&tar.Header{Name: "tmp/reports/hard", Typeflag: tar.TypeLink, Linkname: "tmp/reports/a.xml"},
+		// A second name of a file the stream did not write: skipped.
+		&tar.Header{Name: "tmp/reports/passwd", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"},
 		&tar.Header{Name: "tmp/fifo", Typeflag: tar.TypeFifo},
 	), 1<<20, []string{"/tmp/reports", "/tmp/fifo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if copied.Files != 1 || copied.Bytes != 3 || len(copied.Skipped) != 3 {
-		t.Errorf("copied %+v, want 1 file, 3 bytes, 3 skipped", copied)
+	if copied.Files != 2 || copied.Bytes != 6 || len(copied.Skipped) != 3 {
+		t.Errorf("copied %+v, want 2 files, 6 bytes, 3 skipped", copied)
+	}
+	hard := filepath.Join(dir, "tmp/reports/hard")
+	if data, err := os.ReadFile(hard); err != nil || string(data) != "xxx" {
+		t.Errorf("the hard link's copy: %q %v", data, err)
+	}
+	a, _ := os.Stat(filepath.Join(dir, "tmp/reports/a.xml"))
+	if h, err := os.Stat(hard); err != nil || os.SameFile(a, h) {
+		t.Errorf("a hard link was created: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tmp/reports/passwd")); err == nil {
+		t.Error("a hard link to a file the stream did not write was copied")
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "tmp/reports/a.xml")); err != nil || string(data) != "xxx" {
 		t.Errorf("a.xml: %q %v", data, err)

@@ -130,3 +130,20 @@ RUN rm /bin/tar && printf '#!/bin/sh\nexec cat /evil/$(cat /tmp/reports/which).t
 		})
 	}
 }
+
+// TestHardLinkedArtifactsAreCopied: a file with two names in the build's
+// output reaches tar as a file and a hard link; both names are copied out
+// as regular files (the second was skipped as "not a regular file").
+func TestHardLinkedArtifactsAreCopied(t *testing.T) {
+	dir := service(t, "real-hardlink", `command: ["sh", "-c", "mkdir -p /tmp/reports && echo report > /tmp/reports/a.xml && ln /tmp/reports/a.xml /tmp/reports/b.xml"]
+	artifacts: ["/tmp/reports"]`)
+	out := t.TempDir()
+	r := run(t, "run", "--build-id", "hardlink-1", "--artifacts", out, dir)
+	e2ekit.WantCode(t, r, 0)
+	e2ekit.WantContains(t, "stderr", r.Stderr, "copied 2 artifact files")
+	for _, name := range []string{"a.xml", "b.xml"} {
+		if data, err := os.ReadFile(filepath.Join(out, "tmp/reports", name)); err != nil || string(data) != "report\n" {
+			t.Errorf("%s: %q, %v", name, data, err)
+		}
+	}
+}
