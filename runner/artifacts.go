@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path"
@@ -56,7 +57,7 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 	var stderr bytes.Buffer
 	execDone := make(chan error, 1)
 	go func() {
-		err := client.Exec(ctx, namespace, pod, manifests.ArtifactsContainer, command, pw, &limitedWriter{w: &stderr, n: 64 << 10})
+		err := execInPod(ctx, client, namespace, pod, manifests.ArtifactsContainer, command, pw, &limitedWriter{w: &stderr, n: 64 << 10})
 		pw.CloseWithError(err)
 		execDone <- err
 	}()
@@ -68,17 +69,32 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 			copied.Warnings = append(copied.Warnings, line)
 		}
 	}
-	if unpackErr != nil {
-		return copied, unpackErr
+	var exitErr interface{ ExitStatus() int }
+	broken := execErr != nil && !errors.As(execErr, &exitErr)
+	var cut *streamCutError
+	if unpackErr != nil && !(errors.As(unpackErr, &cut) && broken) {
+		return copied, unpackErr // refused, or bounded: a retry would say the same
 	}
 	// tar exits non-zero when a path is missing; what was there is copied
 	// and the warning says which.
-	var exitErr interface{ ExitStatus() int }
-	if execErr != nil && !errors.As(execErr, &exitErr) {
-		return copied, fmt.Errorf("exec tar in %s/%s: %w", pod, manifests.ArtifactsContainer, execErr)
+	if broken {
+		return copied, &streamCutError{err: fmt.Errorf("exec tar in %s/%s: %w", pod, manifests.ArtifactsContainer, execErr)}
 	}
 	return copied, nil
 }
+
+// execInPod is Core.Exec; a test replaces it with a stream that breaks.
+var execInPod = func(ctx context.Context, client *Core, namespace, pod, container string, command []string, stdout, stderr io.Writer) error {
+	return client.Exec(ctx, namespace, pod, container, command, stdout, stderr)
+}
+
+// streamCutError is a copy whose stream broke (a stalled connection, an
+// API server restart): the files are still in the Pod, and copying again
+// may succeed.
+type streamCutError struct{ err error }
+
+func (e *streamCutError) Error() string { return e.err.Error() }
+func (e *streamCutError) Unwrap() error { return e.err }
 
 // maxArtifactEntries bounds the entries of the stream: a build that
 // leaves a million empty files must not fill the CI machine's inodes.
@@ -132,7 +148,7 @@ func unpack(root *os.Root, r io.Reader, maxBytes int64, declared []string) (*Cop
 			return copied, nil
 		}
 		if err != nil {
-			return copied, fmt.Errorf("reading the artifacts: %w", err)
+			return copied, &streamCutError{err: fmt.Errorf("reading the artifacts: %w", err)}
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "/"))
 		if name == "." {
@@ -177,7 +193,12 @@ func unpack(root *os.Root, r io.Reader, maxBytes int64, declared []string) (*Cop
 				err = cerr
 			}
 			if err != nil {
-				return copied, fmt.Errorf("writing artifact %s: %w", termsafe.String(name), err)
+				err = fmt.Errorf("writing artifact %s: %w", termsafe.String(name), err)
+				var pathErr *fs.PathError
+				if !errors.As(err, &pathErr) {
+					err = &streamCutError{err: err} // the stream broke, not the disk
+				}
+				return copied, err
 			}
 			copied.Files++
 			written[name] = true

@@ -3,6 +3,9 @@ package runner
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,5 +157,49 @@ func TestUnpackCountsDirectories(t *testing.T) {
 	_, err = unpack(root, tarOf(t, &tar.Header{Name: "r/" + strings.Repeat("d/", 20) + "x", Typeflag: tar.TypeReg, Size: 1}), 1<<20, []string{"/r"})
 	if err == nil || !strings.Contains(err.Error(), "more than 10 files and directories") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestArtifactsCopiedAgainWhenTheStreamBreaks: a copy whose exec stream
+// breaks halfway (a stalled connection) is made again, and the files all
+// arrive; a refusal of the stream's content is not retried.
+func TestArtifactsCopiedAgainWhenTheStreamBreaks(t *testing.T) {
+	stream := tarOf(t,
+		&tar.Header{Name: "./tmp/reports/a.xml", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4096},
+		&tar.Header{Name: "./tmp/reports/b.xml", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4096},
+	).Bytes()
+	saved := execInPod
+	t.Cleanup(func() { execInPod = saved })
+	calls := 0
+	execInPod = func(ctx context.Context, client *Core, namespace, pod, container string, command []string, stdout, stderr io.Writer) error {
+		calls++
+		if calls == 1 {
+			stdout.Write(stream[:len(stream)/3])
+			return errors.New("websocket: close 1006 (abnormal closure): unexpected EOF")
+		}
+		_, err := stdout.Write(stream)
+		return err
+	}
+	var lines bytes.Buffer
+	ev := &events{sinks: []Sink{&console{progress: NewProgress(&lines, false), logs: io.Discard}}}
+	dir := t.TempDir()
+	copied, err := collectArtifacts(context.Background(), nil, "ns", "pod", Artifacts{Dir: dir, Paths: []string{"/tmp/reports"}, MaxBytes: 1 << 20}, ev)
+	if err != nil || copied.Files != 2 || calls != 2 {
+		t.Fatalf("copied %+v, %v after %d calls; want 2 files after 2", copied, err, calls)
+	}
+	if !strings.Contains(lines.String(), "copying the artifacts again (1 of 3)") {
+		t.Errorf("the retry was not said:\n%s", lines.String())
+	}
+
+	// A stream that names what it may not is refused at once.
+	calls = 0
+	bad := tarOf(t, &tar.Header{Name: "./etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1}).Bytes()
+	execInPod = func(ctx context.Context, client *Core, namespace, pod, container string, command []string, stdout, stderr io.Writer) error {
+		calls++
+		_, err := stdout.Write(bad)
+		return err
+	}
+	if _, err := collectArtifacts(context.Background(), nil, "ns", "pod", Artifacts{Dir: t.TempDir(), Paths: []string{"/tmp/reports"}, MaxBytes: 1 << 20}, ev); err == nil || calls != 1 {
+		t.Errorf("a refused stream: %v after %d calls, want an error after 1", err, calls)
 	}
 }

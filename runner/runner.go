@@ -332,10 +332,29 @@ func (r *run) artifacts(b buildPod, res podResult) error {
 	return nil
 }
 
+// artifactsRetries is how many times a copy whose stream broke is tried
+// again.
+var artifactsRetries = 3
+
+func isStreamCut(err error) bool {
+	var cut *streamCutError
+	return errors.As(err, &cut)
+}
+
 // collectArtifacts copies the artifacts out and says what it copied.
 func collectArtifacts(ctx context.Context, client *Core, namespace, pod string, a Artifacts, progress *events) (*CopiedArtifacts, error) {
 	progress.Status("copying artifacts to %s", a.Dir)
 	copied, err := copyArtifacts(ctx, client, namespace, pod, a)
+	// A stream that broke is copied again, whole (a file written twice is
+	// replaced), a few times within the run's budget.
+	for attempt := 1; attempt <= artifactsRetries && isStreamCut(err) && ctx.Err() == nil; attempt++ {
+		progress.Line("envgen: copying the artifacts again (%d of %d): %s", attempt, artifactsRetries, oneLine(err.Error()))
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
+		copied, err = copyArtifacts(ctx, client, namespace, pod, a)
+	}
 	if copied != nil {
 		// tar's words and the names are the build's: escaped.
 		for _, w := range copied.Warnings {
