@@ -164,6 +164,11 @@ func (s *logStreamer) consume(stream io.Reader) error {
 	reader := bufio.NewReaderSize(stream, 64<<10)
 	for {
 		line, err := s.readLine(reader)
+		if err != nil && err != io.EOF && !strings.HasSuffix(line, "\n") {
+			// Cut mid-line by a cancelled or broken stream: the next read
+			// (from the last whole line's time) brings it whole.
+			line = ""
+		}
 		if line != "" {
 			ts, text, ok := splitTimestamp(line)
 			switch {

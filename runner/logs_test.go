@@ -88,3 +88,26 @@ func TestALongLineIsCut(t *testing.T) {
 		t.Errorf("got %d lines, first %d bytes ending %q", len(lines), len(lines[0]), lines[0][max(0, len(lines[0])-60):])
 	}
 }
+
+// TestACutLineIsNotPrinted: a stream cut mid-line (the follow stream is
+// cancelled when the build ends) prints the whole lines before the cut,
+// not the half line; the next read brings it whole, once.
+func TestACutLineIsNotPrinted(t *testing.T) {
+	var out bytes.Buffer
+	ev := &events{sinks: []Sink{&console{progress: NewProgress(io.Discard, false), logs: &out}}}
+	s := &logStreamer{out: ev.logWriter("")}
+	cut := io.MultiReader(strings.NewReader("2026-01-01T00:00:01.000000000Z 18672\n2026-01-01T00:00:01.500000000Z 1867"), errReader{context.Canceled})
+	if err := s.consume(cut); err == nil {
+		t.Fatal("the cut was not reported")
+	}
+	if err := s.consume(strings.NewReader("2026-01-01T00:00:01.000000000Z 18672\n2026-01-01T00:00:01.500000000Z 18673\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "18672\n18673\n" {
+		t.Errorf("printed %q, want each whole line once", got)
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
