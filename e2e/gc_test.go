@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"envgen.dev/envgen/internal/e2ekit"
 	"envgen.dev/envgen/runner"
 )
 
@@ -159,16 +156,7 @@ func TestGCReportsAndClearsStalledDeletions(t *testing.T) {
 // build Pods it would make), and the run, ended, cleans up after itself.
 func TestGCLeavesAStartingBuild(t *testing.T) {
 	dir := service(t, "gc-starting", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
-	cmd := exec.Command(envgen, "run", "--build-id", "starting-1", "--quota", "cpu=6k", "--schedule-grace", "5m", dir)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() { _ = cmd.Process.Kill() }()
+	running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "starting-1", "--quota", "cpu=6k", "--schedule-grace", "5m", dir)
 	ns := runner.NamespaceName("gc-starting", "starting-1")
 	// Wait for exactly what gc reads: the namespace, and the test
 	// service's Deployment the run waits on.
@@ -177,7 +165,7 @@ func TestGCLeavesAStartingBuild(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the test service's Deployment never appeared\n%s", stderr.String())
+			t.Fatalf("the test service's Deployment never appeared\n%s", running.Stderr())
 		}
 	}
 	r := run(t, "gc", "--older-than", "1ms")
@@ -188,17 +176,7 @@ func TestGCLeavesAStartingBuild(t *testing.T) {
 	if got, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); err != nil || got.DeletionTimestamp != nil {
 		t.Fatalf("the starting build's namespace: %v", err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 143 {
-			t.Fatalf("exit %v, want 143\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the run did not end 30 s after SIGTERM\n%s", stderr.String())
-	}
+	running.Signal(t, syscall.SIGTERM)
+	wantCode(t, running.Wait(t, 30*time.Second), 143)
 	namespaceGone(t, ns)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Egress is what a build's Pods may reach beyond their namespace.
@@ -43,8 +44,9 @@ var privateBlocks = map[string][]string{
 	"::/0": {"::1/128", "64:ff9b::/96", "fc00::/7", "fe80::/10"},
 }
 
-// ParseEgressAllow checks one --egress-allow block as the API server's
-// strict validation would.
+// ParseEgressAllow checks one --egress-allow block with the API server's
+// strict validation (apimachinery's, as the compiler checks envgen.cue's
+// blocks), saying the block meant when an address in it was given.
 func ParseEgressAllow(cidr string) error {
 	_, block, err := net.ParseCIDR(cidr)
 	if err != nil {
@@ -52,6 +54,9 @@ func ParseEgressAllow(cidr string) error {
 	}
 	if block.String() != cidr {
 		return fmt.Errorf("%q is an address inside %s, not a block: give %s", cidr, block, block)
+	}
+	if errs := validation.IsValidCIDRForLegacyField(nil, cidr, true, nil); len(errs) > 0 {
+		return fmt.Errorf("%q: %s", cidr, errs[0].Detail)
 	}
 	return nil
 }

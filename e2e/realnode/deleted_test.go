@@ -1,18 +1,14 @@
 package realnode
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"envgen.dev/envgen/internal/e2ekit"
 	"envgen.dev/envgen/runner"
 )
 
@@ -36,16 +32,7 @@ func TestBuildPodDeletedFromOutside(t *testing.T) {
 			name := "real-deleted-" + tc.name
 			// A build that ends on SIGTERM at once, as a well-behaved one does.
 			dir := service(t, name, `command: ["sh", "-c", "trap 'exit 143' TERM; sleep 120 & wait"]`)
-			cmd := exec.Command(envgen, "run", "--build-id", "del-1", dir)
-			cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			defer func() { _ = cmd.Process.Kill() }()
+			running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "del-1", dir)
 			ctx := context.Background()
 			ns, pod := runner.NamespaceName(name, "del-1"), name+"-ci-build"
 			// Wait for what is then deleted: the build container running.
@@ -55,24 +42,15 @@ func TestBuildPodDeletedFromOutside(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("the build never ran\n%s", stderr.String())
+					t.Fatalf("the build never ran\n%s", running.Stderr())
 				}
 			}
 			if err := tc.delete(ctx, ns, pod); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case err := <-done:
-				var exit *exec.ExitError
-				if !errors.As(err, &exit) || exit.ExitCode() != 125 {
-					t.Fatalf("exit %v, want 125 (not the kill's 143)\n%s", err, stderr.String())
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatalf("the run did not end 60 s after its build Pod was deleted\n%s", stderr.String())
-			}
-			if !strings.Contains(stderr.String(), "build Pod "+pod+" was deleted while it ran, not by envgen") {
-				t.Errorf("stderr does not say the Pod was deleted from outside:\n%s", stderr.String())
-			}
+			r := running.Wait(t, 60*time.Second)
+			e2ekit.WantCode(t, r, 125) // not the kill's 143
+			e2ekit.WantContains(t, "stderr", r.Stderr, "build Pod "+pod+" was deleted while it ran, not by envgen")
 		})
 	}
 }

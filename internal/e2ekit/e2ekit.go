@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +66,77 @@ func Run(t testing.TB, envgen, kubeconfig string, args ...string) Result {
 		t.Fatalf("running envgen: %v", err)
 	}
 	return r
+}
+
+// Running is an envgen started in the background (Start).
+type Running struct {
+	cmd            *exec.Cmd
+	stdout, stderr lockedBuffer
+	done           chan error
+	start          time.Time
+}
+
+// lockedBuffer is a buffer the process writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Start runs envgen with args in the background; the test kills it at its
+// end if it is still running.
+func Start(t testing.TB, envgen, kubeconfig string, args ...string) *Running {
+	t.Helper()
+	r := &Running{cmd: exec.Command(envgen, args...), done: make(chan error, 1), start: time.Now()}
+	r.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "BUILD_TAG=")
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- r.cmd.Wait() }()
+	t.Cleanup(func() { _ = r.cmd.Process.Kill() })
+	return r
+}
+
+// Signal sends sig to the running envgen.
+func (r *Running) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Stderr is what envgen has written to stderr so far (for a failure's
+// message while it runs).
+func (r *Running) Stderr() string { return r.stderr.String() }
+
+// Wait waits up to timeout for envgen to exit and returns its result.
+func (r *Running) Wait(t testing.TB, timeout time.Duration) Result {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		res := Result{Stdout: r.stdout.String(), Stderr: r.stderr.String(), Took: time.Since(r.start)}
+		if exit, ok := err.(*exec.ExitError); ok {
+			res.Code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatalf("running envgen: %v", err)
+		}
+		return res
+	case <-time.After(timeout):
+		t.Fatalf("envgen still running after %s\n%s", timeout, r.stderr.String())
+		return Result{}
+	}
 }
 
 // WantCode fails the test unless r exited with code.
