@@ -24,10 +24,35 @@ import (
 type ForeignFilesError struct {
 	Dir   string
 	Files []string
+	// More says that the walk stopped after MaxForeignListed of them:
+	// a wrong --out (a home directory, /) is named, not listed.
+	More bool
 }
 
 func (e *ForeignFilesError) Error() string {
-	return fmt.Sprintf("%s holds files envgen did not generate: %s; envgen neither reads nor replaces them (move them out, or choose another --out)", e.Dir, strings.Join(e.Files, ", "))
+	files := strings.Join(e.Files, ", ")
+	if e.More {
+		files += " and more (the walk stopped there)"
+	}
+	return fmt.Sprintf("%s holds files envgen did not generate: %s; envgen neither reads nor replaces them (move them out, or choose another --out)", e.Dir, files)
+}
+
+// MaxForeignListed bounds the files a ForeignFilesError lists: one is
+// enough to refuse the directory, a few say which directory it is.
+const MaxForeignListed = 20
+
+// MaxTreeEntries bounds the files and directories Read visits: the tree
+// envgen writes for 50 environments has a few hundred, so a directory with
+// more is not envgen's, and reading it would cost time in proportion to a
+// directory nobody meant (--out /).
+const MaxTreeEntries = 10000
+
+// TreeTooLargeError says that a directory holds more than MaxTreeEntries
+// entries: not a tree envgen wrote.
+type TreeTooLargeError struct{ Dir string }
+
+func (e *TreeTooLargeError) Error() string {
+	return fmt.Sprintf("%s holds more than %d files and directories: not a tree envgen wrote; envgen neither reads nor replaces it (choose another --out)", e.Dir, MaxTreeEntries)
 }
 
 // MaxTreeFileSize bounds each file read back from a tree: envgen writes
@@ -39,22 +64,44 @@ const MaxTreeFileSize = 2 << 20
 // files that start with envgen's header are read, and at most
 // MaxTreeFileSize of each: anything else (a hand-written file, a symbolic
 // link, a FIFO, a huge file) is reported in foreign by its path alone, so
-// that nothing outside what envgen wrote is ever read or printed.
+// that nothing outside what envgen wrote is ever read or printed. The walk
+// stops at the MaxForeignListed-th foreign file (more says so) and at
+// MaxTreeEntries entries (a *TreeTooLargeError).
 func Read(dir string) (tree Tree, foreign []string, err error) {
+	tree, foreign, more, err := read(dir)
+	if err == nil && more {
+		err = &ForeignFilesError{Dir: dir, Files: foreign, More: true}
+	}
+	return tree, foreign, err
+}
+
+func read(dir string) (tree Tree, foreign []string, more bool, err error) {
 	info, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Tree{}, nil, nil
+		return Tree{}, nil, false, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if !info.IsDir() {
-		return nil, nil, fmt.Errorf("%s is a file, not a directory", dir)
+		return nil, nil, false, fmt.Errorf("%s is a file, not a directory", dir)
 	}
 	tree = Tree{}
+	entries := 0
+	addForeign := func(name string) error {
+		if len(foreign) == MaxForeignListed {
+			more = true
+			return fs.SkipAll
+		}
+		foreign = append(foreign, name)
+		return nil
+	}
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if entries++; entries > MaxTreeEntries {
+			return &TreeTooLargeError{Dir: dir}
 		}
 		if d.IsDir() {
 			return nil
@@ -62,21 +109,19 @@ func Read(dir string) (tree Tree, foreign []string, err error) {
 		rel, _ := filepath.Rel(dir, path)
 		rel = filepath.ToSlash(rel)
 		if !d.Type().IsRegular() {
-			foreign = append(foreign, rel+" (not a regular file)")
-			return nil
+			return addForeign(rel + " (not a regular file)")
 		}
 		data, ours, err := readGenerated(path)
 		if err != nil {
 			return err
 		}
 		if !ours {
-			foreign = append(foreign, rel)
-			return nil
+			return addForeign(rel)
 		}
 		tree[rel] = data
 		return nil
 	})
-	return tree, foreign, err
+	return tree, foreign, more, err
 }
 
 // readGenerated reads a file envgen wrote, or says it is not one, having

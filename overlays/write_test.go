@@ -2,8 +2,10 @@ package overlays_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -88,4 +90,39 @@ func TestWriteCleansUpAKilledWrite(t *testing.T) {
 	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the killed write's %s is still there: %v", leftover, err)
 	}
+}
+
+// TestReadStopsEarlyInAWrongDirectory: --out pointed at a directory that
+// is not a tree (a home directory, /usr) is named by a few of its files
+// and refused without walking it all.
+func TestReadStopsEarlyInAWrongDirectory(t *testing.T) {
+	t.Run("many foreign files", func(t *testing.T) {
+		dir := t.TempDir()
+		for i := range overlays.MaxForeignListed * 3 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", i)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := overlays.Write(dir, overlays.Tree{"base/a.yaml": file("a")})
+		var foreign *overlays.ForeignFilesError
+		if !errors.As(err, &foreign) || !foreign.More || len(foreign.Files) != overlays.MaxForeignListed {
+			t.Fatalf("got %v", err)
+		}
+		if !strings.Contains(err.Error(), "and more") {
+			t.Errorf("the message does not say the list is cut: %v", err)
+		}
+	})
+	t.Run("many directories", func(t *testing.T) {
+		dir := t.TempDir()
+		for i := range overlays.MaxTreeEntries + 1 {
+			if err := os.Mkdir(filepath.Join(dir, fmt.Sprint(i)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := overlays.Diff(dir, "deploy", overlays.Tree{"base/a.yaml": file("a")})
+		var large *overlays.TreeTooLargeError
+		if !errors.As(err, &large) {
+			t.Fatalf("got %v", err)
+		}
+	})
 }

@@ -92,8 +92,11 @@ func runGenerate(cmd *cobra.Command, args []string, opts generateOptions) error 
 		return nil
 	}
 	if err := overlays.Write(out, tree); err != nil {
-		var foreign *overlays.ForeignFilesError
-		if errors.As(err, &foreign) {
+		var (
+			foreign *overlays.ForeignFilesError
+			large   *overlays.TreeTooLargeError
+		)
+		if errors.As(err, &foreign) || errors.As(err, &large) {
 			return err // already names the directory
 		}
 		return fmt.Errorf("writing %s: %w", out, err)

@@ -99,6 +99,7 @@ func exitCode(err error) int {
 		coded   *exitError
 		differ  *overlays.MismatchError
 		foreign *overlays.ForeignFilesError
+		large   *overlays.TreeTooLargeError
 		sig     *signalError
 		spent   *budgetError
 	)
@@ -111,7 +112,7 @@ func exitCode(err error) int {
 		return coded.code
 	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding), errors.As(err, &differ), errors.As(err, &foreign):
+	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding), errors.As(err, &differ), errors.As(err, &foreign), errors.As(err, &large):
 		return ExitInvalid
 	case errors.As(err, &file) && errors.Is(err, os.ErrNotExist):
 		return ExitInvalid
