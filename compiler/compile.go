@@ -222,6 +222,9 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 			layersOf[name] = append(layersOf[name], pinLayers(top, environments, name)...)
 		}
 	}
+	if err := c.checkExpansion(top, names, environments, layersOf); err != nil {
+		return nil, err
+	}
 	wanted := withAncestors(environments, opts.Environments)
 	for _, name := range names {
 		if opts.Environments != nil && !wanted[name] {
