@@ -73,3 +73,86 @@ func BenchmarkLimits(b *testing.B) {
 		})
 	}
 }
+
+// worstShapeInput writes an envgen.cue at the shape that multiplies the
+// per-map limits the most: ten containers (the service and nine others),
+// each with vars variables, evaluated in every environment — dcs
+// environments that extend production, and releases that run in
+// production and so in each of them too.
+func worstShapeInput(b *testing.B, vars, dcs, releases int) string {
+	digest := "sha256:" + strings.Repeat("a", 64)
+	var s strings.Builder
+	fmt.Fprintf(&s, `name: "svc"
+image: "registry.example.org/svc"
+digest: %q
+ports: http: 8080
+resources: {requests: {cpu: "100m", memory: "100Mi"}, limits: {cpu: "1", memory: "200Mi"}}
+replicas: 2
+disruptionBudget: maxUnavailable: 1
+probes: readiness: http: {path: "/", port: "http"}
+ci: {command: ["make", "test"], timeout: "10m"}
+`, digest)
+	variables := func(indent string) {
+		for i := range vars {
+			fmt.Fprintf(&s, "%sV%d: \"value %d\"\n", indent, i, i)
+		}
+	}
+	s.WriteString("env: {\n")
+	variables("\t")
+	s.WriteString("}\ncontainers: {\n")
+	for c := range 9 {
+		fmt.Fprintf(&s, "\tc%d: {image: \"registry.example.org/c%d\", digest: %q, resources: {requests: {cpu: \"10m\", memory: \"10Mi\"}, limits: {cpu: \"100m\", memory: \"50Mi\"}}, env: {\n", c, c, digest)
+		variables("\t\t")
+		s.WriteString("\t}}\n")
+	}
+	s.WriteString("}\nenvironments: {\n")
+	for e := range dcs {
+		fmt.Fprintf(&s, "\t\"dc-%d\": {extends: \"production\", replicas: 3}\n", e)
+	}
+	s.WriteString("}\n")
+	for r := range releases {
+		fmt.Fprintf(&s, "releases: r%d: {environments: [\"production\"], replicas: 1, env: R: \"%d\"}\n", r, r)
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(s.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkLimitsGenerate measures `envgen generate` at the worst shapes
+// the limits allow — the most instances of the service (environments ×
+// releases, compiler.MaxInstances) and the most fields evaluated over them
+// (compiler.MaxExpandedFields) — against stock `kustomize build` of every
+// overlay it writes, which is what applying them all costs a user.
+func BenchmarkLimitsGenerate(b *testing.B) {
+	envgen, kustomize := binary(b, "envgen"), binary(b, "kustomize")
+	buildMaxRSS(b)
+	for _, tc := range []struct {
+		name                string
+		vars, dcs, releases int
+	}{
+		{"instances-97", 1, 46, 1}, {"fields-24k", 230, 5, 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			dir := worstShapeInput(b, tc.vars, tc.dcs, tc.releases)
+			var generate, stock time.Duration
+			var peak int64
+			for i := 0; i < b.N; i++ {
+				d, p := run(b, envgen, "generate", "--allow-findings", dir)
+				generate += d
+				peak = max(peak, p)
+				overlays, _ := filepath.Glob(filepath.Join(dir, "deploy", "overlays", "*"))
+				for _, overlay := range overlays {
+					d, _ := run(b, kustomize, "build", overlay)
+					stock += d
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(generate.Milliseconds())/n, "generate-ms/op")
+			b.ReportMetric(float64(peak)/(1<<20), "generate-peak-MiB")
+			b.ReportMetric(float64(stock.Milliseconds())/n, "kustomize-all-overlays-ms/op")
+			b.ReportMetric(float64(generate)/float64(stock), "envgen/stock")
+		})
+	}
+}
