@@ -155,8 +155,9 @@ func TestGCReportsAndClearsStalledDeletions(t *testing.T) {
 // has no build Pod yet; gc --older-than leaves it (the run said how many
 // build Pods it would make), and the run, ended, cleans up after itself.
 func TestGCLeavesAStartingBuild(t *testing.T) {
-	dir := service(t, "gc-starting", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
-	running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "starting-1", "--quota", "cpu=6k", "--schedule-grace", "5m", dir)
+	fillNode(t, "600") // the test service waits for capacity
+	dir := service(t, "gc-starting", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "600"}`)
+	running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "starting-1", "--quota", "cpu=2k", "--schedule-grace", "5m", dir)
 	ns := runner.NamespaceName("gc-starting", "starting-1")
 	// Wait for exactly what gc reads: the namespace, and the test
 	// service's Deployment the run waits on.

@@ -58,6 +58,12 @@ services: db: {image: "registry.example.org/db", tag: "1", ports: db: 5432, read
 		{[]string{"create", "pods", "--subresource=exec", "-n", "team-a"}, "no"},
 		{[]string{"get", "pods", "--subresource=exec", "-n", "kube-system"}, "no"},
 		{[]string{"bind", "clusterrole/cluster-admin"}, "no"},
+		// Nodes are listed, to tell a request no node can hold from a
+		// full cluster; nothing of a node can be changed or proxied.
+		{[]string{"list", "nodes"}, "yes"},
+		{[]string{"patch", "nodes"}, "no"},
+		{[]string{"update", "nodes", "--subresource=status"}, "no"},
+		{[]string{"get", "nodes", "--subresource=proxy"}, "no"},
 		{[]string{"bind", "clusterrole/" + runner.BuildRoleName}, "yes"},
 		// A build namespace's fence is created once, never loosened.
 		{[]string{"delete", "resourcequotas", "-n", "team-a"}, "no"},

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"envgen.dev/envgen/internal/testcluster"
 	"envgen.dev/envgen/runner"
 )
 
@@ -146,11 +147,14 @@ func phaseNames(rep runner.Report) string {
 
 // A Pod that does not fit waits for capacity up to --schedule-grace (on
 // an autoscaled cluster the first "Insufficient cpu" adds a node), then the
-// run fails, naming it; with no grace it fails at once. The quota is raised
-// past the requests: this is about the node's capacity, not the fence.
+// run fails, naming it; with no grace it fails at once. Here another Pod
+// takes 600 of the node's 1,000 CPUs and the build asks for 600: it would
+// fit the node empty, so waiting could help. The quota is raised past the
+// requests: this is about the node's capacity, not the fence.
 func TestUnschedulableWaitsForCapacityThenFails(t *testing.T) {
-	dir := service(t, "big", `resources: requests: cpu: "5000"`)
-	r := run(t, "run", "--build-id", "big-1", "--quota", "cpu=6k", "--schedule-grace", "3s", dir)
+	fillNode(t, "600")
+	dir := service(t, "big", `resources: requests: cpu: "600"`)
+	r := run(t, "run", "--build-id", "big-1", "--quota", "cpu=2k", "--schedule-grace", "3s", dir)
 	wantCode(t, r, 125)
 	wantContains(t, "stderr", r.Stderr, "waiting up to 3s for it (--schedule-grace)")
 	wantContains(t, "stderr", r.Stderr, "the build Pod stayed unschedulable for 3s (--schedule-grace): 0/1 nodes are available: 1 Insufficient cpu")
@@ -159,12 +163,34 @@ func TestUnschedulableWaitsForCapacityThenFails(t *testing.T) {
 	}
 	namespaceGone(t, runner.NamespaceName("big", "big-1"))
 
-	dir = service(t, "bigdb", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
-	r = run(t, "run", "--build-id", "bigdb-1", "--quota", "cpu=6k", "--schedule-grace", "0s", dir)
+	dir = service(t, "bigdb", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "600"}`)
+	r = run(t, "run", "--build-id", "bigdb-1", "--quota", "cpu=2k", "--schedule-grace", "0s", dir)
 	wantCode(t, r, 125)
 	wantContains(t, "stderr", r.Stderr, "test service bigdb-db is unschedulable: 0/1 nodes are available: 1 Insufficient cpu")
 	if r.Took > 15*time.Second {
 		t.Errorf("took %s to fail without a grace", r.Took)
+	}
+}
+
+// A request no node could hold even empty (5,000 CPUs; the kwok node has
+// 1,000) cannot be helped by waiting: it fails at once,
+// naming the largest node, whatever --schedule-grace says — for the
+// build Pod and for a test service alike.
+func TestRequestBeyondEveryNodeFailsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra, want string
+	}{
+		{"huge", `resources: requests: cpu: "5000"`, "the build Pod requests 5k cpu, more than any node can hold: the largest, " + testcluster.NodeName + ", has "},
+		{"hugedb", `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`, "test service hugedb-db requests 5k cpu, more than any node can hold: the largest, " + testcluster.NodeName + ", has "},
+	} {
+		dir := service(t, tc.name, tc.extra)
+		r := run(t, "run", "--build-id", tc.name+"-1", "--quota", "cpu=6k", "--schedule-grace", "5m", dir)
+		wantCode(t, r, 125)
+		wantContains(t, "stderr", r.Stderr, tc.want)
+		if r.Took > 30*time.Second {
+			t.Errorf("took %s: it waited", r.Took)
+		}
+		namespaceGone(t, runner.NamespaceName(tc.name, tc.name+"-1"))
 	}
 }
 

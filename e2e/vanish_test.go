@@ -14,8 +14,8 @@ import (
 	"envgen.dev/envgen/runner"
 )
 
-// A test service that cannot be ready yet (it waits for capacity under a
-// long --schedule-grace) whose Deployment, or whole namespace, someone
+// A test service that cannot be ready yet (it waits for capacity another
+// Pod holds, under a long --schedule-grace) whose Deployment, or whole namespace, someone
 // deletes: the run fails in seconds naming what vanished, instead of
 // waiting for capacity that no Pod will ever ask for again.
 func TestVanishedTestServiceFailsFast(t *testing.T) {
@@ -34,8 +34,9 @@ func TestVanishedTestServiceFailsFast(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := "vanish-" + tc.name
-			dir := service(t, name, `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "5000"}`)
-			cmd := exec.Command(envgen, "run", "--build-id", "v-1", "--quota", "cpu=6k", "--schedule-grace", "5m", dir)
+			fillNode(t, "600")
+			dir := service(t, name, `services: db: {image: "registry.example.org/db", tag: "1", resources: requests: cpu: "600"}`)
+			cmd := exec.Command(envgen, "run", "--build-id", "v-1", "--quota", "cpu=2k", "--schedule-grace", "5m", dir)
 			cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

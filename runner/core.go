@@ -48,6 +48,7 @@ var (
 	podsResource       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	eventsResource     = schema.GroupVersionResource{Version: "v1", Resource: "events"}
 	secretsResource    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	nodesResource      = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 )
 
 func fromUnstructured[T any](u map[string]any) (*T, error) {
@@ -65,6 +66,16 @@ func (c *Core) ListNamespaces(ctx context.Context, opts metav1.ListOptions) (*co
 		return nil, err
 	}
 	return fromUnstructured[corev1.NamespaceList](list.UnstructuredContent())
+}
+
+// ListNodes lists the cluster's nodes (envgen-runner may list them: their
+// allocatable tells a request no node can hold from a full cluster).
+func (c *Core) ListNodes(ctx context.Context) (*corev1.NodeList, error) {
+	list, err := c.dyn.Resource(nodesResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return fromUnstructured[corev1.NodeList](list.UnstructuredContent())
 }
 
 // CreateNamespace creates a namespace.

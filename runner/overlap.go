@@ -97,7 +97,7 @@ func (r *run) waitServices(services []string, building *imageBuild) error {
 			}
 		}()
 	}
-	scheduling := newScheduleGrace(r.opts.ScheduleGrace, stop, r.events)
+	scheduling := newScheduleGrace(r.opts.ScheduleGrace, stop, r.events, nodeLister(ctx, r.clients.Kube))
 	vanished := &vanishWatch{}
 	if len(services) > 0 {
 		go vanished.watch(ctx, stop, r.clients.Kube, r.namespace, services)

@@ -34,6 +34,12 @@ func ClusterRole() *rbacv1.ClusterRole {
 			// that account only.
 			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"create"}},
 			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"}, ResourceNames: []string{BuildRoleName}},
+			// Nodes, listed: a Pod waiting for capacity that no node's
+			// allocatable could hold fails at once, naming the largest
+			// node, instead of waiting out --schedule-grace. A node's
+			// status also names the images cached on it: names, not
+			// content, and nothing of a node can be changed or proxied.
+			{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list"}},
 		},
 	}
 }

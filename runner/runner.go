@@ -281,7 +281,7 @@ func (r *run) pod(b buildPod) podResult {
 	watchCtx, stopWatch := context.WithCancel(r.ctx)
 	defer stopWatch()
 	watcher.onKilled = func() { time.AfterFunc(killedGrace, stopWatch) }
-	watcher.scheduling = newScheduleGrace(r.opts.ScheduleGrace, stopWatch, r.events)
+	watcher.scheduling = newScheduleGrace(r.opts.ScheduleGrace, stopWatch, r.events, nodeLister(r.ctx, r.clients.Kube))
 	werr := watchPods(watchCtx, r.clients.Kube, r.namespace, "metadata.name="+b.pod.GetName(), "", watcher.observe)
 	if gerr := watcher.scheduling.err(); gerr != nil {
 		werr = gerr
