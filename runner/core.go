@@ -71,7 +71,13 @@ func (c *Core) ListNamespaces(ctx context.Context, opts metav1.ListOptions) (*co
 // ListNodes lists the cluster's nodes (envgen-runner may list them: their
 // allocatable tells a request no node can hold from a full cluster).
 func (c *Core) ListNodes(ctx context.Context) (*corev1.NodeList, error) {
-	list, err := c.dyn.Resource(nodesResource).List(ctx, metav1.ListOptions{})
+	return c.ListNodesMatching(ctx, metav1.ListOptions{})
+}
+
+// ListNodesMatching lists the nodes opts selects (one by name: the
+// account may list nodes, not get them).
+func (c *Core) ListNodesMatching(ctx context.Context, opts metav1.ListOptions) (*corev1.NodeList, error) {
+	list, err := c.dyn.Resource(nodesResource).List(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -280,6 +280,7 @@ func (r *run) pod(b buildPod) podResult {
 	}
 	watchCtx, stopWatch := context.WithCancel(r.ctx)
 	defer stopWatch()
+	watcher.onScheduled = func(node string) { go watchNode(watchCtx, r.clients.Kube, node, what, r.events) }
 	watcher.onKilled = func() { time.AfterFunc(killedGrace, stopWatch) }
 	watcher.scheduling = newScheduleGrace(r.opts.ScheduleGrace, stopWatch, r.events, nodeLister(r.ctx, r.clients.Kube))
 	werr := watchPods(watchCtx, r.clients.Kube, r.namespace, "metadata.name="+b.pod.GetName(), "", watcher.observe)

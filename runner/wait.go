@@ -145,6 +145,7 @@ type buildWatch struct {
 	scheduling *scheduleGrace
 
 	scheduled, started bool
+	onScheduled        func(node string)
 	onStarted          func()
 	exitCode           int
 	exited             bool // the build container ran to its end
@@ -197,6 +198,9 @@ func (b *buildWatch) observe(ev watch.Event) (bool, error) {
 		b.scheduled = true
 		b.events.phase(b.stage, PhaseScheduled)
 		b.events.Status("%s scheduled on %s", b.what, pod.Spec.NodeName)
+		if b.onScheduled != nil && pod.Spec.NodeName != "" {
+			b.onScheduled(pod.Spec.NodeName)
+		}
 	}
 	if b.scheduled && !b.started && b.containerStarted(pod) {
 		b.started = true
