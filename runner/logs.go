@@ -27,9 +27,15 @@ type logStreamer struct {
 	out       io.Writer
 	progress  *events
 
-	stage    string
-	lastTS   time.Time // timestamp of the last line printed
-	atLast   int       // lines printed with exactly lastTS
+	stage   string
+	lastTS  time.Time // timestamp of the last line printed
+	atLast  int       // lines printed with exactly lastTS
+	printed int       // lines printed in all
+	// partial is the line without its newline the last read ended in
+	// ("" if none): one the runtime is still writing, or the build's last
+	// words printed without a newline (containerd writes those as a
+	// partial record that nothing completes).
+	partial  string
 	reported map[string]bool
 	idle     *time.Timer // the final read's bound by silence, while it reads
 }
@@ -42,6 +48,11 @@ var retryLogsEvery = time.Second
 // (within the run's timeout), a kubelet that stops sending is given up on.
 var finalIdle = 10 * time.Second
 
+// settle is how long the log must bring no new line, after a read that
+// brought some, before the final reads call it complete: the exit of a
+// busy build is seen while the runtime is still writing its last lines.
+var settle = 500 * time.Millisecond
+
 // maxLogLine is the longest line envgen prints whole; the rest of a longer
 // one is dropped and the cut said, so one line cannot take envgen's memory.
 const maxLogLine = 1 << 20
@@ -53,7 +64,7 @@ func (s *logStreamer) run(ctx context.Context, finished <-chan struct{}) {
 	for {
 		select {
 		case <-finished:
-			if err := s.readOnce(ctx, false); err != nil && ctx.Err() == nil {
+			if err := s.readRest(ctx); err != nil && ctx.Err() == nil {
 				s.incomplete(err)
 			}
 			return
@@ -84,6 +95,39 @@ func (s *logStreamer) followUntil(ctx context.Context, finished <-chan struct{})
 		}
 	}()
 	return s.readOnce(ctx, true)
+}
+
+// readRest reads the log to its end once the container exited. The
+// runtime may still be writing it when the exit is seen, and the kubelet
+// hands out what the file holds, a half-written last line included. So
+// the rest is read again, from the last line printed, until it has
+// settled: a read brings no new line, settle after the last one that did
+// (a log that was caught up and ends on a whole line takes one read). A
+// line without its newline that outlasts that is the log's end as the
+// node has it, and is printed as its last line.
+func (s *logStreamer) readRest(ctx context.Context) error {
+	lastNew := time.Now()
+	for first := true; ; first = false {
+		before := s.printed
+		if err := s.readOnce(ctx, false); err != nil {
+			return err
+		}
+		settled := time.Since(lastNew) >= settle
+		switch {
+		case s.printed > before:
+			lastNew = time.Now()
+		case s.partial != "" && settled:
+			s.take(s.partial, time.Time{})
+			return nil
+		case s.partial == "" && (first || settled):
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(settle / 5):
+		}
+	}
 }
 
 // report says once per distinct problem that logs cannot be had; the run
@@ -118,7 +162,8 @@ func oneLine(s string) string {
 // itself, on the console and in the report. The build's exit code stands.
 func (s *logStreamer) incomplete(err error) {
 	why := oneLine(err.Error())
-	if errors.Is(err, errLogIdle) {
+	switch {
+	case errors.Is(err, errLogIdle):
 		why = fmt.Sprintf("the kubelet sent nothing for %s", finalIdle)
 	}
 	fmt.Fprintf(s.out, "[envgen: the log of %s ends here, incomplete: %s]\n", s.pod, why)
@@ -161,29 +206,28 @@ func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
 func (s *logStreamer) consume(stream io.Reader) error {
 	skipBefore, skipAt := s.lastTS, s.atLast
 	skipped := 0
+	s.partial = ""
 	reader := bufio.NewReaderSize(stream, 64<<10)
 	for {
 		line, err := s.readLine(reader)
-		if err != nil && err != io.EOF && !strings.HasSuffix(line, "\n") {
-			// Cut mid-line by a cancelled or broken stream: the next read
-			// (from the last whole line's time) brings it whole.
+		if err != nil && line != "" && !strings.HasSuffix(line, "\n") {
+			// Cut mid-line: by a cancelled or broken stream, or, at the
+			// stream's end, a line the runtime may still be writing (the
+			// kubelet ends every line it read whole with its newline).
+			// The next read, from the last whole line's time, brings it
+			// whole; readRest decides when it is whole as it is.
+			if err == io.EOF {
+				s.partial = line
+			}
 			line = ""
 		}
 		if line != "" {
-			ts, text, ok := splitTimestamp(line)
-			switch {
-			case !ok:
-				s.print(line)
-			case ts.Before(skipBefore):
-			case ts.Equal(skipBefore) && skipped < skipAt:
-				skipped++
-			default:
-				s.print(text)
-				if ts.Equal(s.lastTS) {
-					s.atLast++
-				} else {
-					s.lastTS, s.atLast = ts, 1
-				}
+			skip := false
+			if ts, _, ok := splitTimestamp(line); ok && ts.Equal(skipBefore) && skipped < skipAt {
+				skip, skipped = true, skipped+1
+			}
+			if !skip {
+				s.take(line, skipBefore)
 			}
 		}
 		if err == io.EOF {
@@ -191,6 +235,27 @@ func (s *logStreamer) consume(stream io.Reader) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// take prints one line of the kubelet's stream unless it is older than
+// skipBefore (a reconnect starts at the second of the last line printed),
+// and remembers its time.
+func (s *logStreamer) take(line string, skipBefore time.Time) {
+	ts, text, ok := splitTimestamp(line)
+	switch {
+	case !ok:
+		s.print(line)
+		s.printed++
+	case ts.Before(skipBefore):
+	default:
+		s.print(text)
+		s.printed++
+		if ts.Equal(s.lastTS) {
+			s.atLast++
+		} else {
+			s.lastTS, s.atLast = ts, 1
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,6 +71,77 @@ func TestFinalReadIsCompleteOrSaysSo(t *testing.T) {
 				t.Errorf("the log's end: %v\n%s", report.LogsIncomplete, got)
 			}
 		})
+	}
+}
+
+// TestFinalReadWaitsForTheRuntimeToFinishWriting: the exit of a busy build
+// is seen while the runtime is still writing its log; the kubelet hands
+// out what the file holds, a half-written last line included. The final
+// reads print whole lines only, each once, until the log has settled —
+// on the real node one run in five lost the end of a 200,000-line log
+// after printing half of a line.
+func TestFinalReadWaitsForTheRuntimeToFinishWriting(t *testing.T) {
+	const n = 300
+	var mu sync.Mutex
+	var file strings.Builder // the container's log file, as the runtime writes it
+	go func() {
+		for i := range n {
+			mu.Lock()
+			fmt.Fprintf(&file, "2026-01-01T00:00:01.%09dZ line %d\n", i, i)
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+		}
+		mu.Lock()
+		file.WriteString("2026-01-01T00:00:02.000000000Z LAST-LINE\n")
+		mu.Unlock()
+	}()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		content := file.String()
+		mu.Unlock()
+		if !strings.Contains(content, "LAST-LINE") {
+			content += "2026-01-01T00:00:01.99" // the next line, half-written
+		}
+		io.WriteString(w, content)
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	report := newReport(time.Now(), false)
+	ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
+	s := &logStreamer{client: &Core{http: srv.Client(), host: srv.URL}, namespace: "ns", pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
+	finished := make(chan struct{})
+	close(finished)
+	s.run(context.Background(), finished)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != n+1 || lines[n] != "LAST-LINE" || len(report.LogsIncomplete) != 0 {
+		t.Fatalf("%d lines, the last %q, incomplete %v; want %d and LAST-LINE", len(lines), lines[len(lines)-1], report.LogsIncomplete, n+1)
+	}
+	for i, line := range lines[:n] {
+		if line != fmt.Sprintf("line %d", i) {
+			t.Fatalf("line %d is %q", i, line)
+		}
+	}
+}
+
+// TestALastLineWithoutNewlineIsPrinted: a build's last words printed
+// without a newline stay a partial record in the node's log (containerd
+// writes them so, and nothing completes them); once the log has settled
+// they are printed as its last line, not taken for a line still being
+// written, and the log is complete.
+func TestALastLineWithoutNewlineIsPrinted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "2026-01-01T00:00:01.000000000Z whole\n2026-01-01T00:00:01.500000000Z done")
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	report := newReport(time.Now(), false)
+	ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
+	s := &logStreamer{client: &Core{http: srv.Client(), host: srv.URL}, namespace: "ns", pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
+	finished := make(chan struct{})
+	close(finished)
+	s.run(context.Background(), finished)
+	if got, want := out.String(), "whole\ndone\n"; got != want || len(report.LogsIncomplete) != 0 {
+		t.Errorf("got %q, incomplete %v; want %q", got, report.LogsIncomplete, want)
 	}
 }
 

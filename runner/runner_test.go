@@ -54,7 +54,7 @@ func TestLogReconnectNeitherLosesNorRepeats(t *testing.T) {
 	second := "2026-01-01T00:00:01.000000000Z a\n2026-01-01T00:00:01.000000000Z b\n" +
 		"2026-01-01T00:00:01.000000000Z b\n2026-01-01T00:00:02.500000000Z c\n"
 	// A server that ignores sinceTime sends everything again.
-	third := "2026-01-01T00:00:00.000000000Z early\n" + second + "2026-01-01T00:00:03.000000000Z d"
+	third := "2026-01-01T00:00:00.000000000Z early\n" + second + "2026-01-01T00:00:03.000000000Z d\n"
 	for _, stream := range []string{first, second, third} {
 		if err := s.consume(strings.NewReader(stream)); err != nil {
 			t.Fatal(err)
