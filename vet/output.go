@@ -54,7 +54,7 @@ func (r *Report) JSON(w io.Writer) error {
 // Switched-off rules appear as suppressed results with their reason.
 func (r *Report) SARIF(w io.Writer, version string) error {
 	var rules []map[string]any
-	for _, rule := range append(append([]Rule{}, Rules...), invariantRule) {
+	for _, rule := range append(append([]Rule{compileRule}, Rules...), invariantRule) {
 		rules = append(rules, map[string]any{
 			"id":                   rule.ID,
 			"shortDescription":     map[string]string{"text": rule.Summary},

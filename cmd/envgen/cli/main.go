@@ -18,6 +18,7 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/termsafe"
+	"envgen.dev/envgen/internal/version"
 	"envgen.dev/envgen/overlays"
 )
 
@@ -193,6 +194,11 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	// envgen --version, as most command-line tools answer it: the same
+	// line as `envgen version`.
+	v := version.Get()
+	root.Version = v.Release
+	root.SetVersionTemplate(versionLine(v) + "\n")
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
 	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())

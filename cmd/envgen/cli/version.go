@@ -25,7 +25,7 @@ func newVersionCmd() *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s\n", data)
 			case "text":
-				fmt.Fprintf(cmd.OutOrStdout(), "envgen %s (commit %s, %s, %s)\n", v.Release, v.Commit, v.Module, v.GoVersion)
+				fmt.Fprintln(cmd.OutOrStdout(), versionLine(v))
 			default:
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text or json, not %q", output)}
 			}
@@ -34,4 +34,10 @@ func newVersionCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// versionLine is envgen's version in one line, for `envgen version` and
+// `envgen --version`.
+func versionLine(v version.Info) string {
+	return fmt.Sprintf("envgen %s (commit %s, %s, %s)", v.Release, v.Commit, v.Module, v.GoVersion)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"envgen.dev/envgen/internal/version"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -65,12 +66,24 @@ finding fails; --fail-on error lets warnings through, printed), 1 findings
 			if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
 			}
+			out := cmd.OutOrStdout()
 			result, err := pipeline.Load(inputPath(args), compiler.Options{})
+			var invalid *compiler.InputError
+			if errors.As(err, &invalid) && opts.output != "text" {
+				// A reader of JSON or SARIF gets a document either way:
+				// the compile error as EG000 findings; stderr and the
+				// exit code say it as for text.
+				report := vet.CompileErrorReport(invalid, inputPath(args))
+				if opts.output == "json" {
+					_ = report.JSON(out)
+				} else {
+					_ = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
+				}
+			}
 			if err != nil {
 				return err
 			}
 			report := vet.Check(result.Project)
-			out := cmd.OutOrStdout()
 			switch opts.output {
 			case "json":
 				err = report.JSON(out)
