@@ -164,7 +164,12 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	if hint := oneOfHint(field); hint != "" && strings.Contains(msg, "does not satisfy matchN") {
 		msg = hint
 	}
-	msg = c.inWords(plainWords(msg))
+	msg = typeHint(field, c.inWords(plainWords(msg)))
+	if msg == "field not allowed" {
+		if hint := c.notAllowedHint(field); hint != "" {
+			msg += ": " + hint
+		}
+	}
 	if field != "" {
 		if env != "" {
 			msg = fmt.Sprintf("%s (in %s): %s", field, describeScope(env), msg)
