@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -275,7 +276,21 @@ var Rules = []Rule{{
 			}
 		}
 	},
+}, {
+	ID: "EG017", Severity: Warning, Scope: "all",
+	Summary: "an environment named like production or staging is held to their rules, which apply by name: to staging, production and staging-…/production-…",
+	Fix:     "name it production-<where> or staging-<where> (it may extend either)",
+	check: func(c *context, env string, s *model.Service) {
+		if s.Release != "" || ProdLike(env) || !namedLikeProduction.MatchString(env) {
+			return
+		}
+		c.report(env, "environments."+compiler.Label(env), "environment %s is named like production or staging, but the staging/production rules (EG001, EG004, EG016…) do not apply to it", env)
+	},
 }}
+
+// namedLikeProduction matches the names people give production and
+// staging (prod, prd, live, stage, stg, preprod, eqiad-prod…).
+var namedLikeProduction = regexp.MustCompile(`(^|-)(prod|prd|live|stage|stg|preprod)(-|$)|^prod|^stag`)
 
 // invariantRule reports the invariants of envgen.cue's vet section.
 var invariantRule = Rule{
