@@ -10,7 +10,10 @@ import (
 	"io"
 	"strings"
 
+	"github.com/rogpeppe/go-internal/diff"
+
 	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/internal/termsafe"
 )
 
 // Change is one difference.
@@ -222,12 +225,57 @@ func Text(w io.Writer, changes []Change) {
 		case "removed":
 			fmt.Fprintf(w, "    - %s: %s\n", c.Path, show(c.Old))
 		default:
+			if lines, ok := lineDiff(c.Old, c.New); ok {
+				fmt.Fprintf(w, "    ~ %s:\n%s", c.Path, lines)
+				break
+			}
 			fmt.Fprintf(w, "    ~ %s: %s → %s\n", c.Path, show(c.Old), show(c.New))
 		}
 		if c.Note != "" {
 			fmt.Fprintf(w, "      (%s)\n", c.Note)
 		}
 	}
+}
+
+// maxDiffLines bounds the lines of one multi-line value's diff; the rest
+// is counted, not shown.
+const maxDiffLines = 200
+
+// lineDiff is the unified diff, with context, of two multi-line strings (a
+// config file in a ConfigMap, a script): a changed line shown among its
+// neighbours, where two quoted strings cut at 200 characters hid it. ok is
+// false unless both are strings and one has more than one line.
+func lineDiff(old, new any) (string, bool) {
+	a, okA := old.(string)
+	b, okB := new.(string)
+	if !okA || !okB || (!strings.Contains(a, "\n") && !strings.Contains(b, "\n")) {
+		return "", false
+	}
+	unified := string(diff.Diff("old", []byte(withNewline(a)), "new", []byte(withNewline(b))))
+	var out strings.Builder
+	shown, rest := 0, 0
+	for _, line := range strings.Split(strings.TrimSuffix(unified, "\n"), "\n") {
+		if strings.HasPrefix(line, "diff ") || strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "+++ ") {
+			continue
+		}
+		if shown == maxDiffLines {
+			rest++
+			continue
+		}
+		shown++
+		fmt.Fprintf(&out, "        %s\n", termsafe.String(line))
+	}
+	if rest > 0 {
+		fmt.Fprintf(&out, "        … %d more lines of diff\n", rest)
+	}
+	return out.String(), true
+}
+
+func withNewline(s string) string {
+	if s == "" || strings.HasSuffix(s, "\n") {
+		return s
+	}
+	return s + "\n"
 }
 
 func show(v any) string {

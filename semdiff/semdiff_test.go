@@ -2,6 +2,7 @@ package semdiff
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -74,5 +75,38 @@ func TestCredentialsAreNotShown(t *testing.T) {
 	changes := Objects("ci", []map[string]any{deployment(v("LOG_LEVEL", "info"))}, []map[string]any{deployment(v("LOG_LEVEL", "debug"))})
 	if want := []Change{{Environment: "ci", Object: "Deployment/svc", Kind: "changed", Path: "spec.containers[name=svc].env[name=LOG_LEVEL].value", Old: "info", New: "debug"}}; !cmp.Equal(want, changes) {
 		t.Errorf("an ordinary variable: %v", changes)
+	}
+}
+
+// TestAMultiLineValueIsDiffedLineByLine: one changed line deep in a config
+// file reads as that line, with its neighbours, not as two quoted strings
+// cut before the change.
+func TestAMultiLineValueIsDiffedLineByLine(t *testing.T) {
+	var old, new strings.Builder
+	for i := range 40 {
+		line := fmt.Sprintf("setting%02d: value %02d with some words to make it long\n", i, i)
+		old.WriteString(line)
+		if i == 30 {
+			line = "setting30: changed\n"
+		}
+		new.WriteString(line)
+	}
+	var out strings.Builder
+	Text(&out, []Change{{Environment: "production", Object: "ConfigMap/svc-files", Kind: "changed", Path: `data["config.yaml"]`, Old: old.String(), New: new.String()}})
+	want := `environment production:
+  ConfigMap/svc-files:
+    ~ data["config.yaml"]:
+        @@ -28,7 +28,7 @@
+         setting27: value 27 with some words to make it long
+         setting28: value 28 with some words to make it long
+         setting29: value 29 with some words to make it long
+        -setting30: value 30 with some words to make it long
+        +setting30: changed
+         setting31: value 31 with some words to make it long
+         setting32: value 32 with some words to make it long
+         setting33: value 33 with some words to make it long
+`
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
