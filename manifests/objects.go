@@ -58,7 +58,12 @@ func Build(env string, s *model.Service) ([]Object, error) {
 	if len(s.Patches) == 0 && len(s.Objects) == 0 {
 		return objs, nil
 	}
-	return ApplyEscapeHatch(s, objs)
+	objs, err := ApplyEscapeHatch(s, objs)
+	if err != nil {
+		return nil, err
+	}
+	restampFilesHashes(s, objs)
+	return objs, nil
 }
 
 // generate returns the objects envgen generates for one environment.
