@@ -29,7 +29,7 @@ func (e *staleError) Error() string {
 func newGenerateCmd() *cobra.Command {
 	var opts generateOptions
 	cmd := &cobra.Command{
-		Use:   "generate [dir]",
+		Use:   "generate [dir | dir/...]",
 		Short: "Write the kustomize tree (base + overlays) of every environment",
 		Long: `Generate compiles dir/envgen.cue (dir defaults to .) and writes a kustomize
 tree to dir/deploy (or --out):
@@ -50,10 +50,16 @@ With --check nothing is written: envgen prints a unified diff of what would
 change and exits 1 if the tree is stale, 0 if it is current.`,
 		Example: `  envgen generate                 # ./envgen.cue → ./deploy
   envgen generate services/citoid --out services/citoid/k8s
-  envgen generate --check         # in CI: fail when deploy/ is stale`,
+  envgen generate --check         # in CI: fail when deploy/ is stale
+  envgen generate ./...           # every envgen.cue under . (deploy/, cue.mod/, testdata/ and hidden directories skipped)`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runGenerate(cmd, args, opts)
+			if _, many := patternRoot(args); many && opts.out != "" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--out names one tree: with %s each service's goes to its deploy/", args[0])}
+			}
+			return forEachService(cmd, args, func(cmd *cobra.Command, args []string) error {
+				return runGenerate(cmd, args, opts)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&opts.out, "out", "", "directory of the tree (default: deploy/ beside envgen.cue)")

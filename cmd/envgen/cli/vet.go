@@ -60,48 +60,12 @@ finding fails; --fail-on error lets warnings through, printed), 1 findings
   envgen vet -o sarif > envgen.sarif`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.failOn != "error" && opts.failOn != "warning" {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--fail-on must be error or warning, not %q", opts.failOn)}
+			if _, many := patternRoot(args); many && opts.output != "text" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("-o %s prints one document for one service: vet each service on its own", opts.output)}
 			}
-			if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
-			}
-			out := cmd.OutOrStdout()
-			result, err := pipeline.Load(inputPath(args), compiler.Options{})
-			var invalid *compiler.InputError
-			if errors.As(err, &invalid) && opts.output != "text" {
-				// A reader of JSON or SARIF gets a document either way:
-				// the compile error as EG000 findings; stderr and the
-				// exit code say it as for text.
-				report := vet.CompileErrorReport(invalid, inputPath(args))
-				if opts.output == "json" {
-					_ = report.JSON(out)
-				} else {
-					_ = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
-				}
-			}
-			if err != nil {
-				return err
-			}
-			report := vet.Check(result.Project)
-			switch opts.output {
-			case "json":
-				err = report.JSON(out)
-			case "sarif":
-				err = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
-			default:
-				report.Text(out)
-			}
-			if err != nil {
-				return err
-			}
-			if n := len(report.Findings); n > 0 && opts.failOn == "warning" {
-				return &findingsError{n: n, msg: fmt.Sprintf("%d finding(s)", n)}
-			}
-			if n := report.Errors(nil); n > 0 {
-				return &findingsError{n: n, msg: fmt.Sprintf("%d error-level finding(s)", n)}
-			}
-			return nil
+			return forEachService(cmd, args, func(cmd *cobra.Command, args []string) error {
+				return runVet(cmd, args, opts)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text, json or sarif (2.1.0)")
@@ -129,6 +93,51 @@ func refuseProductionFindings(project *compiler.Project, only string, allow bool
 	}
 	if n := report.Errors(keep); n > 0 {
 		return &findingsError{n: n, msg: fmt.Sprintf("production has %d error-level vet finding(s); run 'envgen vet' to see them, or pass --allow-findings", n)}
+	}
+	return nil
+}
+
+func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
+	if opts.failOn != "error" && opts.failOn != "warning" {
+		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--fail-on must be error or warning, not %q", opts.failOn)}
+	}
+	if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
+		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
+	}
+	out := cmd.OutOrStdout()
+	result, err := pipeline.Load(inputPath(args), compiler.Options{})
+	var invalid *compiler.InputError
+	if errors.As(err, &invalid) && opts.output != "text" {
+		// A reader of JSON or SARIF gets a document either way:
+		// the compile error as EG000 findings; stderr and the
+		// exit code say it as for text.
+		report := vet.CompileErrorReport(invalid, inputPath(args))
+		if opts.output == "json" {
+			_ = report.JSON(out)
+		} else {
+			_ = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	report := vet.Check(result.Project)
+	switch opts.output {
+	case "json":
+		err = report.JSON(out)
+	case "sarif":
+		err = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
+	default:
+		report.Text(out)
+	}
+	if err != nil {
+		return err
+	}
+	if n := len(report.Findings); n > 0 && opts.failOn == "warning" {
+		return &findingsError{n: n, msg: fmt.Sprintf("%d finding(s)", n)}
+	}
+	if n := report.Errors(nil); n > 0 {
+		return &findingsError{n: n, msg: fmt.Sprintf("%d error-level finding(s)", n)}
 	}
 	return nil
 }
