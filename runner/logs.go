@@ -173,6 +173,16 @@ func (s *logStreamer) incomplete(err error) {
 
 var errLogIdle = errors.New("no log line for too long")
 
+// gap says, in the log where it is, on the console and in the report, that
+// lines between two times may be missing. The build's exit code stands.
+func (s *logStreamer) gap(from, to time.Time) {
+	why := fmt.Sprintf("lines written between %s and %s may be missing: the log the kubelet served no longer held the last line envgen printed (rotated at the kubelet's containerLogMaxSize)",
+		from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
+	fmt.Fprintf(s.out, "[envgen: %s]\n", why)
+	s.progress.Line("envgen: the log of %s has a gap: %s", s.pod, why)
+	s.progress.emit(LogsIncompleteEvent{Stage: s.stage, Pod: s.pod, Why: why})
+}
+
 func (s *logStreamer) readOnce(ctx context.Context, follow bool) error {
 	if !follow {
 		// Bounded by silence: cancelled when no byte came for finalIdle.
@@ -207,6 +217,12 @@ func (s *logStreamer) consume(stream io.Reader) error {
 	skipBefore, skipAt := s.lastTS, s.atLast
 	skipped := 0
 	s.partial = ""
+	// A read after the first asks from the second of the last line
+	// printed, so it starts with that line again, or earlier. Starting
+	// later means the file the kubelet read from no longer holds it: the
+	// kubelet rotated the log (containerLogMaxSize) and what lay between
+	// is in a file no log request reads.
+	checkGap := !skipBefore.IsZero()
 	reader := bufio.NewReaderSize(stream, 64<<10)
 	for {
 		line, err := s.readLine(reader)
@@ -223,7 +239,14 @@ func (s *logStreamer) consume(stream io.Reader) error {
 		}
 		if line != "" {
 			skip := false
-			if ts, _, ok := splitTimestamp(line); ok && ts.Equal(skipBefore) && skipped < skipAt {
+			ts, _, ok := splitTimestamp(line)
+			if ok && checkGap {
+				checkGap = false
+				if ts.After(skipBefore) {
+					s.gap(skipBefore, ts)
+				}
+			}
+			if ok && ts.Equal(skipBefore) && skipped < skipAt {
 				skip, skipped = true, skipped+1
 			}
 			if !skip {

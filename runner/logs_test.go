@@ -183,3 +183,36 @@ func TestACutLineIsNotPrinted(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// TestARotatedAwayStretchIsSaid: a read after the first starts at the
+// second of the last line printed; when the log the kubelet serves starts
+// later, the lines between went with a rotated file, and the log, the
+// console and the report say so where it happened. A server that sends
+// everything again (it ignores sinceTime) is no gap.
+func TestARotatedAwayStretchIsSaid(t *testing.T) {
+	for _, tc := range []struct {
+		name, second string
+		gap          bool
+	}{
+		{"rotated", "2026-01-01T00:00:09.000000000Z j\n2026-01-01T00:00:10.000000000Z k\n", true},
+		{"from the last line", "2026-01-01T00:00:02.000000000Z b\n2026-01-01T00:00:03.000000000Z c\n", false},
+		{"from the start", "2026-01-01T00:00:01.000000000Z a\n2026-01-01T00:00:02.000000000Z b\n2026-01-01T00:00:03.000000000Z c\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			report := newReport(time.Now(), false)
+			ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
+			s := &logStreamer{pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
+			if err := s.consume(strings.NewReader("2026-01-01T00:00:01.000000000Z a\n2026-01-01T00:00:02.000000000Z b\n")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.consume(strings.NewReader(tc.second)); err != nil {
+				t.Fatal(err)
+			}
+			said := strings.Contains(out.String(), "[envgen: lines written between 2026-01-01T00:00:02Z and 2026-01-01T00:00:09Z may be missing")
+			if said != tc.gap || (len(report.LogsIncomplete) == 1) != tc.gap {
+				t.Errorf("gap said %v, in the report %v; want %v\n%s", said, report.LogsIncomplete, tc.gap, out.String())
+			}
+		})
+	}
+}
