@@ -32,6 +32,9 @@ const (
 
 // Main runs envgen with os.Args and returns the process exit code.
 func Main() int {
+	if code, supervised := superviseEvaluation(os.Args); supervised {
+		return code
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
