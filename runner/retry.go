@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -12,9 +13,13 @@ import (
 )
 
 // retryDelays are the waits between the attempts of a request that failed
-// for a reason that passes: about 15 s in all, within a run's budget and
-// cleanup's 30 s.
-var retryDelays = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+// for a reason that passes: about 20 s in all, within a run's budget and
+// cleanup's 30 s, and at most 1 s apart. Doubling to 8 s left six
+// attempts, and an API server that kept coming and going (away half the
+// time, for up to 3 s) refused all six of one of twelve builds' requests
+// in the soak test on a loaded machine: what counts is how many moments
+// are tried, not how long the last wait is.
+var retryDelays = append([]time.Duration{250 * time.Millisecond, 500 * time.Millisecond}, slices.Repeat([]time.Duration{time.Second}, 19)...)
 
 // transient says err may pass if the request is tried again: the API
 // server restarting (connection refused or reset), overloaded (429), or
