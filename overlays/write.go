@@ -34,7 +34,7 @@ func (e *ForeignFilesError) Error() string {
 	if e.More {
 		files += " and more (the walk stopped there)"
 	}
-	return fmt.Sprintf("%s holds files envgen did not generate: %s; envgen neither reads nor replaces them (move them out, or choose another --out)", e.Dir, files)
+	return fmt.Sprintf("%s holds files envgen did not generate: %s; envgen neither reads nor replaces them (move them out, or choose another --out; only README, README.md, OWNERS, OWNERS_ALIASES and .gitattributes may sit at the top of the tree)", e.Dir, files)
 }
 
 // MaxForeignListed bounds the files a ForeignFilesError lists: one is
@@ -54,6 +54,12 @@ type TreeTooLargeError struct{ Dir string }
 func (e *TreeTooLargeError) Error() string {
 	return fmt.Sprintf("%s holds more than %d files and directories: not a tree envgen wrote; envgen neither reads nor replaces it (choose another --out)", e.Dir, MaxTreeEntries)
 }
+
+// KeptFiles are the files a team may keep at the top of the tree beside
+// what envgen writes — who reviews it, what it is — which envgen neither
+// reads nor replaces: regular files only, carried into each new tree by a
+// hard link, so their content is never read.
+var KeptFiles = map[string]bool{"README.md": true, "README": true, "OWNERS": true, "OWNERS_ALIASES": true, ".gitattributes": true}
 
 // MaxTreeFileSize bounds each file read back from a tree: envgen writes
 // nothing bigger (a ConfigMap is at most 1 MiB), so a bigger one is not
@@ -108,6 +114,9 @@ func read(dir string) (tree Tree, foreign []string, more bool, err error) {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		rel = filepath.ToSlash(rel)
+		if KeptFiles[rel] && d.Type().IsRegular() {
+			return nil // the team's, left alone
+		}
 		if !d.Type().IsRegular() {
 			return addForeign(rel + " (not a regular file)")
 		}
@@ -179,6 +188,12 @@ func Write(dir string, tree Tree) error {
 		}
 		if err := os.WriteFile(full, tree[p], 0o644); err != nil {
 			return err
+		}
+	}
+	for _, name := range sorted.Keys(KeptFiles) {
+		// Read skipped these only as regular files: a link is foreign.
+		if err := os.Link(filepath.Join(dir, name), filepath.Join(tmp, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("keeping %s: %w", filepath.Join(dir, name), err)
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {

@@ -63,15 +63,15 @@ func TestFailedWriteLeavesPreviousTree(t *testing.T) {
 
 func TestWriteRefusesForeignFiles(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("mine"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "notes.md"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err := overlays.Write(dir, overlays.Tree{"base/a.yaml": file("a")})
 	var foreign *overlays.ForeignFilesError
-	if !errors.As(err, &foreign) || foreign.Files[0] != "README.md" {
+	if !errors.As(err, &foreign) || foreign.Files[0] != "notes.md" {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "notes.md")); err != nil {
 		t.Error(err)
 	}
 }
@@ -125,4 +125,41 @@ func TestReadStopsEarlyInAWrongDirectory(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// TestWriteKeepsTheTeamsFiles: a README or OWNERS at the top of the tree
+// is neither foreign nor replaced: each new tree carries it, unread, and a
+// link in its place is still refused.
+func TestWriteKeepsTheTeamsFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "deploy")
+	if err := overlays.Write(dir, overlays.Tree{"base/a.yaml": file("a")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"OWNERS", "README.md"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("team: search\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff, err := overlays.Diff(dir, "deploy", overlays.Tree{"base/a.yaml": file("a")}); err != nil || diff != nil {
+		t.Fatalf("the team's files count: %q, %v", diff, err)
+	}
+	if err := overlays.Write(dir, overlays.Tree{"base/b.yaml": file("b")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"OWNERS", "README.md"} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != "team: search\n" {
+			t.Errorf("%s after generate: %q, %v", name, got, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "base", "a.yaml")); !os.IsNotExist(err) {
+		t.Errorf("the old tree's file is still there: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "OWNERS"))
+	if err := os.Symlink("/etc/hostname", filepath.Join(dir, "OWNERS")); err != nil {
+		t.Fatal(err)
+	}
+	var foreign *overlays.ForeignFilesError
+	if err := overlays.Write(dir, overlays.Tree{"base/b.yaml": file("b")}); !errors.As(err, &foreign) {
+		t.Errorf("a link as OWNERS: %v", err)
+	}
 }
