@@ -35,6 +35,8 @@ func Main() int {
 	if code, supervised := superviseEvaluation(os.Args); supervised {
 		return code
 	}
+	stopProfile := profile()
+	defer stopProfile()
 	ctx, stop := signalContext()
 	defer stop()
 	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
