@@ -26,7 +26,7 @@ func (o *kubeOptions) addFlags(cmd *cobra.Command) {
 }
 
 // errNoCluster is returned when no kubeconfig says where the cluster is.
-var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --kubeconfig (make testcluster starts a local one)")
+var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --kubeconfig (the kubeconfig of the CI account envgen rbac describes; envgen's own repository has make testcluster for a local one)")
 
 // config is the cluster's connection, as the kubeconfig says.
 func (o *kubeOptions) config() (*rest.Config, error) {
