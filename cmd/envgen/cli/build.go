@@ -39,10 +39,17 @@ for the image built from the commit under test; to roll a canary first,
 set releases.<name>.tag in envgen.cue instead.`,
 		Example: `  envgen build --env ci
   envgen build --env production -o json services/citoid
-  envgen build --env ci --tag "$GIT_COMMIT" | kubectl apply -f -`,
+  envgen build --env ci --tag "$GIT_COMMIT" | kubectl apply -f -
+  envgen build --env production services/...   # every service's objects, one stream`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBuild(cmd, args, opts)
+			if _, many := patternRoot(args); many && opts.output != "yaml" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("-o %s prints one document for one service: with %s, -o yaml prints one stream", opts.output, args[0])}
+			}
+			// One YAML stream: each service's objects, "---" between.
+			return forEachServiceJoined(cmd, args, "---\n", func(cmd *cobra.Command, args []string) error {
+				return runBuild(cmd, args, opts)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&opts.env, "env", "e", "", "the environment to print (required)")

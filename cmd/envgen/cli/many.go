@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"runtime"
@@ -85,6 +86,12 @@ func servicesUnder(root string) ([]string, error) {
 // of the services' paths; its errors name it. A summary follows on
 // stderr, and the exit code is the worst of them.
 func forEachService(cmd *cobra.Command, args []string, run func(cmd *cobra.Command, args []string) error) error {
+	return forEachServiceJoined(cmd, args, "", run)
+}
+
+// forEachServiceJoined is forEachService with separator between the
+// services' outputs on stdout ("---\n" between YAML streams).
+func forEachServiceJoined(cmd *cobra.Command, args []string, separator string, run func(cmd *cobra.Command, args []string) error) error {
 	root, ok := patternRoot(args)
 	if !ok {
 		return run(cmd, args)
@@ -120,9 +127,16 @@ func forEachService(cmd *cobra.Command, args []string, run func(cmd *cobra.Comma
 	}
 	g.Wait()
 	worst, failed := 0, []string{}
+	printed := false
 	for i, dir := range dirs {
 		o := &outcomes[i]
-		cmd.OutOrStdout().Write(o.stdout.Bytes())
+		if o.stdout.Len() > 0 {
+			if printed {
+				io.WriteString(cmd.OutOrStdout(), separator)
+			}
+			cmd.OutOrStdout().Write(o.stdout.Bytes())
+			printed = true
+		}
 		cmd.ErrOrStderr().Write(o.stderr.Bytes())
 		if o.err == nil {
 			continue
