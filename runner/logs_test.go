@@ -52,13 +52,7 @@ func TestFinalReadIsCompleteOrSaysSo(t *testing.T) {
 				fmt.Fprintf(w, "2026-01-01T00:00:02.000000000Z LAST-LINE\n")
 			}))
 			defer srv.Close()
-			var out bytes.Buffer
-			report := newReport(time.Now(), false)
-			ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
-			s := &logStreamer{client: &Core{http: srv.Client(), host: srv.URL}, namespace: "ns", pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
-			finished := make(chan struct{})
-			close(finished)
-			s.run(context.Background(), finished)
+			out, report := readAfterExit(srv)
 			got := out.String()
 			if !strings.Contains(got, "line 9\n") {
 				t.Errorf("lines lost:\n%s", got)
@@ -105,13 +99,7 @@ func TestFinalReadWaitsForTheRuntimeToFinishWriting(t *testing.T) {
 		io.WriteString(w, content)
 	}))
 	defer srv.Close()
-	var out bytes.Buffer
-	report := newReport(time.Now(), false)
-	ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
-	s := &logStreamer{client: &Core{http: srv.Client(), host: srv.URL}, namespace: "ns", pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
-	finished := make(chan struct{})
-	close(finished)
-	s.run(context.Background(), finished)
+	out, report := readAfterExit(srv)
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(lines) != n+1 || lines[n] != "LAST-LINE" || len(report.LogsIncomplete) != 0 {
 		t.Fatalf("%d lines, the last %q, incomplete %v; want %d and LAST-LINE", len(lines), lines[len(lines)-1], report.LogsIncomplete, n+1)
@@ -133,13 +121,7 @@ func TestALastLineWithoutNewlineIsPrinted(t *testing.T) {
 		io.WriteString(w, "2026-01-01T00:00:01.000000000Z whole\n2026-01-01T00:00:01.500000000Z done")
 	}))
 	defer srv.Close()
-	var out bytes.Buffer
-	report := newReport(time.Now(), false)
-	ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
-	s := &logStreamer{client: &Core{http: srv.Client(), host: srv.URL}, namespace: "ns", pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
-	finished := make(chan struct{})
-	close(finished)
-	s.run(context.Background(), finished)
+	out, report := readAfterExit(srv)
 	if got, want := out.String(), "whole\ndone\n"; got != want || len(report.LogsIncomplete) != 0 {
 		t.Errorf("got %q, incomplete %v; want %q", got, report.LogsIncomplete, want)
 	}
@@ -215,4 +197,18 @@ func TestARotatedAwayStretchIsSaid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readAfterExit runs a log streamer of build Pod svc-ci-build against srv
+// (the kubelet's log endpoint, as the API server proxies it) as after the
+// build's exit: what it printed, and the report it made.
+func readAfterExit(srv *httptest.Server) (*bytes.Buffer, *Report) {
+	var out bytes.Buffer
+	report := newReport(time.Now(), false)
+	ev := &events{sinks: []Sink{report, &console{progress: NewProgress(io.Discard, false), logs: &out}}}
+	s := &logStreamer{client: &Core{http: srv.Client(), host: srv.URL}, namespace: "ns", pod: "svc-ci-build", out: ev.logWriter(""), progress: ev}
+	finished := make(chan struct{})
+	close(finished)
+	s.run(context.Background(), finished)
+	return &out, report
 }
