@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +35,11 @@ func watchNode(ctx context.Context, client *Core, node, what string, progress *e
 		case !ok:
 		case !ready && !notReady:
 			notReady = true
-			progress.Status("the node %s under %s is not Ready (%s): its kubelet is not reporting, so the build's status and log may stall until it returns or the cluster removes the node; --timeout still holds", node, what, oneLine(reason))
+			why := "its kubelet reports it cannot run Pods"
+			if strings.HasPrefix(reason, string(corev1.ConditionUnknown)) {
+				why = "its kubelet is not reporting"
+			}
+			progress.Status("the node %s under %s is not Ready (%s): %s, so the build's status and log may stall until it returns or the cluster removes the node; --timeout still holds", node, what, oneLine(reason), why)
 		case ready && notReady:
 			notReady = false
 			progress.Status("the node %s under %s is Ready again", node, what)

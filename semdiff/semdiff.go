@@ -241,6 +241,9 @@ func Text(w io.Writer, changes []Change) {
 // is counted, not shown.
 const maxDiffLines = 200
 
+// maxDiffLineWidth bounds each line of such a diff, as show bounds a value.
+const maxDiffLineWidth = 200
+
 // lineDiff is the unified diff, with context, of two multi-line strings (a
 // config file in a ConfigMap, a script): a changed line shown among its
 // neighbours, where two quoted strings cut at 200 characters hid it. ok is
@@ -254,15 +257,19 @@ func lineDiff(old, new any) (string, bool) {
 	unified := string(diff.Diff("old", []byte(withNewline(a)), "new", []byte(withNewline(b))))
 	var out strings.Builder
 	shown, rest := 0, 0
-	for _, line := range strings.Split(strings.TrimSuffix(unified, "\n"), "\n") {
-		if strings.HasPrefix(line, "diff ") || strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "+++ ") {
-			continue
-		}
+	lines := strings.Split(strings.TrimSuffix(unified, "\n"), "\n")
+	if len(lines) >= 3 {
+		lines = lines[3:] // "diff old new", "--- old", "+++ new": a content line may look like them
+	}
+	for _, line := range lines {
 		if shown == maxDiffLines {
 			rest++
 			continue
 		}
 		shown++
+		if len(line) > maxDiffLineWidth {
+			line = line[:maxDiffLineWidth] + "…"
+		}
 		fmt.Fprintf(&out, "        %s\n", termsafe.String(line))
 	}
 	if rest > 0 {

@@ -110,3 +110,16 @@ func TestAMultiLineValueIsDiffedLineByLine(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestDiffLinesThatLookLikeHeaders: a removed line "-- comment" and an
+// added "++ x" read "--- comment" and "+++ x" in the diff; they are shown.
+func TestDiffLinesThatLookLikeHeaders(t *testing.T) {
+	var out strings.Builder
+	Text(&out, []Change{{Environment: "ci", Object: "ConfigMap/c", Kind: "changed", Path: "data.sql",
+		Old: "SELECT 1;\n-- keep the audit trigger\nCREATE TRIGGER audit;\n", New: "SELECT 1;\n++ injected\nCREATE TRIGGER other;\n"}})
+	for _, want := range []string{"        --- keep the audit trigger\n", "        +++ injected\n", "        -CREATE TRIGGER audit;\n", "        +CREATE TRIGGER other;\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("%q not shown:\n%s", want, out.String())
+		}
+	}
+}

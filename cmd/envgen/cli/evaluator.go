@@ -112,11 +112,19 @@ func runEvaluator(args []string, limit, maxMemory uint64) int {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
-	outOfMemory := passStderr(stderr, os.Stderr)
+	outOfMemory, held := passStderr(stderr, os.Stderr)
 	err = cmd.Wait()
 	var exit *exec.ExitError
+	// The runtime's own death: its message at a line's start and exit 2.
+	// Text the child printed that looks like it (a field named so) is not.
+	runtimeDied := errors.As(err, &exit) && exit.ExitCode() == 2
+	if outOfMemory && !runtimeDied {
+		for _, line := range held {
+			os.Stderr.Write(line)
+		}
+	}
 	switch {
-	case outOfMemory:
+	case outOfMemory && runtimeDied:
 		fmt.Fprintf(os.Stderr, "envgen: evaluating envgen.cue asked for more memory in one piece than --max-memory %d MiB allows; the input asks for too much\n", maxMemory>>20)
 		return ExitInvalid
 	case err == nil:
@@ -131,23 +139,29 @@ func runEvaluator(args []string, limit, maxMemory uint64) int {
 	return ExitIO
 }
 
-// passStderr copies the child's stderr to w until the Go runtime reports
-// that an allocation failed, and drains the rest; it says whether it did.
-func passStderr(r io.Reader, w io.Writer) (outOfMemory bool) {
+// passStderr copies the child's stderr to w until a line starts as the Go
+// runtime's report of a failed allocation; it holds back what follows (a
+// goroutine dump, at most 64 lines kept) and says whether it saw one.
+func passStderr(r io.Reader, w io.Writer) (outOfMemory bool, held [][]byte) {
 	br := bufio.NewReader(r)
+	atLineStart := true
 	for {
 		line, err := br.ReadSlice('\n')
-		if !outOfMemory && (bytes.HasPrefix(line, []byte("runtime: out of memory")) || bytes.HasPrefix(line, []byte("fatal error: out of memory"))) {
+		if atLineStart && !outOfMemory && (bytes.HasPrefix(line, []byte("runtime: out of memory")) || bytes.HasPrefix(line, []byte("fatal error: out of memory"))) {
 			outOfMemory = true
 		}
-		if !outOfMemory && len(line) > 0 {
+		switch {
+		case !outOfMemory:
 			w.Write(line)
+		case len(line) > 0 && len(held) < 64:
+			held = append(held, bytes.Clone(line))
 		}
+		atLineStart = err == nil // a chunk of a longer line does not start one
 		if err == bufio.ErrBufferFull {
 			continue
 		}
 		if err != nil {
-			return outOfMemory
+			return outOfMemory, held
 		}
 	}
 }
