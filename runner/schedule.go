@@ -74,20 +74,29 @@ func (g *scheduleGrace) seen(who string, pod *corev1.Pod) error {
 		}
 		return nil
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if !ok || pod.Spec.NodeName != "" {
+		g.mu.Lock()
 		delete(g.since, who)
+		g.mu.Unlock()
 		return nil
 	}
 	if !capacity || g.grace <= 0 {
 		return &BuildFailedError{Reason: fmt.Sprintf("%s is unschedulable: %s", who, msg)}
 	}
-	g.msg[who] = msg
-	if _, waiting := g.since[who]; !waiting {
+	g.mu.Lock()
+	_, waiting := g.since[who]
+	g.mu.Unlock()
+	if !waiting {
+		// Nodes are listed outside the lock: up to 10 s over the network,
+		// while fire and other Pods' events need it.
 		if err := g.beyondEveryNode(who, pod); err != nil {
 			return err
 		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.msg[who] = msg
+	if _, waiting := g.since[who]; !waiting {
 		g.since[who] = time.Now()
 		g.progress.Status("%s is unschedulable for lack of capacity; waiting up to %s for it (--schedule-grace): %s", who, g.grace, oneLine(msg))
 		time.AfterFunc(g.grace, func() { g.fire(who) })

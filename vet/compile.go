@@ -18,6 +18,10 @@ var compileRule = Rule{
 // positioned is a compiler message line: "envgen.cue:4:1: field: message".
 var positioned = regexp.MustCompile(`^(.+?:\d+:\d+): (.*)$`)
 
+// fieldFirst splits "field.path: message"; a label in quotes may hold
+// ": " and spaces (files."a: b").
+var fieldFirst = regexp.MustCompile(`^((?:[^\s":]|"(?:[^"\\]|\\.)*")+): (.*)$`)
+
 // CompileErrorReport turns the compiler's refusal of envgen.cue into a
 // report of EG000 findings, one per positioned message (the lines after
 // one, an explanation, are part of its message). A message without a
@@ -35,9 +39,9 @@ func CompileErrorReport(err *compiler.InputError, file string) *Report {
 		if m != nil {
 			position, text = m[1], m[2]
 		}
-		field, message, ok := strings.Cut(text, ": ")
-		if !ok || strings.ContainsAny(field, " \t") {
-			field, message = "", text
+		field, message := "", text
+		if m := fieldFirst.FindStringSubmatch(text); m != nil {
+			field, message = m[1], m[2]
 		}
 		r.Findings = append(r.Findings, Finding{Rule: compileRule.ID, Severity: Error, Field: field, Position: position, Message: message, Fix: compileRule.Fix})
 	}

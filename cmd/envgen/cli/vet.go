@@ -60,6 +60,13 @@ finding fails; --fail-on error lets warnings through, printed), 1 findings
   envgen vet -o sarif > envgen.sarif`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Flags once, before any service is vetted.
+			if opts.failOn != "error" && opts.failOn != "warning" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--fail-on must be error or warning, not %q", opts.failOn)}
+			}
+			if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
+			}
 			if _, many := patternRoot(args); many && opts.output != "text" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("-o %s prints one document for one service: vet each service on its own", opts.output)}
 			}
