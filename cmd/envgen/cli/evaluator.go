@@ -47,7 +47,9 @@ func addressSpace(maxMemory uint64) uint64 { return 4*maxMemory + 2<<30 }
 // process is to run the command itself (the child, or another command).
 func superviseEvaluation(args []string) (code int, supervised bool) {
 	if limit, child := os.LookupEnv(evaluatorEnv); child {
-		os.Unsetenv(evaluatorEnv) // git, run by diff --from, needs no limit of ours
+		// Not passed on as a marker; the limit itself is, to what the
+		// child starts (git, for diff --from): 6 GiB by default, room enough.
+		os.Unsetenv(evaluatorEnv)
 		if n, err := strconv.ParseUint(limit, 10, 64); err == nil {
 			_ = unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: n, Max: n})
 		}
