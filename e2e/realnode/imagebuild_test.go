@@ -245,7 +245,7 @@ func TestSIGTERMCancelsTheImageBuild(t *testing.T) {
 	})
 	cmd := exec.Command(envgen, "run", "--buildkit", addr, "--build-id", "img-term-1", dir)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig, "BUILD_TAG=")
-	var stderr syncBuffer
+	var stderr e2ekit.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -71,24 +71,24 @@ func Run(t testing.TB, envgen, kubeconfig string, args ...string) Result {
 // Running is an envgen started in the background (Start).
 type Running struct {
 	cmd            *exec.Cmd
-	stdout, stderr lockedBuffer
+	stdout, stderr LockedBuffer
 	done           chan error
 	start          time.Time
 }
 
-// lockedBuffer is a buffer the process writes while the test reads it.
-type lockedBuffer struct {
+// LockedBuffer is a buffer a process writes while the test reads it.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
