@@ -34,7 +34,7 @@ const MaxExpandedFields = 25000
 // checkExpansion counts the instances and the fields they evaluate, and
 // refuses more than the bounds at the field that multiplies them.
 func (c *compilation) checkExpansion(top cue.Value, names []string, environments cue.Value, layersOf map[string][]cue.Value) error {
-	fieldsIn := map[string]int{} // by layer: "" is the top level, then env names, then "releases.<name>"
+	fieldsIn := map[string]int{} // by layer: "" is the top level, then the layers' paths (environments.production)
 	count := func(key string, v cue.Value, topLevel bool) int {
 		if n, ok := fieldsIn[key]; ok {
 			return n
@@ -49,10 +49,8 @@ func (c *compilation) checkExpansion(top cue.Value, names []string, environments
 	for _, env := range names {
 		layers, _ := c.environmentLayers(environments, env) // checked before
 		n := count("", top, true)
-		chain := env
-		for _, layer := range layers {
-			n += count("environments."+chain, layer, false)
-			chain, _ = layer.LookupPath(cue.ParsePath("extends")).String()
+		for _, layer := range layers { // the most general first
+			n += count(layer.Path().String(), layer, false)
 		}
 		n += len(layersOf[env]) - len(layers) - 1 // pins: a field or two each
 		envFields[env] = n
@@ -65,7 +63,7 @@ func (c *compilation) checkExpansion(top cue.Value, names []string, environments
 			if runs, _ := c.releases.runsIn(release, env, environments); runs {
 				in++
 				instances++
-				expanded += envFields[env] + count("releases."+release, c.releases[release], false)
+				expanded += envFields[env] + count(c.releases[release].Path().String(), c.releases[release], false)
 			}
 		}
 		if in > widestIn {

@@ -13,21 +13,20 @@ import (
 // evaluated in every environment — is refused at the field that
 // multiplies it, while a file just under the bounds compiles.
 func TestExpansionIsBoundedBeforeEvaluation(t *testing.T) {
-	environments := func(n int) string {
+	// entries writes section with n entries, each entry(i).
+	entries := func(section string, n int, entry func(i int) string) string {
 		var s strings.Builder
-		s.WriteString("environments: {\n")
+		s.WriteString(section + ": {\n")
 		for i := range n {
-			fmt.Fprintf(&s, "\t\"dc-%d\": extends: \"production\"\n", i)
+			s.WriteString("\t" + entry(i) + "\n")
 		}
 		return s.String() + "}\n"
 	}
+	environments := func(n int) string {
+		return entries("environments", n, func(i int) string { return fmt.Sprintf(`"dc-%d": extends: "production"`, i) })
+	}
 	releases := func(n int) string {
-		var s strings.Builder
-		s.WriteString("releases: {\n")
-		for i := range n {
-			fmt.Fprintf(&s, "\t\"r%d\": environments: [\"production\"]\n", i)
-		}
-		return s.String() + "}\n"
+		return entries("releases", n, func(i int) string { return fmt.Sprintf(`"r%d": environments: ["production"]`, i) })
 	}
 	variables := func(n int) string {
 		var s strings.Builder
