@@ -53,6 +53,9 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 			return fail(field, fmt.Sprintf("another file is named %s too, so this one's ConfigMap key is its path, %q, which can only have ASCII letters, digits, '-', '_' and '.' (at most 253), not starting with ..", path.Base(p), key))
 		}
 	}
+	if err := checkFileSecrets(s, fail); err != nil {
+		return err
+	}
 	if err := checkWritable("writable", s.Writable, s.Files, fail); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/model"
@@ -153,6 +154,26 @@ func TestErrors(t *testing.T) {
 		src:  "files: {\"/a/b/app.conf\": \"x\", \"/a_b/app.conf\": \"y\"}",
 		want: `file /a/b/app.conf and /a_b/app.conf would have one ConfigMap key, "a_b_app.conf"; rename one`,
 	}, {
+		desc: "a file secret of a file that is not one",
+		src:  fileRenderer + `fileSecrets: "/etc/svc/app.yaml": PASS: {secret: "s", key: "k"}`,
+		want: `envgen.cue:7:35: fileSecrets."/etc/svc/app.yaml": /etc/svc/app.yaml is not one of the service's files (there are no files)`,
+	}, {
+		desc: "a file secret whose placeholder the content lacks",
+		src:  fileRenderer + "files: \"/etc/a.yaml\": \"pass: ${PASSWD} dir: ${LOG_DIR}\"\nfileSecrets: \"/etc/a.yaml\": PASS: {secret: \"s\", key: \"k\"}",
+		want: `fileSecrets."/etc/a.yaml".PASS: the content of /etc/a.yaml has no ${PASS} for this secret to fill (it has [PASSWD LOG_DIR])`,
+	}, {
+		desc: "a file secret without a renderer",
+		src:  "files: \"/etc/a.yaml\": \"pass: ${PASS}\"\nfileSecrets: \"/etc/a.yaml\": PASS: {secret: \"s\", key: \"k\"}",
+		want: `fileSecrets."/etc/a.yaml": a file with secrets is written when the Pod starts by envgen-render, whose image is not set`,
+	}, {
+		desc: "a renderer without its digest",
+		src:  "fileRenderer: image: \"r.example.org/envgen-render\"",
+		want: `fileRenderer.digest`,
+	}, {
+		desc: "a container with the renderer's name",
+		src:  `containers: "envgen-render": {kind: "sidecar", image: "r.example.org/x", tag: "1"}`,
+		want: `a container cannot be named "envgen-render": envgen gives that name to the init container that writes the files with secrets`,
+	}, {
 		desc: "timeout over a day",
 		src:  `ci: timeout: "25h"`,
 		want: `ci.timeout: "25h" is not a duration between 1s and 24h0m0s`,
@@ -170,6 +191,39 @@ func TestErrors(t *testing.T) {
 				t.Errorf("error is %T, want *compiler.InputError", err)
 			}
 		})
+	}
+}
+
+// fileRenderer is a renderer image, for the sources with fileSecrets.
+const fileRenderer = `fileRenderer: {image: "r.example.org/envgen-render", digest: "sha256:` + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" + `"}
+`
+
+func TestFileSecrets(t *testing.T) {
+	p := compile(t, fileRenderer+`
+files: "/etc/a.yaml": "user: u\npass: ${PASS}\nkey: ${KEY}\n"
+fileSecrets: "/etc/a.yaml": {PASS: {secret: "db", key: "password"}, KEY: {secret: "api", key: "key"}}
+environments: {
+	// The ci build's database has a password of its own.
+	ci: fileSecrets: "/etc/a.yaml": PASS: {secret: "ci-db", key: "password"}
+	// A developer's machine has no API key: the placeholder stays.
+	development: fileSecrets: "/etc/a.yaml": KEY: null
+	// A layer that drops every secret of a file mounts it as it is.
+	staging: fileSecrets: "/etc/a.yaml": {KEY: null, PASS: null}
+}
+`)
+	for envName, want := range map[string]map[string]model.SecretKeyRef{
+		"production":  {"PASS": {Secret: "db", Key: "password"}, "KEY": {Secret: "api", Key: "key"}},
+		"ci":          {"PASS": {Secret: "ci-db", Key: "password"}, "KEY": {Secret: "api", Key: "key"}},
+		"development": {"PASS": {Secret: "db", Key: "password"}},
+		"staging":     nil,
+	} {
+		s := env(t, p, envName)
+		if diff := cmp.Diff(want, s.FileSecrets["/etc/a.yaml"], cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: fileSecrets (-want +got):\n%s", envName, diff)
+		}
+		if got := s.HasSecrets("/etc/a.yaml"); got != (len(want) > 0) {
+			t.Errorf("%s: HasSecrets = %v", envName, got)
+		}
 	}
 }
 

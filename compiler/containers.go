@@ -3,18 +3,21 @@ package compiler
 import (
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
 
 	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/model"
 )
 
 // reservedContainerNames are the names of the containers envgen makes
-// itself in the Pods a sidecar can join: a scheduled job's is "job".
-var reservedContainerNames = []string{"job"}
+// itself in the Pods a sidecar can join, and what each is.
+var reservedContainerNames = map[string]string{
+	"job":                  "a scheduled job's main container",
+	manifests.RendererName: "the init container that writes the files with secrets",
+}
 
 // volumeClashName is the one name a container (or a localhost test
 // service) cannot have for its volumes' sake: envgen names another's /tmp
@@ -39,8 +42,11 @@ func checkContainers(env string, s *model.Service, at func(string) cue.Value, fa
 	for _, name := range sorted.Keys(s.Containers) {
 		c := s.Containers[name]
 		prefix := "containers." + Label(name)
-		if name == s.Name || slices.Contains(reservedContainerNames, name) {
-			return fail(prefix, fmt.Sprintf("a container cannot be named %q: the main container (a scheduled job's: job) has that name", name))
+		if name == s.Name {
+			return fail(prefix, fmt.Sprintf("a container cannot be named %q: the main container has that name", name))
+		}
+		if what, ok := reservedContainerNames[name]; ok {
+			return fail(prefix, fmt.Sprintf("a container cannot be named %q: envgen gives that name to %s", name, what))
 		}
 		if name == volumeClashName {
 			return fail(prefix, volumeClashMsg("a container"))

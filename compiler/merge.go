@@ -23,6 +23,8 @@ var (
 		{"ci", "services", "*", "env", "*"},
 		{"ci", "services", "*", "readiness"},
 		{"preStop"},
+		{"fileSecrets", "*", "*"},
+		{"fileRenderer"},
 		{"containers", "*", "env", "*"},
 		{"containers", "*", "probes", "*"},
 	}
@@ -46,6 +48,7 @@ var (
 		{"containers", "*", "probes", "*"},
 		{"service", "ports", "*", "nodePort"},
 		{"jobs", "*"},
+		{"fileSecrets", "*", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

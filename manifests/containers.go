@@ -36,7 +36,7 @@ func addContainers(spec *corev1.PodSpec, s *model.Service, withSidecars bool) {
 		}
 		spec.Volumes = append(spec.Volumes, volumes...)
 	}
-	spec.InitContainers = append(proxies, inits...)
+	spec.InitContainers = append(append(spec.InitContainers, proxies...), inits...)
 }
 
 // sidecar is one of the service's other containers with the volumes only
@@ -47,7 +47,7 @@ func sidecar(s *model.Service, name string, c model.Sidecar) (corev1.Container, 
 	volumes := []corev1.Volume{{Name: tmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	mounts := []corev1.VolumeMount{{Name: tmp, MountPath: "/tmp"}}
 	for _, p := range c.Files {
-		mounts = append(mounts, corev1.VolumeMount{Name: filesVolume, MountPath: p, SubPath: s.FileKey(p), ReadOnly: true})
+		mounts = append(mounts, fileMount(s, p))
 	}
 	if t := s.ServiceAccount.Token; t != nil && c.Token {
 		mounts = append(mounts, corev1.VolumeMount{Name: tokenVolume, MountPath: path.Dir(t.Path), ReadOnly: true})

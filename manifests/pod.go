@@ -61,9 +61,7 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 			if s.FileOfContainer(p) {
 				continue // another container's (an envoy.yaml): it mounts it
 			}
-			container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{
-				Name: filesVolume, MountPath: p, SubPath: s.FileKey(p), ReadOnly: true,
-			})
+			container.VolumeMounts = append(container.VolumeMounts, fileMount(s, p))
 		}
 		volumes = append(volumes, corev1.Volume{Name: filesVolume, VolumeSource: corev1.VolumeSource{
 			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: FilesConfigMapName(s.Instance())}},
@@ -83,7 +81,7 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 			}}},
 		}}})
 	}
-	return corev1.PodSpec{
+	spec := corev1.PodSpec{
 		Containers:                   []corev1.Container{container},
 		Volumes:                      volumes,
 		SecurityContext:              podSecurityContext(s.SecurityContext),
@@ -91,6 +89,8 @@ func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
 		AutomountServiceAccountToken: ptr.To(s.ServiceAccount.AutomountToken),
 		EnableServiceLinks:           ptr.To(false),
 	}
+	addFileRenderer(&spec, s)
+	return spec
 }
 
 // FilesConfigMapName names the ConfigMap that holds the config files.

@@ -2,9 +2,6 @@ package model
 
 import (
 	"maps"
-	"path"
-	"slices"
-	"strings"
 
 	"envgen.dev/envgen/internal/sorted"
 )
@@ -89,18 +86,6 @@ func (s *Service) SidecarImage(c Sidecar) string {
 	return s.ImageRef()
 }
 
-// FileOfContainer says whether a config file is one the Pod's other
-// containers list in their files: those mount it, the main container
-// does not.
-func (s *Service) FileOfContainer(path string) bool {
-	for _, c := range s.Containers {
-		if slices.Contains(c.Files, path) {
-			return true
-		}
-	}
-	return false
-}
-
 // PodPorts are the named ports of the service's Pod: the main container's
 // and those of the sidecars and proxies (init containers have none).
 func (s *Service) PodPorts() map[string]int32 {
@@ -115,19 +100,4 @@ func (s *Service) PodPorts() map[string]int32 {
 		maps.Copy(out, c.Ports)
 	}
 	return out
-}
-
-// FileKey is a config file's key in the files' ConfigMap (and the subPath
-// it is mounted by): its base name, or, where another file has the same
-// base name (an app's and its proxy's config.yaml), its path with "_" for
-// "/" ("etc_envoy_config.yaml"). The compiler checks that the keys are
-// valid and distinct.
-func (s *Service) FileKey(filePath string) string {
-	base := path.Base(filePath)
-	for other := range s.Files {
-		if other != filePath && path.Base(other) == base {
-			return strings.ReplaceAll(strings.TrimPrefix(filePath, "/"), "/", "_")
-		}
-	}
-	return base
 }

@@ -23,16 +23,19 @@ type Service struct {
 	// resources, writable paths.
 	Container
 	// Build, if set, says how the image is built from the repository.
-	Build                         *Build             `json:"build,omitempty"`
-	Files                         map[string]string  `json:"files,omitempty"`
-	TerminationGracePeriodSeconds *int64             `json:"terminationGracePeriodSeconds,omitempty"`
-	PreStop                       *PreStop           `json:"preStop,omitempty"`
-	Probes                        Probes             `json:"probes,omitzero"`
-	Replicas                      int32              `json:"replicas"`
-	Autoscale                     *Autoscale         `json:"autoscale,omitempty"`
-	DisruptionBudget              *DisruptionBudget  `json:"disruptionBudget,omitempty"`
-	Egress                        map[string]Egress  `json:"egress,omitempty"`
-	Ingress                       map[string]Ingress `json:"ingress,omitempty"`
+	Build *Build            `json:"build,omitempty"`
+	Files map[string]string `json:"files,omitempty"`
+	// FileSecrets fill placeholders of Files from Secrets (files.go).
+	FileSecrets                   map[string]map[string]SecretKeyRef `json:"fileSecrets,omitempty"`
+	FileRenderer                  *FileRenderer                      `json:"fileRenderer,omitempty"`
+	TerminationGracePeriodSeconds *int64                             `json:"terminationGracePeriodSeconds,omitempty"`
+	PreStop                       *PreStop                           `json:"preStop,omitempty"`
+	Probes                        Probes                             `json:"probes,omitzero"`
+	Replicas                      int32                              `json:"replicas"`
+	Autoscale                     *Autoscale                         `json:"autoscale,omitempty"`
+	DisruptionBudget              *DisruptionBudget                  `json:"disruptionBudget,omitempty"`
+	Egress                        map[string]Egress                  `json:"egress,omitempty"`
+	Ingress                       map[string]Ingress                 `json:"ingress,omitempty"`
 	// Containers are the Pod's other containers (sidecars, init
 	// containers, proxies), by name.
 	Containers map[string]Sidecar `json:"containers,omitempty"`

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +19,7 @@ type ReferenceError struct {
 	Kind, Name, Key string // Secret or ConfigMap, its name, the key
 	Variable        string // the environment variable that reads it
 	MountPath       string // or the directory it is mounted at
+	Placeholder     string // or the FILE/NAME of fileSecrets it fills
 	Container       string
 	Workload        string // the build Pod, or a test service's Deployment
 	Stage           string // the stage whose Pod it is, if any
@@ -34,6 +36,11 @@ func (e *ReferenceError) Error() string {
 	drop := e.Drop
 	if drop == "" {
 		drop = "ci.env." + e.Variable
+	}
+	if e.Placeholder != "" {
+		file, name, _ := strings.Cut(e.Placeholder, "/")
+		return fmt.Sprintf("%s fills ${%s} of the config file %s from Secret %q (key %q), which the build's namespace will not have: declare it in ci.secrets (%q: [%q]) and pass it with --secret %s/%s=env:VARIABLE, or give the file other secrets in ci (fileSecrets)",
+			e.Workload, name, file, e.Name, e.Key, e.Name, e.Key, e.Name, e.Key)
 	}
 	if e.MountPath != "" {
 		what, key := fmt.Sprintf("%s %q", e.Kind, e.Name), e.Key
@@ -170,6 +177,22 @@ func checkVolumes(workload string, spec *corev1.PodSpec, secrets map[string][]st
 			have, ok := configMaps[v.ConfigMap.Name]
 			if key, gone := missing(have, ok, v.ConfigMap.Items); gone {
 				return &ReferenceError{Kind: "ConfigMap", Name: v.ConfigMap.Name, Key: key, MountPath: mountPath(v.Name), Workload: workload}
+			}
+		case v.Projected != nil:
+			// fileSecrets: each item is a file's placeholder, FILE/NAME.
+			for _, source := range v.Projected.Sources {
+				if s := source.Secret; s != nil && !optional(s.Optional) {
+					have, ok := secrets[s.Name]
+					if key, gone := missing(have, ok, s.Items); gone {
+						e := &ReferenceError{Kind: "Secret", Name: s.Name, Key: key, MountPath: mountPath(v.Name), Workload: workload}
+						for _, item := range s.Items {
+							if item.Key == key {
+								e.Placeholder = item.Path
+							}
+						}
+						return e
+					}
+				}
 			}
 		}
 	}

@@ -74,6 +74,14 @@ func TestCheckReferences(t *testing.T) {
 			"metadata": map[string]any{"name": "svc-ci-build", "labels": map[string]any{"app.kubernetes.io/component": "ci-build"}},
 			"spec":     map[string]any{"containers": []any{map[string]any{"name": "build", "env": list}}}}
 	}
+	// fileSecrets: a projected volume of FILE/NAME items.
+	rendered := func(secret, key string) map[string]any {
+		p := pod()
+		p["spec"].(map[string]any)["volumes"] = []any{map[string]any{"name": "file-secrets", "projected": map[string]any{"sources": []any{
+			map[string]any{"secret": map[string]any{"name": secret, "items": []any{map[string]any{"key": key, "path": "config.yaml/DB_PASSWORD"}}}},
+		}}}}
+		return p
+	}
 	configMap := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "svc-files"}, "data": map[string]any{"config.yaml": "x"}}
 	secrets := map[string][]string{"svc-secrets": {"token"}}
 
@@ -86,6 +94,9 @@ func TestCheckReferences(t *testing.T) {
 		{[]map[string]any{pod(envFrom("secretKeyRef", "svc-secrets", "other"))}, `reads Secret "svc-secrets" key "other" into V`},
 		{[]map[string]any{pod(envFrom("secretKeyRef", "db", "password"))}, `declare it in ci.secrets ("db": ["password"])`},
 		{[]map[string]any{pod(envFrom("configMapKeyRef", "features", "flags"))}, `reads ConfigMap "features" key "flags" into V`},
+		{[]map[string]any{rendered("svc-secrets", "token")}, ""},
+		{[]map[string]any{rendered("svc-secrets", "password")}, `the build Pod fills ${DB_PASSWORD} of the config file config.yaml from Secret "svc-secrets" (key "password"), which the build's namespace will not have: declare it in ci.secrets ("svc-secrets": ["password"])`},
+		{[]map[string]any{rendered("db", "password")}, `fills ${DB_PASSWORD} of the config file config.yaml from Secret "db" (key "password")`},
 	} {
 		err := CheckReferences(tc.objects, secrets)
 		switch {

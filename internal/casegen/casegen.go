@@ -88,6 +88,9 @@ type gen struct {
 	// topFiles are the top level's config files, which every environment
 	// has: a container may mount them.
 	topFiles []string
+	// renderer: the top level sets fileRenderer, so layers may set
+	// fileSecrets.
+	renderer bool
 	// topContainers are the top level's other containers: environments
 	// change or drop them, or add whole ones.
 	topContainers []string
@@ -263,13 +266,14 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 2) {
 		files := obj{}
 		for _, f := range g.subset(filePool, true) {
-			files[f] = g.pick([]string{"a: 1\n", "User-agent: *\n", "{\"x\": true}\n", "line\nline 2\n"})
+			files[f] = g.pick([]string{"a: 1\n", "User-agent: *\n", "{\"x\": true}\n", "line\nline 2\n"}) + secretPlaceholders
 		}
 		s["files"] = files
 		if top {
 			g.topFiles = sorted.Keys(files)
 		}
 	}
+	g.fileSecrets(s, top)
 	if g.chance(p) {
 		s["resources"] = g.resources()
 	}

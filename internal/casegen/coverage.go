@@ -28,6 +28,7 @@ var patternFields = []string{
 	"containers.*.env", "containers.*.resources", "containers.*.probes", "containers.*.writable",
 	"containers.*.mounts", "containers.*.files", "containers.*.securityContext",
 	"patches.*", "objects.*", "build.args.*",
+	"fileSecrets.*", "fileSecrets.*.*", "fileSecrets.*.*.secret", "fileSecrets.*.*.key",
 }
 
 // SchemaFields lists every field path of the schema's #Settings (what the

@@ -3,35 +3,28 @@ package casegen
 // Resources, probes and ids: what every container of a case may have.
 
 func (g *gen) resources() obj {
-	list := func() obj {
+	// Requests must not exceed limits, in one layer or across layers (the
+	// top level's limit, an environment's request): every request of these
+	// pools is below every limit, in mixed units.
+	list := func(cpu, memory, storage []string) obj {
 		l := obj{}
 		if g.chance(0.7) {
-			l["cpu"] = g.pick([]string{"100m", "250m", "1", "2", "0.5"})
+			l["cpu"] = g.pick(cpu)
 		}
 		if g.chance(0.7) {
-			l["memory"] = g.pick([]string{"128Mi", "256Mi", "1Gi", "500M"})
+			l["memory"] = g.pick(memory)
 		}
 		if g.chance(0.2) {
-			l["ephemeral-storage"] = g.pick([]string{"1Gi", "100Mi"})
+			l["ephemeral-storage"] = g.pick(storage)
 		}
 		return l
 	}
 	r := obj{}
 	if g.chance(0.7) {
-		r["requests"] = list()
+		r["requests"] = list([]string{"10m", "100m", "0.1"}, []string{"16Mi", "128Mi", "100M"}, []string{"10Mi", "100Mi"})
 	}
 	if g.chance(0.7) {
-		r["limits"] = list()
-	}
-	// Requests must not exceed limits: keep the two apart by unit.
-	if req, ok := r["requests"].(obj); ok {
-		if lim, ok := r["limits"].(obj); ok {
-			for k := range req {
-				if _, both := lim[k]; both {
-					req[k] = map[string]string{"cpu": "10m", "memory": "16Mi", "ephemeral-storage": "10Mi"}[k]
-				}
-			}
-		}
+		r["limits"] = list([]string{"250m", "1", "2", "0.5"}, []string{"256Mi", "1Gi", "500M"}, []string{"1Gi", "200Mi"})
 	}
 	return r
 }

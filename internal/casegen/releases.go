@@ -63,7 +63,7 @@ func (g *gen) releases(envs obj) obj {
 			r["annotations"] = obj{"example.org/release": name}
 		}
 		if len(g.topFiles) > 0 && g.chance(0.3) {
-			r["files"] = obj{g.pick(g.topFiles): fmt.Sprintf("release: %s\n", name)}
+			r["files"] = obj{g.pick(g.topFiles): fmt.Sprintf("release: %s\n", name) + secretPlaceholders}
 		}
 		if g.chance(0.4) {
 			r["autoscale"] = nil

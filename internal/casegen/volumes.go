@@ -1,6 +1,9 @@
 package casegen
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // The directories of the Pods (writable emptyDirs, existing Secrets and
 // ConfigMaps as files) and the scheduled jobs that share them.
@@ -89,4 +92,36 @@ func (g *gen) jobs(top bool) obj {
 		jobs[name] = job
 	}
 	return jobs
+}
+
+// secretPlaceholders end every generated config file, so that any layer's
+// content has what fileSecrets may fill (and, where no layer fills them,
+// they are literal text).
+const secretPlaceholders = "token: ${PASS}\nkey: ${KEY}\n"
+
+// fileSecrets sets the renderer at the top level and, once it is set,
+// the secrets of the top level's files in any layer, dropping one a lower
+// layer set now and then.
+func (g *gen) fileSecrets(s obj, top bool) {
+	if top && g.chance(0.3) {
+		g.renderer = true
+		s["fileRenderer"] = obj{"image": "registry.example.org/envgen-render", "digest": fmt.Sprintf("sha256:%064x", g.r.Uint64())}
+	} else if !top && g.renderer && g.chance(0.1) {
+		s["fileRenderer"] = obj{"image": "registry.example.org/platform/envgen-render", "digest": fmt.Sprintf("sha256:%064x", g.r.Uint64())}
+	}
+	if !g.renderer || len(g.topFiles) == 0 || !g.chance(0.6) {
+		return
+	}
+	secrets := obj{}
+	for _, p := range g.subset(g.topFiles, true) {
+		names := obj{}
+		for _, name := range g.subset([]string{"PASS", "KEY"}, true) {
+			names[name] = obj{"secret": g.pick([]string{"svc-db", "svc-api", "wmf.ca-bundle"}), "key": g.pick([]string{"password", "key", "tls.key"})}
+			if !top && g.chance(0.2) {
+				names[name] = nil
+			}
+		}
+		secrets[p] = names
+	}
+	s["fileSecrets"] = secrets
 }
