@@ -122,6 +122,9 @@ func checkCase(t *testing.T, c casegen.Case, api *dryRunner, viaKubectl bool) (e
 	if err := checkSelectors(result.Project.Name, result.Environments); err != nil {
 		return 0, 0, err
 	}
+	if err := checkEmptyDirsFilled(result.Environments); err != nil {
+		return 0, 0, err
+	}
 	dir := t.TempDir()
 	deploy := filepath.Join(dir, "deploy")
 	if err := overlays.Write(deploy, tree); err != nil {

@@ -87,7 +87,7 @@ func buildPod(s *model.Service, name string, stage *model.Stage) *corev1.Pod {
 		spec.Containers = append(spec.Containers, artifactsContainer(image, spec.Containers[0].VolumeMounts))
 	}
 	sidecars, volumes := localhostSidecars(ci)
-	spec.InitContainers = sidecars
+	spec.InitContainers = append(spec.InitContainers, sidecars...)
 	spec.Volumes = append(spec.Volumes, volumes...)
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	schedule(&spec, s.Scheduling)

@@ -297,3 +297,44 @@ func filesLayer(files map[string]string) (v1.Layer, error) {
 	data := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 }
+
+// PushStaticImage pushes repo:ImageTag to the real node's registry: a
+// scratch image of one static binary at /<its base name>, its entrypoint,
+// run as user 65532 and nothing else in it — no shell, as in a
+// distroless image. It returns the image's repository and digest.
+func (c *Cluster) PushStaticImage(repo, binary string) (image, digest string, err error) {
+	if c.node == nil {
+		return "", "", errors.New("no real node, no registry")
+	}
+	libs, err := sharedLibraries(binary)
+	if err != nil {
+		return "", "", err
+	}
+	if len(libs) > 0 {
+		return "", "", fmt.Errorf("%s is not static: it loads %v", binary, libs)
+	}
+	entrypoint := "/" + path.Base(binary)
+	layer, err := filesLayer(map[string]string{entrypoint: binary})
+	if err != nil {
+		return "", "", err
+	}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+		OS:           "linux",
+		Architecture: runtime.GOARCH,
+		Config:       v1.Config{Entrypoint: []string{entrypoint}, User: "65532:65532"},
+	})
+	if err != nil {
+		return "", "", err
+	}
+	if img, err = mutate.AppendLayers(img, layer); err != nil {
+		return "", "", err
+	}
+	if err := c.node.registry.push(repo+":"+ImageTag, img); err != nil {
+		return "", "", err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", "", err
+	}
+	return c.Registry + "/" + repo, d.String(), nil
+}
