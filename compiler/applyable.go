@@ -65,6 +65,9 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	if err := checkScheduling(s.Scheduling, fail); err != nil {
 		return err
 	}
+	if err := checkLabels(s.Labels, fail); err != nil {
+		return err
+	}
 	if err := checkToken(s, fail); err != nil {
 		return err
 	}
@@ -348,29 +351,6 @@ func Label(name string) string {
 		return name
 	}
 	return fmt.Sprintf("%q", name)
-}
-
-// checkScheduling refuses the tolerations and spreads kube-apiserver would.
-func checkScheduling(s model.Scheduling, fail func(field, msg string) error) error {
-	for i, t := range s.Tolerations {
-		at := fmt.Sprintf("scheduling.tolerations[%d]", i)
-		switch {
-		case t.Operator == "Exists" && t.Value != "":
-			return fail(at+".value", "a toleration with operator Exists matches any value: leave value out")
-		case t.Key == "" && t.Operator != "Exists":
-			return fail(at, "a toleration without a key must have operator: \"Exists\" (it then tolerates every taint)")
-		case t.TolerationSeconds != nil && t.Effect != "NoExecute":
-			return fail(at+".tolerationSeconds", "tolerationSeconds only applies to effect: \"NoExecute\"")
-		}
-	}
-	seen := map[string]bool{}
-	for i, name := range s.Spread {
-		if seen[name] {
-			return fail(fmt.Sprintf("scheduling.spread[%d]", i), fmt.Sprintf("%q is listed twice", name))
-		}
-		seen[name] = true
-	}
-	return nil
 }
 
 // checkToken wants the directory of the projected token a mount point of

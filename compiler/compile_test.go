@@ -174,6 +174,22 @@ func TestErrors(t *testing.T) {
 		src:  `containers: "envgen-render": {kind: "sidecar", image: "r.example.org/x", tag: "1"}`,
 		want: `a container cannot be named "envgen-render": envgen gives that name to the init container that writes the files with secrets`,
 	}, {
+		desc: "an envgen label among the Pod labels",
+		src:  `labels: {app: "svc", "app.kubernetes.io/instance": "other"}`,
+		want: `envgen.cue:6:52: labels."app.kubernetes.io/instance": app.kubernetes.io/instance is envgen's own label`,
+	}, {
+		desc: "a misspelt affinity field",
+		src:  `scheduling: affinity: nodeAffinity: requiredDuringScheduling: nodeSelectorTerms: []`,
+		want: `scheduling.affinity.nodeAffinity.requiredDuringScheduling: a Kubernetes affinity has no field requiredDuringScheduling here`,
+	}, {
+		desc: "a pod affinity term without its topology key",
+		src:  `scheduling: affinity: podAntiAffinity: requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: matchLabels: app: "svc"}]`,
+		want: `scheduling.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution: term 0 has no topologyKey`,
+	}, {
+		desc: "an affinity value of the wrong type",
+		src:  `scheduling: affinity: podAffinity: preferredDuringSchedulingIgnoredDuringExecution: [{weight: "high"}]`,
+		want: `scheduling.affinity: podAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight is a number (int32) in the Kubernetes API, not a string`,
+	}, {
 		desc: "timeout over a day",
 		src:  `ci: timeout: "25h"`,
 		want: `ci.timeout: "25h" is not a duration between 1s and 24h0m0s`,

@@ -25,6 +25,7 @@ var (
 		{"preStop"},
 		{"fileSecrets", "*", "*"},
 		{"fileRenderer"},
+		{"scheduling", "affinity"},
 		{"containers", "*", "env", "*"},
 		{"containers", "*", "probes", "*"},
 	}
@@ -49,6 +50,8 @@ var (
 		{"service", "ports", "*", "nodePort"},
 		{"jobs", "*"},
 		{"fileSecrets", "*", "*"},
+		{"scheduling", "affinity"},
+		{"labels", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

@@ -45,7 +45,7 @@ func cronJobs(s *model.Service) []Object {
 		jobSpec := batchv1.JobSpec{
 			BackoffLimit: job.BackoffLimit,
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels(s.Name, objectName, ComponentJob), Annotations: podAnnotations(s.Annotations, s.Files)},
+				ObjectMeta: metav1.ObjectMeta{Labels: withExtraLabels(labels(s.Name, objectName, ComponentJob), s.Labels), Annotations: podAnnotations(s.Annotations, s.Files)},
 				Spec:       spec,
 			},
 		}

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"sort"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -179,7 +180,7 @@ func serverMeta(s *model.Service, name string) metav1.ObjectMeta {
 // the Service's selector switches to it, and Pods without it would get no
 // traffic until the Deployment had replaced them all.
 func podLabels(s *model.Service) map[string]string {
-	l := serverMeta(s, s.Instance()).Labels
+	l := withExtraLabels(serverMeta(s, s.Instance()).Labels, s.Labels)
 	switch {
 	case !s.Fronted():
 		// No Service in front of them (a queue worker).
@@ -193,4 +194,24 @@ func podLabels(s *model.Service) map[string]string {
 
 func objectMeta(service, name, component string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Labels: labels(service, name, component)}
+}
+
+// withExtraLabels adds envgen.cue's labels to envgen's own, which win (the
+// compiler refuses their keys in envgen.cue).
+func withExtraLabels(own, extra map[string]string) map[string]string {
+	for k, v := range extra {
+		if _, taken := own[k]; !taken {
+			own[k] = v
+		}
+	}
+	return own
+}
+
+// IsEnvgenLabel says whether a label key is one envgen sets itself.
+func IsEnvgenLabel(key string) bool {
+	switch key {
+	case LabelName, LabelInstance, LabelComponent, LabelManagedBy:
+		return true
+	}
+	return strings.HasPrefix(key, "envgen.dev/")
 }

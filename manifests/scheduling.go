@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"envgen.dev/envgen/internal/kubetypes"
 	"envgen.dev/envgen/model"
 )
 
@@ -18,6 +19,7 @@ var spreadKeys = map[string]string{
 func schedule(spec *corev1.PodSpec, s model.Scheduling) {
 	spec.NodeSelector = s.NodeSelector
 	spec.PriorityClassName = s.PriorityClassName
+	spec.Affinity = Affinity(s.Affinity)
 	for _, t := range s.Tolerations {
 		spec.Tolerations = append(spec.Tolerations, corev1.Toleration{
 			Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value,
@@ -39,4 +41,17 @@ func spread(names []string, matchLabels map[string]string) []corev1.TopologySpre
 		})
 	}
 	return out
+}
+
+// Affinity decodes scheduling.affinity, which the compiler has checked
+// against the API type (nil without one).
+func Affinity(data map[string]any) *corev1.Affinity {
+	if len(data) == 0 {
+		return nil
+	}
+	a := &corev1.Affinity{}
+	if err := kubetypes.DecodeInto(data, a); err != nil {
+		panic("manifests: scheduling.affinity was not checked: " + err.Error())
+	}
+	return a
 }

@@ -54,8 +54,10 @@ type Service struct {
 	// Rollout tunes the Deployment's rolling update.
 	Rollout Rollout `json:"rollout,omitzero"`
 	// Service shapes the Service in front of the Pods.
-	Service         ServiceShape      `json:"service,omitzero"`
-	Annotations     map[string]string `json:"annotations,omitempty"`
+	Service     ServiceShape      `json:"service,omitzero"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Labels are extra labels of the service's Pods.
+	Labels          map[string]string `json:"labels,omitempty"`
 	ServiceAccount  ServiceAccount    `json:"serviceAccount,omitzero"`
 	SecurityContext SecurityContext   `json:"securityContext,omitzero"`
 	CI              *CI               `json:"ci,omitempty"`
@@ -105,23 +107,6 @@ func (s *Service) RoutesReleases() bool {
 // Deploys says whether the service runs as a Deployment (deployment is
 // not false).
 func (s *Service) Deploys() bool { return s.Deployment == nil || *s.Deployment }
-
-// Scheduling says where Pods may run.
-type Scheduling struct {
-	NodeSelector      map[string]string `json:"nodeSelector,omitempty"`
-	Tolerations       []Toleration      `json:"tolerations,omitempty"`
-	PriorityClassName string            `json:"priorityClassName,omitempty"`
-	Spread            []string          `json:"spread,omitempty"`
-}
-
-// Toleration is one taint the Pods tolerate.
-type Toleration struct {
-	Key               string `json:"key,omitempty"`
-	Operator          string `json:"operator,omitempty"`
-	Value             string `json:"value,omitempty"`
-	Effect            string `json:"effect,omitempty"`
-	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
-}
 
 // Cluster names the cluster an environment belongs on.
 type Cluster struct {

@@ -241,6 +241,11 @@ func (g *gen) settings(s obj, top bool) {
 		if g.chance(0.5) {
 			sched["spread"] = [][]any{{"zone"}, {"host"}, {"zone", "host"}, {"host", "zone"}}[g.intn(4)]
 		}
+		if g.chance(0.4) {
+			sched["affinity"] = g.affinity()
+		} else if !top && g.chance(0.1) {
+			sched["affinity"] = nil // drops a lower layer's
+		}
 		s["scheduling"] = sched
 	}
 	if g.chance(p / 4) {
@@ -365,6 +370,16 @@ func (g *gen) settings(s obj, top bool) {
 			a[k] = g.pick([]string{"9102", "search", "a value with spaces", ""})
 		}
 		s["annotations"] = a
+	}
+	if g.chance(p / 3) {
+		l := obj{}
+		for _, k := range g.subset([]string{"app", "release", "routed_via", "example.org/team"}, true) {
+			l[k] = g.pick([]string{"svc", "main", "canary", "a.b-c_d"})
+			if !top && g.chance(0.2) {
+				l[k] = nil // drops what a lower layer set
+			}
+		}
+		s["labels"] = l
 	}
 	if g.chance(p / 3) {
 		sa := obj{}

@@ -28,7 +28,7 @@ var patternFields = []string{
 	"containers.*.env", "containers.*.resources", "containers.*.probes", "containers.*.writable",
 	"containers.*.mounts", "containers.*.files", "containers.*.securityContext",
 	"patches.*", "objects.*", "build.args.*",
-	"fileSecrets.*", "fileSecrets.*.*", "fileSecrets.*.*.secret", "fileSecrets.*.*.key",
+	"fileSecrets.*", "fileSecrets.*.*", "fileSecrets.*.*.secret", "fileSecrets.*.*.key", "labels.*",
 }
 
 // SchemaFields lists every field path of the schema's #Settings (what the

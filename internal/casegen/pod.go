@@ -74,3 +74,44 @@ func (g *gen) securityContext() obj {
 	}
 	return sc
 }
+
+// affinity is a Kubernetes affinity of one to three kinds, each required
+// or preferred, in the API's own words.
+func (g *gen) affinity() obj {
+	a := obj{}
+	term := func() obj {
+		t := obj{"topologyKey": g.pick([]string{"kubernetes.io/hostname", "topology.kubernetes.io/zone"})}
+		if g.chance(0.7) {
+			t["labelSelector"] = obj{"matchLabels": obj{"app.kubernetes.io/name": g.pick([]string{"svc", "cache"})}}
+		} else {
+			t["labelSelector"] = obj{"matchExpressions": []any{obj{"key": "app", "operator": g.pick([]string{"In", "NotIn"}), "values": []any{"db", "cache"}}}}
+		}
+		if g.chance(0.2) {
+			t["namespaces"] = []any{"shared"}
+		}
+		return t
+	}
+	pods := func() obj {
+		if g.chance(0.5) {
+			return obj{"requiredDuringSchedulingIgnoredDuringExecution": []any{term()}}
+		}
+		return obj{"preferredDuringSchedulingIgnoredDuringExecution": []any{obj{"weight": 1 + g.intn(100), "podAffinityTerm": term()}}}
+	}
+	for _, kind := range g.subset([]string{"nodeAffinity", "podAffinity", "podAntiAffinity"}, true) {
+		if kind != "nodeAffinity" {
+			a[kind] = pods()
+			continue
+		}
+		expr := obj{"key": "node.kubernetes.io/pool", "operator": g.pick([]string{"In", "NotIn", "Exists"})}
+		if expr["operator"] != "Exists" {
+			expr["values"] = []any{"web", "ci"}
+		}
+		selector := obj{"matchExpressions": []any{expr}}
+		if g.chance(0.5) {
+			a[kind] = obj{"requiredDuringSchedulingIgnoredDuringExecution": obj{"nodeSelectorTerms": []any{selector}}}
+		} else {
+			a[kind] = obj{"preferredDuringSchedulingIgnoredDuringExecution": []any{obj{"weight": 1 + g.intn(100), "preference": selector}}}
+		}
+	}
+	return a
+}

@@ -201,3 +201,23 @@ func Decode(kind string, data map[string]any) (Object, error) {
 	}
 	return obj, nil
 }
+
+// UnknownFieldIn is UnknownField for a value of any API type (a
+// *corev1.Affinity): the path of the first field of data it does not have.
+func UnknownFieldIn(data map[string]any, target any) []string {
+	return walk(data, reflect.TypeOf(target), nil)
+}
+
+// DecodeInto decodes data strictly into target, a pointer to an API type.
+func DecodeInto(data map[string]any, target any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(target); err != nil {
+		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
