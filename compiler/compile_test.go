@@ -190,6 +190,18 @@ func TestErrors(t *testing.T) {
 		src:  `scheduling: affinity: podAffinity: preferredDuringSchedulingIgnoredDuringExecution: [{weight: "high"}]`,
 		want: `scheduling.affinity: podAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight is a number (int32) in the Kubernetes API, not a string`,
 	}, {
+		desc: "an ingress port no container declares",
+		src:  `ingress: prometheus: {namespaces: ["monitoring"], ports: [9361]}`,
+		want: `ingress.prometheus.ports[0]: no container port 9361 in the Pod (ports: admin 9090, http 8080): a network policy opens the Pods' ports, not the Service's (a port the Pod serves that no container declares, say so in undeclaredPorts: "9361": "who serves it")`,
+	}, {
+		desc: "an undeclared port that is declared",
+		src:  `ingress: prometheus: {namespaces: ["monitoring"], undeclaredPorts: "9090": "the admin listener's metrics"}`,
+		want: `ingress.prometheus.undeclaredPorts."9090": port 9090 is declared, as "admin": name it in ports (ports: ["admin"])`,
+	}, {
+		desc: "an undeclared port past 65535",
+		src:  `ingress: prometheus: {namespaces: ["monitoring"], undeclaredPorts: "99999": "the admin listener's metrics"}`,
+		want: `ingress.prometheus.undeclaredPorts."99999": 99999 is not a port number (1–65535)`,
+	}, {
 		desc: "timeout over a day",
 		src:  `ci: timeout: "25h"`,
 		want: `ci.timeout: "25h" is not a duration between 1s and 24h0m0s`,

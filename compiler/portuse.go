@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"envgen.dev/envgen/internal/sorted"
@@ -26,7 +27,18 @@ func checkPortUses(s *model.Service, fail func(field, msg string) error) error {
 			case port.Name != "" && !named:
 				return fail(at, fmt.Sprintf("no port named %q in the Pod's ports%s", port.Name, portList(podPorts)))
 			case port.Name == "" && s.PortName(port) == "":
-				return fail(at, fmt.Sprintf("no container port %d in the Pod%s: a network policy opens the Pods' ports, not the Service's", port.Number, portNumbers(podPorts)))
+				return fail(at, fmt.Sprintf("no container port %d in the Pod%s: a network policy opens the Pods' ports, not the Service's (a port the Pod serves that no container declares, say so in undeclaredPorts: %q: \"who serves it\")", port.Number, portNumbers(podPorts), fmt.Sprint(port.Number)))
+			}
+		}
+		for _, key := range sorted.Keys(s.Ingress[rule].UndeclaredPorts) {
+			at := fmt.Sprintf("ingress.%s.undeclaredPorts.%q", Label(rule), key)
+			n, err := strconv.Atoi(key)
+			switch {
+			case err != nil || n < 1 || n > 65535:
+				return fail(at, fmt.Sprintf("%s is not a port number (1–65535)", key))
+			case s.PortName(model.PortRef{Number: int32(n)}) != "":
+				name := s.PortName(model.PortRef{Number: int32(n)})
+				return fail(at, fmt.Sprintf("port %d is declared, as %q: name it in ports (ports: [%q])", n, name, name))
 			}
 		}
 	}

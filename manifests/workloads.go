@@ -1,6 +1,9 @@
 package manifests
 
 import (
+	"slices"
+	"strconv"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -232,7 +235,22 @@ func ingressRule(s *model.Service, in model.Ingress) networkingv1.NetworkPolicyI
 		protocol := corev1.Protocol(s.Protocol(s.PortName(port)))
 		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: &protocol, Port: ptr.To(portRef(port))})
 	}
+	for _, number := range undeclaredPorts(in) {
+		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(number))})
+	}
 	return rule
+}
+
+// undeclaredPorts are a rule's undeclared port numbers, in numeric order
+// (the schema and the compiler have checked that each is a port number).
+func undeclaredPorts(in model.Ingress) []int32 {
+	var out []int32
+	for key := range in.UndeclaredPorts {
+		n, _ := strconv.ParseInt(key, 10, 32)
+		out = append(out, int32(n))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // egressRules are DNS, which every Pod needs, and then the rules of

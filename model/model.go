@@ -309,6 +309,9 @@ type Ingress struct {
 	Namespaces []string          `json:"namespaces,omitempty"`
 	Pods       map[string]string `json:"pods,omitempty"`
 	Ports      []PortRef         `json:"ports,omitempty"`
+	// UndeclaredPorts are TCP port numbers no container declares, with
+	// who serves each.
+	UndeclaredPorts map[string]string `json:"undeclaredPorts,omitempty"`
 }
 
 // ServiceAccount says which account the Pods use and whether its token is

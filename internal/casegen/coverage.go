@@ -17,7 +17,7 @@ import (
 var patternFields = []string{
 	"env.*", "env.*.secret", "env.*.configMap", "env.*.key",
 	"ports.*", "files.*", "annotations.*",
-	"egress.*", "egress.*.cidrs", "egress.*.namespaces", "egress.*.ports", "egress.*.protocol",
+	"ingress.*", "ingress.*.undeclaredPorts", "ingress.*.undeclaredPorts.*", "egress.*", "egress.*.cidrs", "egress.*.namespaces", "egress.*.ports", "egress.*.protocol",
 	"ci.env.*", "ci.annotations.*", "ci.services.*",
 	"ci.services.*.image", "ci.services.*.tag", "ci.services.*.digest", "ci.services.*.command",
 	"ci.services.*.args", "ci.services.*.ports", "ci.services.*.env", "ci.services.*.resources",

@@ -29,6 +29,14 @@ func (g *gen) ingress() obj {
 				rule["ports"] = []any{g.topPorts[g.intn(len(g.topPorts))]}
 			}
 		}
+		if g.chance(0.25) {
+			// Above every port the generator declares (portPool's thousands).
+			undeclared := obj{}
+			for _, n := range g.subset([]string{"15090", "19361"}, true) {
+				undeclared[n] = "a sidecar the cluster injects serves metrics here"
+			}
+			rule["undeclaredPorts"] = undeclared
+		}
 		in[name] = rule
 	}
 	return in
