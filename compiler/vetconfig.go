@@ -24,6 +24,22 @@ type VetConfig struct {
 type Suppression struct {
 	Reason       string   `json:"reason"`
 	Environments []string `json:"environments,omitempty"`
+	// Fields, if any, are the only findings it covers, by field as vet
+	// prints them (and the fields below them).
+	Fields []string `json:"fields,omitempty"`
+}
+
+// Covers says whether the suppression covers a finding on field.
+func (s Suppression) Covers(field string) bool {
+	if len(s.Fields) == 0 {
+		return true
+	}
+	for _, f := range s.Fields {
+		if field == f || strings.HasPrefix(field, f+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // UnmarshalJSON accepts the reason alone (everywhere) or {reason,

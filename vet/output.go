@@ -14,8 +14,11 @@ import (
 func (r *Report) Text(w io.Writer) {
 	for _, s := range r.Suppressed {
 		where := ""
+		if len(s.Fields) > 0 {
+			where = " for " + terminalSafe(strings.Join(s.Fields, ", "))
+		}
 		if len(s.Environments) > 0 {
-			where = " in " + strings.Join(s.Environments, ", ")
+			where += " in " + strings.Join(s.Environments, ", ")
 		}
 		fmt.Fprintf(w, "%s switched off%s: %s\n", s.Rule, where, terminalSafe(s.Reason))
 	}

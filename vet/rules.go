@@ -105,7 +105,9 @@ var Rules = []Rule{{
 		for _, job := range sorted.Keys(s.Jobs) {
 			check("jobs."+compiler.Label(job)+".env.", s.Jobs[job].Env)
 		}
-		if s.CI != nil {
+		// The build runs in ci only: its variables are reported there, not
+		// in every environment that carries the top level's ci section.
+		if s.CI != nil && env == "ci" {
 			check("ci.env.", s.CI.Env)
 			for _, svc := range sorted.Keys(s.CI.Services) {
 				check("ci.services."+svc+".env.", s.CI.Services[svc].Env)
@@ -126,20 +128,23 @@ var Rules = []Rule{{
 	},
 }, {
 	ID: "EG007", Severity: Warning, Scope: "all",
-	Summary: "probes check a port the container declares",
-	Fix:     "name the port in ports and refer to it by name",
+	Summary: "probes check a port a container of the Pod declares",
+	Fix:     "name the port in ports (or the container's that serves it) and refer to it by name",
 	check: func(c *context, env string, s *model.Service) {
-		check := func(prefix string, probes model.Probes, ports map[string]int32) {
+		// The kubelet probes the Pod's address: a probe may go through
+		// another container's port (the app's health through its proxy).
+		ports := mapValues(s.PodPorts())
+		check := func(prefix string, probes model.Probes) {
 			kinds := []string{"readiness", "liveness", "startup"}
 			for i, p := range []*model.Probe{probes.Readiness, probes.Liveness, probes.Startup} {
-				if n := probePortNumber(p); n != 0 && !slices.Contains(mapValues(ports), n) {
-					c.report(env, prefix+"probes."+kinds[i], "probes port %d, which is not in %sports", n, prefix)
+				if n := probePortNumber(p); n != 0 && !slices.Contains(ports, n) {
+					c.report(env, prefix+"probes."+kinds[i], "probes port %d, which no container of the Pod declares in its ports", n)
 				}
 			}
 		}
-		check("", s.Probes, s.Ports)
+		check("", s.Probes)
 		for _, name := range sorted.Keys(s.Containers) {
-			check("containers."+compiler.Label(name)+".", s.Containers[name].Probes, s.Containers[name].Ports)
+			check("containers."+compiler.Label(name)+".", s.Containers[name].Probes)
 		}
 	},
 }, {

@@ -56,6 +56,7 @@ type Suppressed struct {
 	Rule         string   `json:"rule"`
 	Reason       string   `json:"reason"`
 	Environments []string `json:"environments,omitempty"`
+	Fields       []string `json:"fields,omitempty"`
 }
 
 // Report is the outcome of vetting one envgen.cue.
@@ -104,7 +105,7 @@ func Check(p *compiler.Project) *Report {
 	r := &Report{}
 	for _, id := range sorted.Keys(p.Vet.Off) {
 		off := p.Vet.Off[id]
-		r.Suppressed = append(r.Suppressed, Suppressed{Rule: id, Reason: off.Reason, Environments: off.Environments})
+		r.Suppressed = append(r.Suppressed, Suppressed{Rule: id, Reason: off.Reason, Environments: off.Environments, Fields: off.Fields})
 	}
 	for i := range Rules {
 		rule := &Rules[i]
@@ -124,7 +125,9 @@ func Check(p *compiler.Project) *Report {
 	c := &context{project: p, rule: &invariantRule}
 	checkInvariants(c)
 	r.Findings = append(r.Findings, c.findings...)
+	unmatched := unmatchedSuppressedFields(p, r.Findings)
 	r.Findings = slices.DeleteFunc(r.Findings, func(f Finding) bool { return switchedOff(p, f) })
+	r.Findings = append(r.Findings, unmatched...)
 	r.Findings = mergeAcrossEnvironments(r.Findings)
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		a, b := r.Findings[i], r.Findings[j]
@@ -143,12 +146,38 @@ func switchedOff(p *compiler.Project, f Finding) bool {
 	if !ok {
 		return false
 	}
+	if !off.Covers(f.Field) {
+		return false
+	}
 	for _, env := range strings.Split(f.Environment, ", ") {
 		if !off.In(p, env) {
 			return false
 		}
 	}
 	return true
+}
+
+// unmatchedSuppressedFields reports each field of vet.off that no finding
+// of its rule has: a misspelt field would switch nothing off, silently.
+func unmatchedSuppressedFields(p *compiler.Project, findings []Finding) []Finding {
+	var out []Finding
+	for _, id := range sorted.Keys(p.Vet.Off) {
+		for i, field := range p.Vet.Off[id].Fields {
+			matched := slices.ContainsFunc(findings, func(f Finding) bool {
+				return f.Rule == id && compiler.Suppression{Fields: []string{field}}.Covers(f.Field)
+			})
+			if matched {
+				continue
+			}
+			at := fmt.Sprintf("vet.off.%s.fields[%d]", id, i)
+			out = append(out, Finding{
+				Rule: id, Severity: Warning, Field: at, Position: p.Sources().TopLevel(at),
+				Message: fmt.Sprintf("switches %s off for %s, where %s finds nothing: is the field misspelt?", id, field, id),
+				Fix:     "name a field as vet prints it (env.OAUTH2_KEY), or drop it",
+			})
+		}
+	}
+	return out
 }
 
 // mergeAcrossEnvironments reports once what several environments inherit
