@@ -181,8 +181,10 @@ func withoutOtherKinds(errs []cueerrors.Error) []cueerrors.Error {
 	kindOf := func(e cueerrors.Error) (field string, summary, other bool) {
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		// A struct branch met by a scalar says "cannot combine regular
+		// field": another kind too.
 		return cuePathString(e.Path()), strings.Contains(msg, "errors in empty disjunction"),
-			strings.Contains(msg, "(mismatched types ")
+			strings.Contains(msg, "(mismatched types ") || strings.Contains(msg, "cannot combine regular field")
 	}
 	for _, e := range errs {
 		field, summary, other := kindOf(e)
