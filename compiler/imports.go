@@ -11,6 +11,7 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 )
@@ -253,6 +254,24 @@ func (c *compilation) importError() error {
 	var input *InputError
 	if errors.As(c.importer.err, &input) {
 		return input
+	}
+	// A syntax error in the package's own file is reported there, with
+	// the import that read it.
+	var inPackage cueerrors.Error
+	if errors.As(c.importer.err, &inPackage) {
+		cwd, _ := os.Getwd()
+		var lines []string
+		for _, e := range cueerrors.Errors(c.importer.err) {
+			pos := e.Position()
+			if !pos.IsValid() || pos.Filename() == "" {
+				continue
+			}
+			format, args := e.Msg()
+			lines = append(lines, fmt.Sprintf("%s: %s (imported at %s)", relativePos(cwd, pos), fmt.Sprintf(format, args...), where))
+		}
+		if len(lines) > 0 {
+			return &InputError{Lines: lines}
+		}
 	}
 	return &InputError{Lines: []string{fmt.Sprintf("%s: %s", where, c.importer.err)}}
 }
