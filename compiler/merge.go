@@ -52,6 +52,9 @@ var (
 		{"fileSecrets", "*", "*"},
 		{"scheduling", "affinity"},
 		{"labels", "*"},
+		{"writableRoot"},
+		{"containers", "*", "writableRoot"},
+		{"ci", "services", "*", "writableRoot"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

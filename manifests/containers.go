@@ -68,7 +68,7 @@ func sidecar(s *model.Service, name string, c model.Sidecar) (corev1.Container, 
 		ReadinessProbe:  probe(c.Probes.Readiness),
 		LivenessProbe:   probe(c.Probes.Liveness),
 		StartupProbe:    probe(c.Probes.Startup),
-		SecurityContext: containerSecurityContext(),
+		SecurityContext: securityContextOf(c.Container),
 		VolumeMounts:    mounts,
 	}
 	if c.SecurityContext.RunAsUser != 0 {

@@ -49,11 +49,22 @@ func containerSecurityContext() *corev1.SecurityContext {
 	}
 }
 
+// securityContextOf is containerSecurityContext for a container that may
+// opt out of the read-only root filesystem (writableRoot, with a reason
+// vet prints; the restricted profile does not ask for it).
+func securityContextOf(c model.Container) *corev1.SecurityContext {
+	sc := containerSecurityContext()
+	if c.WritableRoot != "" {
+		sc.ReadOnlyRootFilesystem = ptr.To(false)
+	}
+	return sc
+}
+
 // podSpec is the Pod spec shared by the service's Deployment and the build
 // Pod: security defaults, service account, and the volumes for /tmp and the
 // config files.
 func podSpec(s *model.Service, container corev1.Container) corev1.PodSpec {
-	container.SecurityContext = containerSecurityContext()
+	container.SecurityContext = securityContextOf(s.Container)
 	container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{Name: tmpVolume, MountPath: "/tmp"})
 	volumes := []corev1.Volume{{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 	if len(s.Files) > 0 {

@@ -56,7 +56,7 @@ func testServiceContainer(name string, ts model.TestService, tmp string, mounts 
 		Env:             envVars(ts.EnvNames(), ts.Env),
 		Resources:       resources(ts.Resources),
 		ReadinessProbe:  probe(ts.Readiness),
-		SecurityContext: containerSecurityContext(),
+		SecurityContext: securityContextOf(ts.Container),
 		VolumeMounts:    append([]corev1.VolumeMount{{Name: tmp, MountPath: "/tmp"}}, mounts...),
 	}
 }

@@ -21,6 +21,8 @@ type Container struct {
 	Env       map[string]EnvVar   `json:"env,omitempty"`
 	Resources *Resources          `json:"resources,omitempty"`
 	Writable  map[string]Writable `json:"writable,omitempty"`
+	// WritableRoot, if set, is why the root filesystem is writable.
+	WritableRoot string `json:"writableRoot,omitempty"`
 
 	// EnvOrder lists the names in Env in the order the container gets
 	// them: names set at the top level first, then those an environment

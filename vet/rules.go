@@ -291,6 +291,33 @@ var Rules = []Rule{{
 		}
 		c.report(env, "environments."+compiler.Label(env), "environment %s is named like production or staging, but the staging/production rules (EG001, EG004, EG016…) do not apply to it", env)
 	},
+}, {
+	ID: "EG018", Severity: Warning, Scope: "all",
+	SeverityIn: func(env string) Severity {
+		if Production(env) {
+			return Error
+		}
+		return Warning
+	},
+	Summary: "every container's root filesystem is read-only (an error in production, a warning elsewhere, each with the reason writableRoot gives)",
+	Fix:     "name the directories the image writes in writable, or switch EG018 off in production with vet.off and the reason",
+	check: func(c *context, env string, s *model.Service) {
+		if s.WritableRoot != "" {
+			c.report(env, "writableRoot", "the main container's root filesystem is writable: %s", terminalSafe(s.WritableRoot))
+		}
+		for _, name := range sorted.Keys(s.Containers) {
+			if why := s.Containers[name].WritableRoot; why != "" {
+				c.report(env, "containers."+compiler.Label(name)+".writableRoot", "container %s's root filesystem is writable: %s", name, terminalSafe(why))
+			}
+		}
+		if s.CI != nil && env == "ci" {
+			for _, name := range sorted.Keys(s.CI.Services) {
+				if why := s.CI.Services[name].WritableRoot; why != "" {
+					c.report(env, "ci.services."+name+".writableRoot", "test service %s's root filesystem is writable: %s", name, terminalSafe(why))
+				}
+			}
+		}
+	},
 }}
 
 // namedLikeProduction matches the names people give production and

@@ -405,6 +405,11 @@ func (g *gen) settings(s obj, top bool) {
 	if g.chance(p / 3) {
 		s["writable"] = g.writable()
 	}
+	if g.chance(p / 6) {
+		s["writableRoot"] = "the image writes its PID file beside the binary"
+	} else if !top && g.chance(0.05) {
+		s["writableRoot"] = nil // drops a lower layer's
+	}
 	if g.chance(p / 3) {
 		s["terminationGracePeriodSeconds"] = g.intn(120)
 	}

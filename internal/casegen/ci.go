@@ -109,6 +109,9 @@ func (g *gen) testService(name string) obj {
 	if g.chance(0.3) {
 		ts["writable"] = g.writable()
 	}
+	if g.chance(0.1) {
+		ts["writableRoot"] = "the database image writes its socket under /run"
+	}
 	if sc, ok := ts["securityContext"].(obj); ok && ts["localhost"] == true {
 		delete(sc, "fsGroup") // a Pod-level setting, refused for a sidecar
 	}

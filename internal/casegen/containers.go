@@ -101,6 +101,9 @@ func (g *gen) containerFields(c obj, name string) {
 	if g.chance(0.3) {
 		c["writable"] = obj{"/var/cache/" + name: obj{"sizeLimit": g.pick([]string{"64Mi", "1Gi"})}}
 	}
+	if g.chance(0.1) {
+		c["writableRoot"] = "the exporter writes its state beside the binary"
+	}
 	if len(g.topFiles) > 0 && g.chance(0.3) {
 		c["files"] = stringsToAny(g.subset(g.topFiles, true))
 	}

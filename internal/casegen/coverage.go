@@ -22,7 +22,7 @@ var patternFields = []string{
 	"ci.services.*.image", "ci.services.*.tag", "ci.services.*.digest", "ci.services.*.command",
 	"ci.services.*.args", "ci.services.*.ports", "ci.services.*.env", "ci.services.*.resources",
 	"ci.services.*.readiness", "ci.services.*.securityContext",
-	"writable.*", "writable.*.sizeLimit", "writable.*.memory", "ci.services.*.writable",
+	"writable.*", "writable.*.sizeLimit", "writable.*.memory", "ci.services.*.writable", "ci.services.*.writableRoot", "containers.*.writableRoot",
 	"containers", "containers.*", "containers.*.kind", "containers.*.image", "containers.*.tag",
 	"containers.*.digest", "containers.*.command", "containers.*.args", "containers.*.ports",
 	"containers.*.env", "containers.*.resources", "containers.*.probes", "containers.*.writable",
