@@ -74,6 +74,12 @@ func TestLayers(t *testing.T) {
 		get:  func(s *model.Service) any { return s.Args },
 		want: []string{"c"},
 	}, {
+		desc: "null drops a port, an annotation, the resources and every egress rule",
+		src:  "annotations: {a: \"1\", b: \"2\"}\nresources: limits: cpu: \"1\"\negress: db: cidrs: [\"10.0.0.0/8\"]\nenvironments: staging: {ports: admin: null, annotations: a: null, resources: null, egress: null}",
+		env:  "staging",
+		get:  func(s *model.Service) any { return []any{s.Ports, s.Annotations, s.Resources, s.Egress} },
+		want: []any{map[string]int32{"http": 8080}, map[string]string{"b": "2"}, (*model.Resources)(nil), map[string]model.Egress(nil)},
+	}, {
 		desc: "a probe is replaced as a unit: http becomes tcp",
 		src:  "probes: readiness: http: {path: \"/\", port: \"http\"}\nenvironments: staging: probes: readiness: tcp: port: \"admin\"",
 		env:  "staging",
@@ -201,6 +207,10 @@ func TestErrors(t *testing.T) {
 		desc: "an undeclared port past 65535",
 		src:  `ingress: prometheus: {namespaces: ["monitoring"], undeclaredPorts: "99999": "the admin listener's metrics"}`,
 		want: `ingress.prometheus.undeclaredPorts."99999": 99999 is not a port number (1–65535)`,
+	}, {
+		desc: "null where nothing can be dropped says why",
+		src:  "environments: staging: replicas: null",
+		want: `environments.staging.replicas: null cannot drop replicas: every environment has a replica count: replicas: 0 runs no Pod`,
 	}, {
 		desc: "timeout over a day",
 		src:  `ci: timeout: "25h"`,

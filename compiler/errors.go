@@ -164,7 +164,7 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	if hint := oneOfHint(field); hint != "" && strings.Contains(msg, "does not satisfy matchN") {
 		msg = hint
 	}
-	msg = typeHint(field, c.inWords(plainWords(msg)))
+	msg = typeHint(field, nullWords(field, c.inWords(plainWords(msg))))
 	if msg == "field not allowed" {
 		if hint := c.notAllowedHint(field); hint != "" {
 			msg += ": " + hint

@@ -49,7 +49,6 @@ func (c *compilation) notAllowedHint(field string) string {
 		return ""
 	}
 	name := selectors[len(selectors)-1].Unquoted()
-	parent := cue.MakePath(selectors[:len(selectors)-1]...)
 	if len(selectors) >= 2 && pathKeyed[selectors[len(selectors)-2].Unquoted()] && !strings.HasPrefix(name, "/") {
 		return fmt.Sprintf("keys of %s are absolute paths in the container: %q", selectors[len(selectors)-2].Unquoted(), "/etc/app/"+name)
 	}
@@ -59,15 +58,16 @@ func (c *compilation) notAllowedHint(field string) string {
 	if c.sources == nil || !c.sources.top.Exists() {
 		return ""
 	}
-	var allowed []string
-	iter, err := c.sources.top.LookupPath(parent).Fields(cue.Optional(true))
-	if err != nil {
-		return ""
-	}
-	for iter.Next() {
-		if other := iter.Selector().Unquoted(); other != name {
-			allowed = append(allowed, other)
+	parent := selectors[:len(selectors)-1]
+	allowed := fieldNames(c.sources.top.LookupPath(cue.MakePath(parent...)), name)
+	if len(allowed) == 0 && c.schema.Exists() {
+		// Under a field that may also be null (resources: #Resources |
+		// null), the user's value has their fields only: ask the schema's
+		// #Settings, in an environment's or a release's layer too.
+		if len(parent) >= 2 && (parent[0].Unquoted() == "environments" || parent[0].Unquoted() == "releases") {
+			parent = parent[2:]
 		}
+		allowed = fieldNames(structBranch(c.schema.LookupPath(cue.ParsePath("#Settings")), parent), name)
 	}
 	if best := closest(name, allowed); best != "" {
 		return "did you mean " + best + "?"
@@ -154,4 +154,42 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// structBranch looks up the path one selector at a time, going into the
+// struct branch of a field that may also be null (resources: #Resources |
+// null): the value CUE resolves there has the user's fields only, not the
+// schema's optional ones a hint chooses from.
+func structBranch(v cue.Value, selectors []cue.Selector) cue.Value {
+	for _, sel := range selectors {
+		if op, parts := v.Expr(); op == cue.OrOp {
+			for _, p := range parts {
+				if p.IncompleteKind()&cue.StructKind != 0 {
+					v = p
+					break
+				}
+			}
+		}
+		next := v.LookupPath(cue.MakePath(sel))
+		if !next.Exists() && sel.Type() == cue.StringLabel {
+			next = v.LookupPath(cue.MakePath(sel.Optional())) // a schema's optional field
+		}
+		v = next
+	}
+	return v
+}
+
+// fieldNames lists the fields v may have (optional ones too), but name.
+func fieldNames(v cue.Value, name string) []string {
+	iter, err := v.Fields(cue.Optional(true))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for iter.Next() {
+		if other := iter.Selector().Unquoted(); other != name {
+			out = append(out, other)
+		}
+	}
+	return out
 }

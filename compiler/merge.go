@@ -55,6 +55,21 @@ var (
 		{"writableRoot"},
 		{"containers", "*", "writableRoot"},
 		{"ci", "services", "*", "writableRoot"},
+		{"ports", "*"},
+		{"containers", "*", "ports", "*"},
+		{"ci", "services", "*", "ports", "*"},
+		{"annotations", "*"},
+		{"resources"},
+		{"containers", "*", "resources"},
+		{"ci", "services", "*", "resources"},
+		{"egress"},
+		{"ingress"},
+		{"files", "*"},
+		{"mounts", "*"},
+		{"writable", "*"},
+		{"containers", "*", "mounts", "*"},
+		{"containers", "*", "writable", "*"},
+		{"ci", "services", "*", "writable", "*"},
 	}
 
 	// exclusiveGroups are fields of one struct that are replaced together:

@@ -131,7 +131,40 @@ func plainWords(msg string) string {
 }
 
 // nullHint is what a null where the schema wants a value means.
-const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a container, a probe, a port of service.ports or its node port, an object, an ingress or egress rule, a scheduled job, the autoscaler or the disruption budget"
+const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a port, an annotation, a label, a container or its resources, a probe, a port of service.ports or its node port, an object, an ingress or egress rule (or all of them), a scheduled job, a config file or its secret, a mount, a writable directory, writableRoot, the affinity, the resources, the autoscaler or the disruption budget"
+
+// nullReasons say why null cannot drop a field people try to drop.
+var nullReasons = map[string]string{
+	"replicas": "every environment has a replica count: replicas: 0 runs no Pod",
+	"image":    "every environment runs an image",
+	"name":     "the service's name names every object",
+	"tag":      "tag and digest replace each other: set the other one",
+	"digest":   "tag and digest replace each other: set the other one",
+	"command":  "command: [] leaves the image's entrypoint as it is",
+	"args":     "args: [] leaves the image's arguments as they are",
+	"ci":       "the ci environment always runs the build the top level describes",
+}
+
+// nullWords is nullHint, with the reason a field cannot be dropped where
+// there is one.
+func nullWords(field, msg string) string {
+	if msg != nullHint {
+		return msg
+	}
+	if why, ok := nullReasons[lastName(field)]; ok {
+		return "null cannot drop " + lastName(field) + ": " + why
+	}
+	return msg
+}
+
+// lastName is a field path's last name: environments.staging.replicas →
+// replicas.
+func lastName(field string) string {
+	if i := strings.LastIndexByte(field, '.'); i >= 0 {
+		return field[i+1:]
+	}
+	return field
+}
 
 // withoutNullBranches drops what CUE says about the null branch of a field
 // that a layer may set to null to drop it (autoscale: null | {…}): the

@@ -272,6 +272,9 @@ func (g *gen) settings(s obj, top bool) {
 		files := obj{}
 		for _, f := range g.subset(filePool, true) {
 			files[f] = g.pick([]string{"a: 1\n", "User-agent: *\n", "{\"x\": true}\n", "line\nline 2\n"}) + secretPlaceholders
+			if !top && !slices.Contains(g.topFiles, f) && g.chance(0.2) {
+				files[f] = nil // drops one an environment it extends added
+			}
 		}
 		s["files"] = files
 		if top {
@@ -281,6 +284,8 @@ func (g *gen) settings(s obj, top bool) {
 	g.fileSecrets(s, top)
 	if g.chance(p) {
 		s["resources"] = g.resources()
+	} else if !top && g.chance(0.05) {
+		s["resources"] = nil // drops what a lower layer set
 	}
 	if g.chance(p) {
 		s["probes"] = g.probes()
@@ -316,17 +321,24 @@ func (g *gen) settings(s obj, top bool) {
 		s["egress"] = g.egress()
 	} else if !top && g.chance(0.05) {
 		s["egress"] = obj{g.pick([]string{"db", "search", "zotero"}): nil} // drops the rule, if a layer below has it
+	} else if !top && g.chance(0.03) {
+		s["egress"] = nil // drops every rule
 	}
 	if !g.jobsOnly && g.chance(p/3) {
 		s["ingress"] = g.ingress()
 	} else if !top && !g.jobsOnly && g.chance(0.05) {
 		s["ingress"] = obj{g.pick([]string{"mesh", "prometheus", "lb", "anyone"}): nil}
+	} else if !top && !g.jobsOnly && g.chance(0.03) {
+		s["ingress"] = nil // drops every rule
 	}
 	if !g.jobsOnly && len(g.portNames) > 0 && g.chance(p/3) {
 		s["service"] = g.serviceShape()
 	}
 	if g.chance(p / 4) {
 		s["mounts"] = g.mounts()
+		if !top && g.chance(0.2) {
+			s["mounts"] = obj{g.pick([]string{"/etc/ssl/wmf", "/etc/svc/tls", "/srv/secrets"}): nil}
+		}
 	}
 	if g.chance(p / 4) {
 		s["jobs"] = g.jobs(top)
@@ -368,6 +380,9 @@ func (g *gen) settings(s obj, top bool) {
 		}
 		for _, k := range g.subset(keys, true) {
 			a[k] = g.pick([]string{"9102", "search", "a value with spaces", ""})
+			if !top && g.chance(0.15) {
+				a[k] = nil // drops what a lower layer set
+			}
 		}
 		s["annotations"] = a
 	}
@@ -404,6 +419,9 @@ func (g *gen) settings(s obj, top bool) {
 	}
 	if g.chance(p / 3) {
 		s["writable"] = g.writable()
+		if !top && g.chance(0.2) {
+			s["writable"] = obj{g.pick([]string{"/var/cache/app", "/var/lib/data", "/run/app", "/srv/scratch"}): nil}
+		}
 	}
 	if g.chance(p / 6) {
 		s["writableRoot"] = "the image writes its PID file beside the binary"
@@ -430,6 +448,13 @@ func (g *gen) settings(s obj, top bool) {
 		ports := obj{}
 		for _, name := range g.subset(portPool, true) {
 			ports[name] = g.port(name)
+			// Dropping a port the top level declares may leave a probe,
+			// a rule or the Service naming it: refused at its position.
+			if !slices.Contains(g.portNames, name) && g.chance(0.2) {
+				ports[name] = nil
+			} else if g.chance(0.03) {
+				ports[name] = nil
+			}
 		}
 		s["ports"] = ports
 	}
