@@ -174,6 +174,9 @@ func checkServiceShape(s *model.Service, fail func(field, msg string) error) err
 		}
 		taken[key] = name
 		if n := shape.NodePort; n != 0 {
+			if r := s.NodePortRange(); n < r.Min || n > r.Max {
+				return fail("service.ports."+Label(name)+".nodePort", nodePortOutside(n, r))
+			}
 			if other, ok := nodeTaken[n]; ok {
 				return fail("service.ports."+Label(name)+".nodePort", fmt.Sprintf("node port %d is also %s's", n, other))
 			}
@@ -376,4 +379,9 @@ func checkToken(s *model.Service, fail func(field, msg string) error) error {
 		}
 	}
 	return nil
+}
+
+// nodePortOutside says that a node port is outside the cluster's range.
+func nodePortOutside(n int32, r model.PortRange) string {
+	return fmt.Sprintf("node port %d is outside the cluster's range %d–%d (cluster.nodePorts, Kubernetes' default unless set: a cluster started with another --service-node-port-range says so in the platform's defaults)", n, r.Min, r.Max)
 }

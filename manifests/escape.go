@@ -57,6 +57,9 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 			return nil, &HatchError{Section: "patches", Key: key, Msg: fmt.Sprintf("envgen generates no %s here (it generates: %s)", key, strings.Join(sorted.Keys(byID), ", "))}
 		}
 		patched, err := patchObject(objs[i], s.Patches[key])
+		if err == nil {
+			err = withinClusterFacts(s, patched)
+		}
 		if err != nil {
 			return nil, inEntry(err, "patches", key)
 		}
@@ -67,6 +70,9 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 			return nil, &HatchError{Section: "objects", Key: key, Msg: "envgen generates this object already; change it with patches"}
 		}
 		obj, err := extraObject(s.Name, key, s.Objects[key])
+		if err == nil {
+			err = withinClusterFacts(s, obj)
+		}
 		if err != nil {
 			return nil, inEntry(err, "objects", key)
 		}
@@ -281,4 +287,20 @@ func podTemplatePath(obj Object) []string {
 		return []string{"spec", "jobTemplate", "spec", "template"}
 	}
 	return nil // a Pod's metadata is its own
+}
+
+// withinClusterFacts holds a patched or added object to the checks envgen
+// makes on its own fields: a node port in the cluster's range.
+func withinClusterFacts(s *model.Service, obj Object) error {
+	svc, ok := obj.(*corev1.Service)
+	if !ok {
+		return nil
+	}
+	r := s.NodePortRange()
+	for i, p := range svc.Spec.Ports {
+		if p.NodePort != 0 && (p.NodePort < r.Min || p.NodePort > r.Max) {
+			return &HatchError{Field: []string{"spec", "ports", fmt.Sprintf("[%d]", i), "nodePort"}, Msg: fmt.Sprintf("node port %d is outside the cluster's range %d–%d (cluster.nodePorts, Kubernetes' default unless set)", p.NodePort, r.Min, r.Max)}
+		}
+	}
+	return nil
 }

@@ -112,6 +112,24 @@ func (s *Service) Deploys() bool { return s.Deployment == nil || *s.Deployment }
 type Cluster struct {
 	Server string `json:"server,omitempty"`
 	UID    string `json:"uid,omitempty"`
+	// NodePorts is the cluster's node port range, if not Kubernetes'
+	// default.
+	NodePorts *PortRange `json:"nodePorts,omitempty"`
+}
+
+// PortRange is a range of port numbers, both ends included.
+type PortRange struct {
+	Min int32 `json:"min"`
+	Max int32 `json:"max"`
+}
+
+// NodePortRange is the range node ports are taken from: the cluster's
+// (cluster.nodePorts), else Kubernetes' default --service-node-port-range.
+func (s *Service) NodePortRange() PortRange {
+	if s.Cluster != nil && s.Cluster.NodePorts != nil {
+		return *s.Cluster.NodePorts
+	}
+	return PortRange{Min: 30000, Max: 32767}
 }
 
 // ImageRef joins a repository with its tag or digest.

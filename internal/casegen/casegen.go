@@ -253,6 +253,10 @@ func (g *gen) settings(s obj, top bool) {
 		if g.chance(0.5) {
 			c["uid"] = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 		}
+		if g.chance(0.3) {
+			// The test cluster's own range: kube-apiserver refuses others.
+			c["nodePorts"] = obj{"min": 30000, "max": 32767}
+		}
 		s["cluster"] = c
 	}
 	if g.chance(p / 2) {
