@@ -186,6 +186,9 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 			return nil, err
 		}
 	}
+	if err := c.readCustomKinds(top); err != nil {
+		return nil, err
+	}
 	if project.Base, err = c.resolve("", []cue.Value{top}); err != nil {
 		return nil, err
 	}
@@ -264,6 +267,10 @@ type compilation struct {
 	repository string
 	// patterns are the schema's patterns in words (patternWords).
 	patterns map[string]string
+	// customKinds are envgen.cue's, and the schemas of those that have
+	// one, by kind.
+	customKinds   map[string]model.CustomKind
+	customSchemas map[string]cue.Value
 }
 
 // withAncestors returns the named environments and those they extend,
@@ -346,6 +353,10 @@ func (c *compilation) resolve(env string, layers []cue.Value) (*model.Service, e
 	var service model.Service
 	if err := json.Unmarshal(data, &service); err != nil {
 		return nil, fmt.Errorf("decoding the checked model: %w", err)
+	}
+	service.CustomKinds = c.customKinds
+	if err := c.checkCustomObjects(env, resolved, &service); err != nil {
+		return nil, err
 	}
 	// In the order the layers first wrote them; without those a layer
 	// dropped (null).

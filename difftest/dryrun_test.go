@@ -108,8 +108,81 @@ func newDryRunner(ctx context.Context, base *rest.Config) (*dryRunner, error) {
 			return nil, err
 		}
 	}
+	if err := installCRDs(ctx, dyn); err != nil {
+		return nil, err
+	}
 	rec.take()
 	return &dryRunner{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), warnings: rec}, nil
+}
+
+// The custom resources the generator's customKinds declare, as their
+// projects' CRDs define them (the fields the generator sets, the
+// Certificate's structural schema; Calico's spec left open), so that
+// kube-apiserver validates the objects of those kinds too.
+var testCRDs = []map[string]any{
+	crd("cert-manager.io", "Certificate", "certificates", map[string]any{
+		"type": "object", "required": []any{"secretName", "issuerRef"},
+		"properties": map[string]any{
+			"secretName": map[string]any{"type": "string"},
+			"dnsNames":   map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"duration":   map[string]any{"type": "string"},
+			"issuerRef": map[string]any{"type": "object", "required": []any{"name"}, "properties": map[string]any{
+				"name": map[string]any{"type": "string"}, "kind": map[string]any{"type": "string"}, "group": map[string]any{"type": "string"},
+			}},
+		},
+	}),
+	crd("crd.projectcalico.org", "NetworkPolicy", "networkpolicies", map[string]any{
+		"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+	}),
+}
+
+func crd(group, kind, plural string, spec map[string]any) map[string]any {
+	return map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": plural + "." + group},
+		"spec": map[string]any{
+			"group": group, "scope": "Namespaced",
+			"names": map[string]any{"kind": kind, "plural": plural, "singular": strings.ToLower(kind), "listKind": kind + "List"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true, "schema": map[string]any{
+				"openAPIV3Schema": map[string]any{"type": "object", "properties": map[string]any{"spec": spec}},
+			}}},
+		},
+	}
+}
+
+// installCRDs creates testCRDs and waits until the API server serves them.
+func installCRDs(ctx context.Context, dyn dynamic.Interface) error {
+	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	for _, m := range testCRDs {
+		if _, err := crds.Create(ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, m := range testCRDs {
+		name := m["metadata"].(map[string]any)["name"].(string)
+		for {
+			got, err := crds.Get(ctx, name, metav1.GetOptions{})
+			if err == nil && crdEstablished(got) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("CRD %s not established: %v", name, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func crdEstablished(u *unstructured.Unstructured) bool {
+	conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conditions {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
 }
 
 // check sends every object of an environment; any rejection or warning is

@@ -6,6 +6,7 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/manifests"
 )
 
 // sidecarItem is a container of a Pod spec, by list and name.
@@ -20,7 +21,13 @@ func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, b
 		return target{}, false
 	}
 	s, err := project.Environment(env)
-	if err != nil || len(s.Containers) == 0 {
+	if err != nil {
+		return target{}, false
+	}
+	if t, ok := rendererTarget(rest); ok {
+		return t, true
+	}
+	if len(s.Containers) == 0 {
 		return target{}, false
 	}
 	if volume, ok := strings.CutPrefix(rest, "volumes[name="); ok {
@@ -112,4 +119,31 @@ func declaredPort(project *compiler.Project, env, port string) string {
 		}
 	}
 	return "ports." + compiler.Label(port)
+}
+
+// whyRenderer is why the renderer of fileSecrets is as it is.
+const whyRenderer = "set by envgen from fileSecrets: envgen-render fills the files' placeholders from the Secrets when the Pod starts (manifests/filesecrets.go)"
+
+// rendererTarget maps the fields of envgen-render, the init container
+// that writes the files with secrets, and of the volumes it uses.
+func rendererTarget(rest string) (target, bool) {
+	switch {
+	case strings.HasPrefix(rest, "volumes[name=rendered-files]"), strings.HasPrefix(rest, "volumes[name=file-secrets]"):
+		return target{cue: []string{"fileSecrets"}, why: whyRenderer}, true
+	case strings.Contains(rest, "volumeMounts[name=rendered-files]"):
+		return target{cue: []string{"fileSecrets", "files"}, why: whyRenderer}, true
+	}
+	m := sidecarItem.FindStringSubmatch(rest)
+	if m == nil || m[1] != manifests.RendererName {
+		return target{}, false
+	}
+	switch field := m[2]; {
+	case field == "image":
+		return target{cue: []string{"fileRenderer.image", "fileRenderer.digest"}}, true
+	case strings.HasPrefix(field, "securityContext"):
+		return target{why: whyRestricted}, true
+	case strings.HasPrefix(field, "resources"):
+		return target{why: "set by envgen: what envgen-render needs (manifests/filesecrets.go)"}, true
+	}
+	return target{cue: []string{"fileSecrets"}, why: whyRenderer}, true
 }

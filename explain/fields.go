@@ -183,6 +183,11 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if p == "spec.restartPolicy" {
 			return target{why: whyBuild}
 		}
+		if rest, ok := strings.CutPrefix(p, "spec."); ok {
+			if t, ok := rendererTarget(rest); ok {
+				return t
+			}
+		}
 		t := podTarget(p, "spec", "ci.", false)
 		if stage, _ := labels[manifests.LabelStage].(string); stage != "" {
 			t.cue = stageFirst(stage, t.cue)

@@ -46,7 +46,7 @@ func (e *HatchError) Error() string {
 // environment does not have, a field the API type does not have, a value
 // of the wrong type, an object that clashes with a generated one, a Pod
 // that would no longer meet the restricted profile.
-func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
+func ApplyEscapeHatch(env string, s *model.Service, objs []Object) ([]Object, error) {
 	byID := map[string]int{}
 	for i, obj := range objs {
 		byID[kindOf(obj)+"/"+obj.GetName()] = i
@@ -68,6 +68,19 @@ func ApplyEscapeHatch(s *model.Service, objs []Object) ([]Object, error) {
 	for _, key := range sorted.Keys(s.Objects) {
 		if _, clash := byID[key]; clash {
 			return nil, &HatchError{Section: "objects", Key: key, Msg: "envgen generates this object already; change it with patches"}
+		}
+		kind, _, _ := strings.Cut(key, "/")
+		custom, isCustom := s.CustomKinds[kind]
+		if isCustom && s.Objects[key]["apiVersion"] == custom.APIVersion {
+			if env == CIEnvironment {
+				continue // envgen run's account creates built-in kinds only
+			}
+			obj, err := customObject(s.Name, key, custom, s.Objects[key])
+			if err != nil {
+				return nil, inEntry(err, "objects", key)
+			}
+			objs = append(objs, obj)
+			continue
 		}
 		obj, err := extraObject(s.Name, key, s.Objects[key])
 		if err == nil {

@@ -59,7 +59,7 @@ func Build(env string, s *model.Service) ([]Object, error) {
 	if len(s.Patches) == 0 && len(s.Objects) == 0 {
 		return objs, nil
 	}
-	objs, err := ApplyEscapeHatch(s, objs)
+	objs, err := ApplyEscapeHatch(env, s, objs)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,9 @@ type Service struct {
 	Patches map[string]map[string]any `json:"patches,omitempty"`
 	// Objects are objects envgen adds as they are, by "Kind/name".
 	Objects map[string]map[string]any `json:"objects,omitempty"`
+	// CustomKinds are the custom resources objects may add (envgen.cue's
+	// customKinds, the same in every environment), by kind.
+	CustomKinds map[string]CustomKind `json:"-"`
 	// Deployment false: no Deployment (and no Service, autoscaler,
 	// disruption budget, network policy); the service is its jobs.
 	Deployment *bool `json:"deployment,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/secretlike"
 	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/semdiff"
 )
@@ -315,6 +316,22 @@ var Rules = []Rule{{
 				if why := s.CI.Services[name].WritableRoot; why != "" {
 					c.report(env, "ci.services."+name+".writableRoot", "test service %s's root filesystem is writable: %s", name, terminalSafe(why))
 				}
+			}
+		}
+	},
+}, {
+	ID: "EG019", Severity: Warning, Scope: "all",
+	Summary: "objects of a custom kind are checked against a schema (customKinds.<kind>.#schema): envgen knows no more of a custom kind than its declaration says",
+	Fix:     "give the kind's declaration a #schema: the CUE of its CRD (cue import openapi, or the platform's package)",
+	check: func(c *context, env string, s *model.Service) {
+		if env == manifests.CIEnvironment {
+			return // not applied in ci
+		}
+		for _, key := range sorted.Keys(s.Objects) {
+			kind, _, _ := strings.Cut(key, "/")
+			custom, ok := s.CustomKinds[kind]
+			if ok && !custom.Checked && s.Objects[key]["apiVersion"] == custom.APIVersion {
+				c.report(env, fmt.Sprintf("objects.%q", key), "%s %s is checked by no schema: only its key, name, namespace and labels are envgen's; kube-apiserver validates the rest when it is applied", custom.APIVersion, kind)
 			}
 		}
 	},

@@ -91,6 +91,9 @@ type gen struct {
 	// renderer: the top level sets fileRenderer, so layers may set
 	// fileSecrets.
 	renderer bool
+	// customKinds: the top level declares cert-manager's Certificate and
+	// Calico's NetworkPolicy, so objects may add them.
+	customKinds bool
 	// topContainers are the top level's other containers: environments
 	// change or drop them, or add whole ones.
 	topContainers []string
@@ -158,6 +161,12 @@ func (g *gen) service() obj {
 		s["ports"] = ports
 	}
 	g.jobsOnly = g.chance(0.08)
+	if g.customKinds = g.chance(0.3); g.customKinds {
+		s["customKinds"] = obj{
+			"Certificate":   obj{"apiVersion": "cert-manager.io/v1", "scope": "Namespaced"},
+			"NetworkPolicy": obj{"apiVersion": "crd.projectcalico.org/v1", "scope": "Namespaced"},
+		}
+	}
 	g.settings(s, true)
 	// A container may mount the service account's token where the top
 	// level has one (no layer can drop it).

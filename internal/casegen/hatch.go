@@ -32,9 +32,25 @@ func (g *gen) patches() obj {
 // earlier layer added.
 func (g *gen) objects(top bool) obj {
 	out := obj{}
-	for _, kind := range g.subset([]string{"ServiceAccount", "ConfigMap", "Role"}, true) {
+	kinds := []string{"ServiceAccount", "ConfigMap", "Role"}
+	if g.customKinds {
+		kinds = append(kinds, "Certificate", "NetworkPolicy")
+	}
+	for _, kind := range g.subset(kinds, true) {
 		var o obj
 		switch kind {
+		case "Certificate": // cert-manager's: customKinds declares it
+			o = obj{"apiVersion": "cert-manager.io/v1", "spec": obj{
+				"secretName": g.name + "-tls", "dnsNames": []any{g.name + ".example.org"},
+				"issuerRef": obj{"name": g.pick([]string{"discovery", "ca"}), "kind": g.pick([]string{"Issuer", "ClusterIssuer"})},
+			}}
+			if g.chance(0.3) {
+				o["spec"].(obj)["duration"] = g.pick([]string{"2160h", "48h"})
+			}
+		case "NetworkPolicy": // Calico's, beside Kubernetes' own kind
+			o = obj{"apiVersion": "crd.projectcalico.org/v1", "spec": obj{
+				"selector": "app == '" + g.name + "'", "types": []any{g.pick([]string{"Ingress", "Egress"})},
+			}}
 		case "ServiceAccount":
 			o = obj{"apiVersion": "v1", "metadata": obj{"annotations": obj{"example.org/owner": g.pick([]string{"team-a", "team-b"})}}}
 		case "ConfigMap":
@@ -47,6 +63,9 @@ func (g *gen) objects(top bool) obj {
 			o = obj{"apiVersion": "rbac.authorization.k8s.io/v1", "rules": []any{obj{"apiGroups": []any{""}, "resources": []any{"configmaps"}, "verbs": verbs}}}
 		}
 		key := kind + "/" + g.name + "-extra"
+		if kind == "Certificate" || kind == "NetworkPolicy" {
+			key = kind + "/" + g.name + "-custom"
+		}
 		if !top && g.chance(0.2) {
 			out[key] = nil
 			continue

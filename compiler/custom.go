@@ -1,0 +1,92 @@
+package compiler
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	cueerrors "cuelang.org/go/cue/errors"
+
+	"cuelang.org/go/cue"
+
+	"envgen.dev/envgen/internal/kubetypes"
+	"envgen.dev/envgen/internal/sorted"
+	"envgen.dev/envgen/model"
+)
+
+// readCustomKinds reads envgen.cue's customKinds: the custom resources
+// the organisation declares, and their schemas.
+func (c *compilation) readCustomKinds(top cue.Value) error {
+	v := top.LookupPath(cue.ParsePath("customKinds"))
+	if !v.Exists() {
+		return nil
+	}
+	c.customKinds, c.customSchemas = map[string]model.CustomKind{}, map[string]cue.Value{}
+	iter, err := v.Fields()
+	if err != nil {
+		return c.inputError("", err)
+	}
+	for iter.Next() {
+		kind := iter.Selector().Unquoted()
+		apiVersion, _ := iter.Value().LookupPath(cue.ParsePath("apiVersion")).String()
+		if _, builtIn := kubetypes.Kinds[kind]; builtIn && kubetypes.Kinds[kind].APIVersion == apiVersion {
+			field := "customKinds." + kind + ".apiVersion"
+			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("apiVersion")), field, fmt.Sprintf("%s %s is built into Kubernetes: objects adds it without a declaration", apiVersion, kind))
+		}
+		ck := model.CustomKind{APIVersion: apiVersion}
+		if schema := iter.Value().LookupPath(cue.MakePath(cue.Def("schema"))); schema.Exists() {
+			ck.Checked = true
+			c.customSchemas[kind] = schema
+		}
+		c.customKinds[kind] = ck
+	}
+	return nil
+}
+
+// checkCustomObjects checks each object of a declared custom kind against
+// the kind's schema, where it has one, at the object's positions: the
+// object as envgen.cue writes it (without the kind and name its key
+// gives), with what is missing left to the schema's defaults and to
+// kube-apiserver.
+func (c *compilation) checkCustomObjects(env string, resolved cue.Value, s *model.Service) error {
+	for _, key := range sorted.Keys(s.Objects) {
+		kind, _, _ := strings.Cut(key, "/")
+		custom, ok := s.CustomKinds[kind]
+		if !ok || s.Objects[key]["apiVersion"] != custom.APIVersion {
+			continue
+		}
+		schema, ok := c.customSchemas[kind]
+		if !ok {
+			continue
+		}
+		object := resolved.LookupPath(cue.MakePath(cue.Str("objects"), cue.Str(key)))
+		// The key gives the kind; the schema may want it.
+		checked := schema.Unify(object).Unify(c.ctx.CompileString(fmt.Sprintf("kind: %q", kind)))
+		if err := checked.Validate(); err != nil {
+			return c.customObjectError(env, kind, key, err)
+		}
+	}
+	return nil
+}
+
+// customObjectError reports what the schema refused at the object's
+// field (objects."Certificate/x".spec.dnsName), not the schema's.
+func (c *compilation) customObjectError(env, kind, key string, err error) error {
+	cwd, _ := os.Getwd()
+	var lines []string
+	for _, e := range withoutOtherKinds(withoutNullBranches(cueerrors.Errors(err))) {
+		format, args := e.Msg()
+		field := cuePathString(e.Path())
+		field = strings.TrimPrefix(strings.TrimPrefix(field, "customKinds."+kind), "."+"#schema")
+		at := fmt.Sprintf("objects.%q%s", key, field)
+		if !strings.HasPrefix(field, ".") && field != "" {
+			at = fmt.Sprintf("objects.%q.%s", key, field)
+		}
+		msg := fmt.Sprintf("%s: %s (%s's schema, customKinds.%s)", at, c.inWords(plainWords(fmt.Sprintf(format, shortArgs(args)...))), kind, kind)
+		if env != "" {
+			msg = fmt.Sprintf("%s (in %s)", msg, describeScope(env))
+		}
+		lines = append(lines, c.positioned(cwd, e, msg))
+	}
+	return &InputError{Lines: lines}
+}
