@@ -33,6 +33,10 @@ func (c *compilation) readCustomKinds(top cue.Value) error {
 			field := "customKinds." + kind + ".apiVersion"
 			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("apiVersion")), field, fmt.Sprintf("%s %s is built into Kubernetes: objects adds it without a declaration", apiVersion, kind))
 		}
+		if scope, _ := iter.Value().LookupPath(cue.ParsePath("scope")).String(); scope != "Namespaced" {
+			field := "customKinds." + kind + ".scope"
+			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("scope")), field, "objects adds namespaced kinds only: a cluster-scoped object is the whole cluster's, not one service's, and outlives its namespace")
+		}
 		ck := model.CustomKind{APIVersion: apiVersion}
 		if schema := iter.Value().LookupPath(cue.MakePath(cue.Def("schema"))); schema.Exists() {
 			ck.Checked = true
@@ -60,8 +64,11 @@ func (c *compilation) checkCustomObjects(env string, resolved cue.Value, s *mode
 			continue
 		}
 		object := resolved.LookupPath(cue.MakePath(cue.Str("objects"), cue.Str(key)))
-		// The key gives the kind; the schema may want it.
-		checked := schema.Unify(object).Unify(c.ctx.CompileString(fmt.Sprintf("kind: %q", kind)))
+		checked := schema.Unify(object)
+		if schema.LookupPath(cue.ParsePath("kind")).Exists() {
+			// The key gives the kind, which the schema may want.
+			checked = checked.Unify(c.ctx.CompileString(fmt.Sprintf("kind: %q", kind)))
+		}
 		if err := checked.Validate(); err != nil {
 			return c.customObjectError(env, kind, key, err)
 		}

@@ -153,6 +153,13 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	format, args := e.Msg()
 	field := cuePathString(e.Path())
 	msg := fmt.Sprintf(format, shortArgs(args)...)
+	// A long pattern is cut short in msg: its words are found by the
+	// whole one.
+	if full := fmt.Sprintf(format, args...); full != msg {
+		if words := c.inWords(full); words != full && len(words) <= 2*maxArgLen+len(msg) {
+			msg = words
+		}
+	}
 	if strings.HasPrefix(msg, "error in call to ") {
 		// A builtin's failure wraps the reason (conflicting values "info" and
 		// "debug"); Msg has only the wrapper, Error has both.

@@ -24,6 +24,7 @@ import (
 var patternSamples = []struct {
 	def, bad, words string
 }{
+	{"#CustomAPIVersion", "apps/v1", "a custom resource's group/version: a group with a dot (its CRD's, cert-manager.io), then v1, v1beta1… — a built-in kind (apps/v1 Deployment) needs no declaration"},
 	{"#Name", "Citoid", "a name of lowercase letters, digits and '-', from a letter to a letter or digit (a DNS label)"},
 	{"#NamespaceName", "Bad_NS", "lowercase letters, digits and '-', from a letter or digit to one (a DNS label)"},
 	{"#PortName", "HTTP", "lowercase letters, digits and '-', from a letter or digit to one (a DNS label)"},
