@@ -204,6 +204,9 @@ func compileSources(sources []Source, opts Options, root string) (*Project, erro
 	if c.releases, err = c.checkReleases(top, names); err != nil {
 		return nil, err
 	}
+	if err := c.checkReleaseIn(environments); err != nil {
+		return nil, err
+	}
 	if err := c.checkEscapeHatch("", project.Base); err != nil {
 		return nil, err
 	}

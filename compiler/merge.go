@@ -11,7 +11,7 @@ import (
 var (
 	// notMerged are top-level fields that describe layers rather than the
 	// service; they never reach an environment's model.
-	notMerged = []string{"environments", "extends", "vet", "releases", "traffic", "pins", "pinned", "customKinds"}
+	notMerged = []string{"environments", "extends", "vet", "releases", "traffic", "pins", "pinned", "customKinds", "in"}
 
 	// atomicPaths are replaced whole by a later layer instead of merged field
 	// by field: an environment that switches a probe from http to tcp must

@@ -84,9 +84,16 @@ func (c *compilation) checkReleases(top cue.Value, names []string) (releaseLayer
 		case name == "main":
 			return nil, c.positionedError(release, prefix, `the service itself is the main release: name this one after what it is (canary, internal)`)
 		}
-		for _, f := range notInRelease {
-			if v := release.LookupPath(cue.ParsePath(f.field)); v.Exists() {
-				return nil, c.positionedError(v, prefix+"."+f.field, "a release cannot set "+f.field+": "+f.why)
+		layers := map[string]cue.Value{prefix: release}
+		iter, _ := release.LookupPath(cue.ParsePath("in")).Fields()
+		for iter != nil && iter.Next() {
+			layers[prefix+".in."+Label(iter.Selector().Unquoted())] = iter.Value()
+		}
+		for _, at := range sorted.Keys(layers) {
+			for _, f := range notInRelease {
+				if v := layers[at].LookupPath(cue.ParsePath(f.field)); v.Exists() {
+					return nil, c.positionedError(v, at+"."+f.field, "a release cannot set "+f.field+": "+f.why)
+				}
 			}
 		}
 		if v := release.LookupPath(cue.ParsePath("service")); v.Exists() && traffic(release) != "own" {
@@ -172,7 +179,7 @@ func (c *compilation) resolveReleases(env string, environments cue.Value, envLay
 			return c.positionedError(release.LookupPath(cue.ParsePath("environments")), prefix+".environments",
 				fmt.Sprintf("environment %s has no Deployment (deployment: false): there is nothing to release", env))
 		}
-		layers := append(append(slices.Clone(envLayers), release), override...)
+		layers := append(append(append(slices.Clone(envLayers), release), releaseInLayers(release, env, environments)...), override...)
 		r, err := c.resolve(ReleaseScope(env, name), layers)
 		if err != nil {
 			return err
@@ -249,4 +256,37 @@ func nodePortsOf(s *model.Service) map[string]int32 {
 		}
 	}
 	return out
+}
+
+// releaseInLayers are the release's layers for env: in's entries for the
+// environments env extends and env itself, the most general first.
+func releaseInLayers(release cue.Value, env string, environments cue.Value) []cue.Value {
+	var lineage []string
+	for current := env; current != "" && !slices.Contains(lineage, current); {
+		lineage = append(lineage, current)
+		current, _ = environments.LookupPath(cue.MakePath(cue.Str(current), cue.Str("extends"))).String()
+	}
+	var out []cue.Value
+	for i := len(lineage) - 1; i >= 0; i-- {
+		if layer := release.LookupPath(cue.MakePath(cue.Str("in"), cue.Str(lineage[i]))); layer.Exists() {
+			out = append(out, layer)
+		}
+	}
+	return out
+}
+
+// checkReleaseIn wants each environment a release's in names to be one
+// the release runs in: a layer for another would apply nowhere, silently.
+func (c *compilation) checkReleaseIn(environments cue.Value) error {
+	for _, name := range sorted.Keys(c.releases) {
+		iter, _ := c.releases[name].LookupPath(cue.ParsePath("in")).Fields()
+		for iter != nil && iter.Next() {
+			env := iter.Selector().Unquoted()
+			if runs, _ := c.releases.runsIn(name, env, environments); !runs {
+				return c.positionedError(iter.Value(), fmt.Sprintf("releases.%s.in.%s", Label(name), Label(env)),
+					fmt.Sprintf("release %s does not run in %s (it runs in %s and the environments that extend them)", name, env, strings.Join(releaseEnvironments(c.releases[name]), ", ")))
+			}
+		}
+	}
+	return nil
 }

@@ -188,6 +188,9 @@ func (s *Sources) layerOf(pos token.Pos) string {
 			block := iter.Value()
 			start, end := block.Pos(), endPos(block)
 			if start.IsValid() && start.Filename() == pos.Filename() && pos.Offset() >= start.Offset() && pos.Offset() <= end {
+				if in := releaseInOf(block, pos); blocks.field == "releases" && in != "" {
+					return blocks.layer + iter.Selector().Unquoted() + " in " + in
+				}
 				return blocks.layer + iter.Selector().Unquoted()
 			}
 		}
@@ -268,6 +271,9 @@ func layerName(layer cue.Value) string {
 	if len(sels) == 2 && sels[0].Unquoted() == "releases" {
 		return "release " + sels[1].Unquoted()
 	}
+	if len(sels) == 4 && sels[0].Unquoted() == "releases" && sels[2].Unquoted() == "in" {
+		return "release " + sels[1].Unquoted() + " in " + sels[3].Unquoted()
+	}
 	if len(sels) == 2 && sels[0].Unquoted() == "pins" {
 		return "pinned for " + sels[1].Unquoted()
 	}
@@ -283,4 +289,17 @@ func valueString(v cue.Value) string {
 		return fmt.Sprint(v)
 	}
 	return string(data)
+}
+
+// releaseInOf names the environment of a release's in block that holds
+// pos, or "".
+func releaseInOf(release cue.Value, pos token.Pos) string {
+	iter, err := release.LookupPath(cue.ParsePath("in")).Fields()
+	for err == nil && iter.Next() {
+		block := iter.Value()
+		if start := block.Pos(); start.IsValid() && start.Filename() == pos.Filename() && pos.Offset() >= start.Offset() && pos.Offset() <= endPos(block) {
+			return iter.Selector().Unquoted()
+		}
+	}
+	return ""
 }

@@ -123,9 +123,11 @@ var testCRDs = []map[string]any{
 	crd("cert-manager.io", "Certificate", "certificates", map[string]any{
 		"type": "object", "required": []any{"secretName", "issuerRef"},
 		"properties": map[string]any{
-			"secretName": map[string]any{"type": "string"},
-			"dnsNames":   map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-			"duration":   map[string]any{"type": "string"},
+			"secretName":  map[string]any{"type": "string"},
+			"dnsNames":    map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"duration":    map[string]any{"type": "string"},
+			"renewBefore": map[string]any{"type": "string"},
+			"commonName":  map[string]any{"type": "string"},
 			"issuerRef": map[string]any{"type": "object", "required": []any{"name"}, "properties": map[string]any{
 				"name": map[string]any{"type": "string"}, "kind": map[string]any{"type": "string"}, "group": map[string]any{"type": "string"},
 			}},

@@ -109,7 +109,7 @@ func Fields(c Case) []string {
 	for _, r := range releases {
 		if m, ok := r.(map[string]any); ok {
 			walkCase(m, "", "release:", schemaFields, set)
-			for _, own := range []string{"environments", "traffic"} { // #Release's, not #Settings
+			for _, own := range []string{"environments", "traffic", "in"} { // #Release's, not #Settings
 				if _, ok := m[own]; ok {
 					set["release:"+own] = true
 				}

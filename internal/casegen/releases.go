@@ -11,7 +11,7 @@ import (
 // The coverage test wants each in some case.
 var releaseFields = []string{
 	"environments", "traffic", "tag", "digest", "replicas", "args", "env.*",
-	"annotations.*", "files.*", "autoscale", "disruptionBudget", "service", "ingress",
+	"annotations.*", "files.*", "autoscale", "disruptionBudget", "service", "ingress", "in",
 }
 
 // ReleaseFields lists the fields the generator writes in releases.
@@ -75,6 +75,19 @@ func (g *gen) releases(envs obj) obj {
 		}
 		if g.chance(0.2) {
 			r["ingress"] = g.ingress()
+		}
+		if g.chance(0.3) {
+			// What differs in one environment it runs in (a datacentre's).
+			listed := r["environments"].([]any)
+			in := obj{}
+			for _, env := range listed {
+				if g.chance(0.6) {
+					in[env.(string)] = obj{"env": obj{"DATACENTRE": env.(string) + "-" + name}, "annotations": obj{"example.org/in": env.(string)}}
+				}
+			}
+			if len(in) > 0 {
+				r["in"] = in
+			}
 		}
 		out[name] = r
 	}
