@@ -71,13 +71,17 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	if err := checkToken(s, fail); err != nil {
 		return err
 	}
-	if s.PreStop != nil && s.PreStop.Sleep > 0 {
-		grace := int64(30) // Kubernetes' default
-		if s.TerminationGracePeriodSeconds != nil {
-			grace = *s.TerminationGracePeriodSeconds
-		}
-		if s.PreStop.Sleep >= grace {
-			return fail("preStop.sleep", fmt.Sprintf("the preStop sleep of %ds must end before terminationGracePeriodSeconds (%ds) does", s.PreStop.Sleep, grace))
+	grace := int64(30) // Kubernetes' default
+	if s.TerminationGracePeriodSeconds != nil {
+		grace = *s.TerminationGracePeriodSeconds
+	}
+	sleeps := map[string]*model.PreStop{"preStop": s.PreStop}
+	for name, c := range s.Containers {
+		sleeps["containers."+Label(name)+".preStop"] = c.PreStop
+	}
+	for _, field := range sorted.Keys(sleeps) {
+		if p := sleeps[field]; p != nil && p.Sleep >= grace {
+			return fail(field+".sleep", fmt.Sprintf("the preStop sleep of %ds must end before terminationGracePeriodSeconds (%ds) does", p.Sleep, grace))
 		}
 	}
 	size := 0

@@ -99,6 +99,9 @@ func checkContainerKind(prefix string, c model.Sidecar, fail func(field, msg str
 	if c.KindOrDefault() != model.KindInit {
 		return nil
 	}
+	if c.PreStop != nil {
+		return fail(prefix+".preStop", "an init container has ended before the Pod is stopped: it has no preStop (kind: \"proxy\" keeps running, and can)")
+	}
 	for kind, p := range map[string]*model.Probe{"readiness": c.Probes.Readiness, "liveness": c.Probes.Liveness, "startup": c.Probes.Startup} {
 		if p != nil {
 			return fail(prefix+".probes."+kind, "an init container runs to completion and cannot have probes (kind: \"proxy\" keeps running and can)")

@@ -28,6 +28,7 @@ var (
 		{"scheduling", "affinity"},
 		{"containers", "*", "env", "*"},
 		{"containers", "*", "probes", "*"},
+		{"containers", "*", "preStop"},
 	}
 
 	// droppedByNull are the fields a later layer removes by setting them to

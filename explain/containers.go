@@ -67,7 +67,9 @@ func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, b
 		}
 		return target{cue: fields}, true
 	case field == "restartPolicy":
-		return target{cue: []string{prefix + "kind"}, why: "set by envgen: a proxy is a native sidecar (manifests/containers.go)"}, true
+		return target{cue: []string{prefix + "kind", prefix + "inJobs"}, why: "set by envgen: a proxy is a native sidecar, and so is a sidecar in a job's Pod (manifests/containers.go)"}, true
+	case strings.HasPrefix(field, "lifecycle"):
+		return target{cue: []string{prefix + "preStop"}}, true
 	case strings.HasPrefix(field, "securityContext.runAsUser"), strings.HasPrefix(field, "securityContext.runAsGroup"):
 		return target{cue: []string{prefix + field}}, true
 	case strings.HasPrefix(field, "securityContext"):

@@ -13,19 +13,26 @@ import (
 // The service Pod's other containers: sidecars, init containers, proxies.
 
 // addContainers adds the service's other containers to a Pod spec built by
-// podSpec: the sidecars beside the main container (unless withSidecars is
-// false: a Job's Pod would never end), then, as init containers, the
-// proxies (native sidecars, started first and stopped last) and the init
-// containers, each group in name order.
-func addContainers(spec *corev1.PodSpec, s *model.Service, withSidecars bool) {
+// podSpec: the sidecars beside the main container, then, as init
+// containers, the proxies (native sidecars, started first and stopped
+// last) and the init containers, each group in name order. In a job's Pod
+// (forJob) only the containers that run in jobs (inJobs), and a sidecar
+// there as a native sidecar: beside the main container it would keep the
+// Pod from ending.
+func addContainers(spec *corev1.PodSpec, s *model.Service, forJob bool) {
 	var proxies, inits []corev1.Container
 	for _, name := range sorted.Keys(s.Containers) {
 		c := s.Containers[name]
+		if forJob && !c.RunsInJobs() {
+			continue
+		}
 		container, volumes := sidecar(s, name, c)
 		switch c.KindOrDefault() {
 		case model.KindSidecar:
-			if !withSidecars {
-				continue
+			if forJob {
+				container.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+				proxies = append(proxies, container)
+				break
 			}
 			spec.Containers = append(spec.Containers, container)
 		case model.KindProxy:
@@ -65,6 +72,7 @@ func sidecar(s *model.Service, name string, c model.Sidecar) (corev1.Container, 
 		Ports:           containerPorts(c.Ports, s.Protocol),
 		Env:             envVars(c.EnvNames(), c.Env),
 		Resources:       resources(c.Resources),
+		Lifecycle:       preStop(c.PreStop),
 		ReadinessProbe:  probe(c.Probes.Readiness),
 		LivenessProbe:   probe(c.Probes.Liveness),
 		StartupProbe:    probe(c.Probes.Startup),

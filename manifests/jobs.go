@@ -38,7 +38,7 @@ func cronJobs(s *model.Service) []Object {
 			Resources: resources(jobResources),
 		}
 		spec := podSpec(s, container)
-		addContainers(&spec, s, false)
+		addContainers(&spec, s, true)
 		spec.RestartPolicy = corev1.RestartPolicyNever
 		schedule(&spec, s.Scheduling)
 		objectName := JobName(s.Name, name)

@@ -35,7 +35,7 @@ func deployment(s *model.Service) *appsv1.Deployment {
 		ObjectMeta: metav1.ObjectMeta{Labels: podLabels(s), Annotations: podAnnotations(s.Annotations, s.Files)},
 		Spec:       podSpec(s, container),
 	}
-	addContainers(&template.Spec, s, true)
+	addContainers(&template.Spec, s, false)
 	d := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: serverMeta(s, s.Instance()),

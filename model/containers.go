@@ -65,7 +65,11 @@ type Sidecar struct {
 	Mounts map[string]Mount `json:"mounts,omitempty"`
 	Files  []string         `json:"files,omitempty"`
 	// Token mounts serviceAccount.token in this container too.
-	Token           bool            `json:"token,omitempty"`
+	Token   bool     `json:"token,omitempty"`
+	PreStop *PreStop `json:"preStop,omitempty"`
+	// InJobs, if set, says whether the scheduled jobs' Pods run it
+	// (default: proxies and init containers do, sidecars do not).
+	InJobs          *bool           `json:"inJobs,omitempty"`
 	SecurityContext SecurityContext `json:"securityContext,omitzero"`
 }
 
@@ -102,4 +106,12 @@ func (s *Service) PodPorts() map[string]int32 {
 		maps.Copy(out, c.Ports)
 	}
 	return out
+}
+
+// RunsInJobs says whether the scheduled jobs' Pods run the container.
+func (c Sidecar) RunsInJobs() bool {
+	if c.InJobs != nil {
+		return *c.InJobs
+	}
+	return c.KindOrDefault() != KindSidecar
 }

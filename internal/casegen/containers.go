@@ -67,6 +67,11 @@ func (g *gen) wholeContainer(name, kind, port string, base int) obj {
 	if g.chance(0.4) {
 		c["mounts"] = obj{"/etc/" + name + "/tls": obj{"secret": "svc-tls", "items": obj{"tls.crt": "cert.pem"}}}
 	}
+	if kind != "init" && g.chance(0.25) {
+		// An exec: a sleep must end within the grace period, which a
+		// layer may make short.
+		c["preStop"] = obj{"exec": obj{"command": []any{"/usr/bin/" + name, "--drain"}}}
+	}
 	return c
 }
 
@@ -85,6 +90,9 @@ func (g *gen) containerChange(name string) obj {
 
 // containerFields are the fields any layer may change of any container.
 func (g *gen) containerFields(c obj, name string) {
+	if g.chance(0.2) {
+		c["inJobs"] = g.chance(0.5)
+	}
 	if g.chance(0.5) {
 		env := obj{}
 		for _, v := range g.subset([]string{"LOG_LEVEL", "UPSTREAM", "TOKEN"}, true) {

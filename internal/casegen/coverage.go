@@ -26,7 +26,7 @@ var patternFields = []string{
 	"containers", "containers.*", "containers.*.kind", "containers.*.image", "containers.*.tag",
 	"containers.*.digest", "containers.*.command", "containers.*.args", "containers.*.ports",
 	"containers.*.env", "containers.*.resources", "containers.*.probes", "containers.*.writable",
-	"containers.*.mounts", "containers.*.files", "containers.*.securityContext",
+	"containers.*.mounts", "containers.*.files", "containers.*.securityContext", "containers.*.preStop", "containers.*.inJobs",
 	"patches.*", "objects.*", "build.args.*",
 	"fileSecrets.*", "fileSecrets.*.*", "fileSecrets.*.*.secret", "fileSecrets.*.*.key", "labels.*",
 }
