@@ -37,6 +37,14 @@ func (c *compilation) readCustomKinds(top cue.Value) error {
 			field := "customKinds." + kind + ".scope"
 			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("scope")), field, "objects adds namespaced kinds only: a cluster-scoped object is the whole cluster's, not one service's, and outlives its namespace")
 		}
+		if group, _, _ := strings.Cut(apiVersion, "/"); group == "k8s.io" || strings.HasSuffix(group, ".k8s.io") {
+			// Kubernetes' own groups (rbac, admissionregistration,
+			// apiextensions, discovery…) hold cluster-scoped and
+			// cluster-wide kinds: the declaration's scope, written by the
+			// same file, cannot be trusted to say otherwise.
+			field := "customKinds." + kind + ".apiVersion"
+			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("apiVersion")), field, fmt.Sprintf("%s is one of Kubernetes' own API groups: objects adds only the built-in kinds it lists and custom resources of other groups", group))
+		}
 		ck := model.CustomKind{APIVersion: apiVersion}
 		if schema := iter.Value().LookupPath(cue.MakePath(cue.Def("schema"))); schema.Exists() {
 			ck.Checked = true
