@@ -69,6 +69,13 @@ func (c *compilation) checkPins(top cue.Value, names []string, skip bool) (map[s
 // promotion of production covers production-eqiad, and before a
 // release's, so a release that names its own version keeps it.
 func pinLayers(top, environments cue.Value, env string) []cue.Value {
+	return alongLineage(top.LookupPath(cue.ParsePath("pins")), environments, env)
+}
+
+// alongLineage are the entries of a struct keyed by environment (pins, a
+// release's in) for env and the environments it extends, the most
+// general first.
+func alongLineage(byEnvironment, environments cue.Value, env string) []cue.Value {
 	var chain []string
 	for current := env; current != "" && !slices.Contains(chain, current); {
 		chain = append(chain, current)
@@ -76,7 +83,7 @@ func pinLayers(top, environments cue.Value, env string) []cue.Value {
 	}
 	var layers []cue.Value
 	for i := len(chain) - 1; i >= 0; i-- {
-		if v := top.LookupPath(cue.MakePath(cue.Str("pins"), cue.Str(chain[i]))); v.Exists() {
+		if v := byEnvironment.LookupPath(cue.MakePath(cue.Str(chain[i]))); v.Exists() {
 			layers = append(layers, v)
 		}
 	}

@@ -261,18 +261,7 @@ func nodePortsOf(s *model.Service) map[string]int32 {
 // releaseInLayers are the release's layers for env: in's entries for the
 // environments env extends and env itself, the most general first.
 func releaseInLayers(release cue.Value, env string, environments cue.Value) []cue.Value {
-	var lineage []string
-	for current := env; current != "" && !slices.Contains(lineage, current); {
-		lineage = append(lineage, current)
-		current, _ = environments.LookupPath(cue.MakePath(cue.Str(current), cue.Str("extends"))).String()
-	}
-	var out []cue.Value
-	for i := len(lineage) - 1; i >= 0; i-- {
-		if layer := release.LookupPath(cue.MakePath(cue.Str("in"), cue.Str(lineage[i]))); layer.Exists() {
-			out = append(out, layer)
-		}
-	}
-	return out
+	return alongLineage(release.LookupPath(cue.ParsePath("in")), environments, env)
 }
 
 // checkReleaseIn wants each environment a release's in names to be one

@@ -262,14 +262,9 @@ var Rules = []Rule{{
 	},
 }, {
 	ID: "EG016", Severity: Warning, Scope: "prod-like",
-	SeverityIn: func(env string) Severity {
-		if Production(env) {
-			return Error
-		}
-		return Warning
-	},
-	Summary: "what production runs is pinned by digest: the image that was tested, not a tag that can move (an error in production, a warning in staging)",
-	Fix:     "envgen promote the tested image, or envgen lock the tags; both write envgen.lock.cue",
+	SeverityIn: errorInProduction,
+	Summary:    "what production runs is pinned by digest: the image that was tested, not a tag that can move (an error in production, a warning in staging)",
+	Fix:        "envgen promote the tested image, or envgen lock the tags; both write envgen.lock.cue",
 	check: func(c *context, env string, s *model.Service) {
 		if s.Deploys() || len(s.Jobs) > 0 {
 			if s.Digest == "" {
@@ -294,14 +289,9 @@ var Rules = []Rule{{
 	},
 }, {
 	ID: "EG018", Severity: Warning, Scope: "all",
-	SeverityIn: func(env string) Severity {
-		if Production(env) {
-			return Error
-		}
-		return Warning
-	},
-	Summary: "every container's root filesystem is read-only (an error in production, a warning elsewhere, each with the reason writableRoot gives)",
-	Fix:     "name the directories the image writes in writable, or switch EG018 off in production with vet.off and the reason",
+	SeverityIn: errorInProduction,
+	Summary:    "every container's root filesystem is read-only (an error in production, a warning elsewhere, each with the reason writableRoot gives)",
+	Fix:        "name the directories the image writes in writable, or switch EG018 off in production with vet.off and the reason",
 	check: func(c *context, env string, s *model.Service) {
 		if s.WritableRoot != "" {
 			c.report(env, "writableRoot", "the main container's root filesystem is writable: %s", terminalSafe(s.WritableRoot))
@@ -458,4 +448,13 @@ func mapValues(m map[string]int32) []int32 {
 		out = append(out, v)
 	}
 	return out
+}
+
+// errorInProduction is the severity of a rule that production (and its
+// variants) must meet, and the other environments should.
+func errorInProduction(env string) Severity {
+	if Production(env) {
+		return Error
+	}
+	return Warning
 }
