@@ -237,6 +237,15 @@ func withoutOtherKinds(errs []cueerrors.Error) []cueerrors.Error {
 			v.otherKind = true
 		default:
 			v.ownKind = true
+			// An error inside the value (vet.off.X.reason) says what is
+			// wrong with it as well as one at the value itself.
+			for parent := field; strings.Contains(parent, "."); {
+				parent = parent[:strings.LastIndexByte(parent, '.')]
+				if byField[parent] == nil {
+					byField[parent] = &verdicts{}
+				}
+				byField[parent].ownKind = true
+			}
 		}
 	}
 	return slices.DeleteFunc(slices.Clone(errs), func(e cueerrors.Error) bool {
