@@ -71,18 +71,8 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 	if err := checkToken(s, fail); err != nil {
 		return err
 	}
-	grace := int64(30) // Kubernetes' default
-	if s.TerminationGracePeriodSeconds != nil {
-		grace = *s.TerminationGracePeriodSeconds
-	}
-	sleeps := map[string]*model.PreStop{"preStop": s.PreStop}
-	for name, c := range s.Containers {
-		sleeps["containers."+Label(name)+".preStop"] = c.PreStop
-	}
-	for _, field := range sorted.Keys(sleeps) {
-		if p := sleeps[field]; p != nil && p.Sleep >= grace {
-			return fail(field+".sleep", fmt.Sprintf("the preStop sleep of %ds must end before terminationGracePeriodSeconds (%ds) does", p.Sleep, grace))
-		}
+	if err := checkPreStopSleeps(s, fail); err != nil {
+		return err
 	}
 	size := 0
 	for p, content := range s.Files {

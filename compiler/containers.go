@@ -226,3 +226,38 @@ func orNone(names []string) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// checkPreStopSleeps wants every preStop sleep to end within the grace
+// period, as kube-apiserver does, and a proxy's after the main
+// container's: a native sidecar is stopped once the main container has
+// ended, in the same grace period.
+func checkPreStopSleeps(s *model.Service, fail func(field, msg string) error) error {
+	grace := int64(30) // Kubernetes' default
+	if s.TerminationGracePeriodSeconds != nil {
+		grace = *s.TerminationGracePeriodSeconds
+	}
+	// A proxy (a native sidecar) is stopped once the main container has
+	// ended: its sleep comes after the main container's, in one grace
+	// period.
+	mainSleep := int64(0)
+	if s.PreStop != nil {
+		mainSleep = s.PreStop.Sleep
+	}
+	if mainSleep > 0 && mainSleep >= grace {
+		return fail("preStop.sleep", fmt.Sprintf("the preStop sleep of %ds must end before terminationGracePeriodSeconds (%ds) does", mainSleep, grace))
+	}
+	for _, name := range sorted.Keys(s.Containers) {
+		c := s.Containers[name]
+		if c.PreStop == nil || c.PreStop.Sleep == 0 {
+			continue
+		}
+		field := "containers." + Label(name) + ".preStop.sleep"
+		switch {
+		case c.KindOrDefault() == model.KindProxy && c.PreStop.Sleep+mainSleep >= grace:
+			return fail(field, fmt.Sprintf("the proxy is stopped after the main container: its preStop sleep of %ds, after the main container's %ds, must end before terminationGracePeriodSeconds (%ds) does", c.PreStop.Sleep, mainSleep, grace))
+		case c.PreStop.Sleep >= grace:
+			return fail(field, fmt.Sprintf("the preStop sleep of %ds must end before terminationGracePeriodSeconds (%ds) does", c.PreStop.Sleep, grace))
+		}
+	}
+	return nil
+}

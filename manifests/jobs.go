@@ -40,6 +40,9 @@ func cronJobs(s *model.Service) []Object {
 		spec := podSpec(s, container)
 		addContainers(&spec, s, true)
 		spec.RestartPolicy = corev1.RestartPolicyNever
+		// The service's grace period, which the compiler held the
+		// containers' preStop sleeps to (a job runs them too: inJobs).
+		spec.TerminationGracePeriodSeconds = s.TerminationGracePeriodSeconds
 		schedule(&spec, s.Scheduling)
 		objectName := JobName(s.Name, name)
 		jobSpec := batchv1.JobSpec{
