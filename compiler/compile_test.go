@@ -247,13 +247,16 @@ environments: {
 	development: fileSecrets: "/etc/a.yaml": KEY: null
 	// A layer that drops every secret of a file mounts it as it is.
 	staging: fileSecrets: "/etc/a.yaml": {KEY: null, PASS: null}
+	// A layer drops a file with its secrets.
+	"staging-beta": {extends: "staging", files: "/etc/a.yaml": null, fileSecrets: "/etc/a.yaml": null}
 }
 `)
 	for envName, want := range map[string]map[string]model.SecretKeyRef{
-		"production":  {"PASS": {Secret: "db", Key: "password"}, "KEY": {Secret: "api", Key: "key"}},
-		"ci":          {"PASS": {Secret: "ci-db", Key: "password"}, "KEY": {Secret: "api", Key: "key"}},
-		"development": {"PASS": {Secret: "db", Key: "password"}},
-		"staging":     nil,
+		"production":   {"PASS": {Secret: "db", Key: "password"}, "KEY": {Secret: "api", Key: "key"}},
+		"ci":           {"PASS": {Secret: "ci-db", Key: "password"}, "KEY": {Secret: "api", Key: "key"}},
+		"development":  {"PASS": {Secret: "db", Key: "password"}},
+		"staging":      nil,
+		"staging-beta": nil,
 	} {
 		s := env(t, p, envName)
 		if diff := cmp.Diff(want, s.FileSecrets["/etc/a.yaml"], cmpopts.EquateEmpty()); diff != "" {

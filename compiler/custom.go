@@ -45,6 +45,11 @@ func (c *compilation) readCustomKinds(top cue.Value) error {
 			field := "customKinds." + kind + ".apiVersion"
 			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("apiVersion")), field, fmt.Sprintf("%s is one of Kubernetes' own API groups: objects adds only the built-in kinds it lists and custom resources of other groups", group))
 		}
+		for other := range c.customKinds {
+			if strings.EqualFold(other, kind) {
+				return c.positionedError(iter.Value(), "customKinds."+kind, fmt.Sprintf("%s and %s differ only in case: kinds are CamelCase names, and their objects' files would be one", other, kind))
+			}
+		}
 		ck := model.CustomKind{APIVersion: apiVersion}
 		if schema := iter.Value().LookupPath(cue.MakePath(cue.Def("schema"))); schema.Exists() {
 			ck.Checked = true

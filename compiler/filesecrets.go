@@ -16,7 +16,7 @@ func checkFileSecrets(s *model.Service, fail func(field, msg string) error) erro
 	for _, p := range sorted.Keys(s.FileSecrets) {
 		content, ok := s.Files[p]
 		if !ok {
-			return fail(fmt.Sprintf("fileSecrets.%q", p), fmt.Sprintf("%s is not one of the service's files%s: fileSecrets fills the placeholders of a file whose content files gives", p, fileList(s.Files)))
+			return fail(fmt.Sprintf("fileSecrets.%q", p), fmt.Sprintf("%s is not one of the service's files%s: fileSecrets fills the placeholders of a file whose content files gives (a layer that drops the file drops its secrets too: fileSecrets: %q: null)", p, fileList(s.Files), p))
 		}
 		for _, name := range sorted.Keys(s.FileSecrets[p]) {
 			if !placeholder.Contains(content, name) {

@@ -51,6 +51,7 @@ var (
 		{"service", "ports", "*", "nodePort"},
 		{"jobs", "*"},
 		{"fileSecrets", "*", "*"},
+		{"fileSecrets", "*"},
 		{"scheduling", "affinity"},
 		{"labels", "*"},
 		{"writableRoot"},

@@ -96,9 +96,11 @@ func (c *compilation) checkReleases(top cue.Value, names []string) (releaseLayer
 				}
 			}
 		}
-		if v := release.LookupPath(cue.ParsePath("service")); v.Exists() && traffic(release) != "own" {
-			return nil, c.positionedError(v, prefix+".service",
-				`the release's Pods are behind the main release's Service (traffic: "shared", the default): give it traffic: "own" to shape a Service of its own`)
+		for _, at := range sorted.Keys(layers) {
+			if v := layers[at].LookupPath(cue.ParsePath("service")); v.Exists() && traffic(release) != "own" {
+				return nil, c.positionedError(v, at+".service",
+					`the release's Pods are behind the main release's Service (traffic: "shared", the default): give it traffic: "own" to shape a Service of its own`)
+			}
 		}
 		envs := release.LookupPath(cue.ParsePath("environments"))
 		if len(releaseEnvironments(release)) == 0 {

@@ -71,6 +71,9 @@ func ApplyEscapeHatch(env string, s *model.Service, objs []Object) ([]Object, er
 		}
 		kind, _, _ := strings.Cut(key, "/")
 		custom, isCustom := s.CustomKinds[kind]
+		if _, builtIn := kubetypes.Kinds[kind]; isCustom && !builtIn && s.Objects[key]["apiVersion"] != custom.APIVersion {
+			return nil, &HatchError{Section: "objects", Key: key, Field: []string{"apiVersion"}, Msg: fmt.Sprintf("customKinds declares %s as apiVersion %q", kind, custom.APIVersion)}
+		}
 		if isCustom && s.Objects[key]["apiVersion"] == custom.APIVersion {
 			if env == CIEnvironment {
 				continue // envgen run's account creates built-in kinds only
@@ -310,6 +313,9 @@ func withinClusterFacts(s *model.Service, obj Object) error {
 		return nil
 	}
 	r := s.NodePortRange()
+	if n := svc.Spec.HealthCheckNodePort; n != 0 && (n < r.Min || n > r.Max) {
+		return &HatchError{Field: []string{"spec", "healthCheckNodePort"}, Msg: fmt.Sprintf("node port %d is outside the cluster's range %d–%d (cluster.nodePorts, Kubernetes' default unless set)", n, r.Min, r.Max)}
+	}
 	for i, p := range svc.Spec.Ports {
 		if p.NodePort != 0 && (p.NodePort < r.Min || p.NodePort > r.Max) {
 			return &HatchError{Field: []string{"spec", "ports", fmt.Sprintf("[%d]", i), "nodePort"}, Msg: fmt.Sprintf("node port %d is outside the cluster's range %d–%d (cluster.nodePorts, Kubernetes' default unless set)", p.NodePort, r.Min, r.Max)}
