@@ -72,6 +72,8 @@ func sidecarTarget(project *compiler.Project, env, p, podPath string) (target, b
 		return target{cue: []string{prefix + "preStop"}}, true
 	case strings.HasPrefix(field, "securityContext.runAsUser"), strings.HasPrefix(field, "securityContext.runAsGroup"):
 		return target{cue: []string{prefix + field}}, true
+	case field == "securityContext.readOnlyRootFilesystem":
+		return target{cue: []string{prefix + "writableRoot"}, why: whyRestricted}, true
 	case strings.HasPrefix(field, "securityContext"):
 		return target{why: whyRestricted}, true
 	case strings.HasPrefix(field, "readinessProbe"):

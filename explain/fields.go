@@ -48,6 +48,11 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 	if strings.Contains(p, manifests.LabelRoutedVia) || (kind == "Service" && strings.HasPrefix(p, "spec.selector") && component == manifests.ComponentServer) {
 		return target{why: whyRouting}
 	}
+	for _, template := range []string{"spec.template.metadata.labels.", "spec.jobTemplate.spec.template.metadata.labels."} {
+		if key, ok := strings.CutPrefix(p, template); ok && !manifests.IsEnvgenLabel(unquoteKey(key)) {
+			return target{cue: []string{"labels." + quoteKey(key)}}
+		}
+	}
 	if strings.HasPrefix(p, "metadata") || p == "apiVersion" || p == "kind" {
 		if rest, ok := strings.CutPrefix(p, "metadata.annotations."); ok && kind == "Pod" {
 			return target{cue: []string{"ci.annotations." + quoteKey(rest)}}
@@ -242,6 +247,8 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 		return target{cue: []string{"scheduling.tolerations"}}
 	case rest == "priorityClassName":
 		return target{cue: []string{"scheduling.priorityClassName"}}
+	case strings.HasPrefix(rest, "affinity"):
+		return target{cue: []string{"scheduling.affinity"}}
 	case strings.HasPrefix(rest, "topologySpreadConstraints"):
 		return target{cue: []string{"scheduling.spread"}, why: "set by envgen from scheduling.spread: maxSkew 1, ScheduleAnyway, the Pods' own labels (manifests/scheduling.go)"}
 	case strings.HasPrefix(rest, "volumes"):
@@ -285,6 +292,8 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 		return target{cue: []string{"probes.liveness"}}
 	case strings.HasPrefix(field, "startupProbe"):
 		return target{cue: []string{"probes.startup"}}
+	case field == "securityContext.readOnlyRootFilesystem":
+		return target{cue: with("writableRoot"), why: whyRestricted}
 	case strings.HasPrefix(field, "securityContext"):
 		return target{why: whyRestricted}
 	case strings.HasPrefix(field, "volumeMounts"):
@@ -341,4 +350,12 @@ func quoteKey(key string) string {
 		return fmt.Sprintf("%q", m[1])
 	}
 	return fmt.Sprintf("%q", key)
+}
+
+// unquoteKey is a map key of a leaf path as the object has it.
+func unquoteKey(key string) string {
+	if m := annoKey.FindStringSubmatch(key); m != nil && m[1] != "" {
+		return m[1]
+	}
+	return key
 }
