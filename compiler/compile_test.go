@@ -212,6 +212,22 @@ func TestErrors(t *testing.T) {
 		src:  "environments: staging: replicas: null",
 		want: `environments.staging.replicas: null cannot drop replicas: every environment has a replica count: replicas: 0 runs no Pod`,
 	}, {
+		desc: "a node affinity operator kube-apiserver does not know",
+		src:  `scheduling: affinity: nodeAffinity: requiredDuringSchedulingIgnoredDuringExecution: nodeSelectorTerms: [{matchExpressions: [{key: "pool", operator: "Bogus"}]}]`,
+		want: `scheduling.affinity.nodeAffinity: key pool: operator "Bogus" is not In, NotIn, Exists, DoesNotExist, Gt or Lt`,
+	}, {
+		desc: "In without values",
+		src:  `scheduling: affinity: nodeAffinity: requiredDuringSchedulingIgnoredDuringExecution: nodeSelectorTerms: [{matchExpressions: [{key: "pool", operator: "In", values: []}]}]`,
+		want: `key pool: operator In needs values`,
+	}, {
+		desc: "a pod affinity selector apimachinery's validation refuses",
+		src:  `scheduling: affinity: podAffinity: requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: "kubernetes.io/hostname", labelSelector: matchExpressions: [{key: "app", operator: "Exists", values: ["x"]}]}]`,
+		want: `term 0: labelSelector.matchExpressions[0].values: Forbidden`,
+	}, {
+		desc: "a topology key that is no label key",
+		src:  `scheduling: affinity: podAntiAffinity: requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: "not a/valid/key", labelSelector: matchLabels: app: "x"}]`,
+		want: `term 0: topologyKey "not a/valid/key" is not a label key`,
+	}, {
 		desc: "timeout over a day",
 		src:  `ci: timeout: "25h"`,
 		want: `ci.timeout: "25h" is not a duration between 1s and 24h0m0s`,

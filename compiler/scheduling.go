@@ -3,9 +3,13 @@ package compiler
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	fieldpath "k8s.io/apimachinery/pkg/util/validation/field"
 
 	"envgen.dev/envgen/internal/kubetypes"
 	"envgen.dev/envgen/manifests"
@@ -68,6 +72,20 @@ func checkAffinity(data map[string]any, fail func(field, msg string) error) erro
 				return fail(field+".nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution", fmt.Sprintf("term %d: weight %d is not between 1 and 100", i, p.Weight))
 			}
 		}
+		terms := []corev1.NodeSelectorTerm{}
+		if r := n.RequiredDuringSchedulingIgnoredDuringExecution; r != nil {
+			terms = append(terms, r.NodeSelectorTerms...)
+		}
+		for _, p := range n.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, p.Preference)
+		}
+		for _, t := range terms {
+			for _, r := range append(t.MatchExpressions, t.MatchFields...) {
+				if msg := nodeRequirementProblem(r); msg != "" {
+					return fail(field+".nodeAffinity", msg)
+				}
+			}
+		}
 	}
 	if pa := a.PodAffinity; pa != nil {
 		if err := checkPodAffinityTerms(field+".podAffinity", pa.RequiredDuringSchedulingIgnoredDuringExecution, pa.PreferredDuringSchedulingIgnoredDuringExecution, fail); err != nil {
@@ -86,19 +104,63 @@ func checkAffinity(data map[string]any, fail func(field, msg string) error) erro
 // preferred one a weight from 1 to 100.
 func checkPodAffinityTerms(field string, required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, fail func(field, msg string) error) error {
 	for i, t := range required {
-		if t.TopologyKey == "" {
-			return fail(field+".requiredDuringSchedulingIgnoredDuringExecution", fmt.Sprintf("term %d has no topologyKey (the node label that says what \"together\" means: kubernetes.io/hostname, topology.kubernetes.io/zone)", i))
+		if err := checkPodAffinityTerm(t, fmt.Sprintf("term %d", i)); err != "" {
+			return fail(field+".requiredDuringSchedulingIgnoredDuringExecution", err)
 		}
 	}
 	for i, p := range preferred {
 		if p.Weight < 1 || p.Weight > 100 {
 			return fail(field+".preferredDuringSchedulingIgnoredDuringExecution", fmt.Sprintf("term %d: weight %d is not between 1 and 100", i, p.Weight))
 		}
-		if p.PodAffinityTerm.TopologyKey == "" {
-			return fail(field+".preferredDuringSchedulingIgnoredDuringExecution", fmt.Sprintf("term %d has no podAffinityTerm.topologyKey", i))
+		if err := checkPodAffinityTerm(p.PodAffinityTerm, fmt.Sprintf("term %d's podAffinityTerm", i)); err != "" {
+			return fail(field+".preferredDuringSchedulingIgnoredDuringExecution", err)
 		}
 	}
 	return nil
+}
+
+// checkPodAffinityTerm says what kube-apiserver would refuse in a term:
+// no topologyKey or one that is no label key, and a label selector its
+// own validation (apimachinery's, which the API server runs) refuses.
+func checkPodAffinityTerm(t corev1.PodAffinityTerm, what string) string {
+	if t.TopologyKey == "" {
+		return what + " has no topologyKey (the node label that says what \"together\" means: kubernetes.io/hostname, topology.kubernetes.io/zone)"
+	}
+	if errs := validation.IsQualifiedName(t.TopologyKey); len(errs) > 0 {
+		return fmt.Sprintf("%s: topologyKey %q is not a label key: %s", what, t.TopologyKey, errs[0])
+	}
+	if errs := metav1validation.ValidateLabelSelector(t.LabelSelector, metav1validation.LabelSelectorValidationOptions{}, fieldpath.NewPath("labelSelector")); len(errs) > 0 {
+		return fmt.Sprintf("%s: %s", what, errs[0].Error())
+	}
+	return ""
+}
+
+// nodeRequirementProblem says what kube-apiserver would refuse in a node
+// selector requirement, as its validation does.
+func nodeRequirementProblem(r corev1.NodeSelectorRequirement) string {
+	if errs := validation.IsQualifiedName(r.Key); len(errs) > 0 {
+		return fmt.Sprintf("key %q is not a label key: %s", r.Key, errs[0])
+	}
+	switch r.Operator {
+	case corev1.NodeSelectorOpIn, corev1.NodeSelectorOpNotIn:
+		if len(r.Values) == 0 {
+			return fmt.Sprintf("key %s: operator %s needs values", r.Key, r.Operator)
+		}
+	case corev1.NodeSelectorOpExists, corev1.NodeSelectorOpDoesNotExist:
+		if len(r.Values) > 0 {
+			return fmt.Sprintf("key %s: operator %s takes no values", r.Key, r.Operator)
+		}
+	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+		if len(r.Values) != 1 {
+			return fmt.Sprintf("key %s: operator %s takes one value, a number", r.Key, r.Operator)
+		}
+		if _, err := strconv.ParseInt(r.Values[0], 10, 64); err != nil {
+			return fmt.Sprintf("key %s: operator %s takes a number, not %q", r.Key, r.Operator, r.Values[0])
+		}
+	default:
+		return fmt.Sprintf("key %s: operator %q is not In, NotIn, Exists, DoesNotExist, Gt or Lt", r.Key, r.Operator)
+	}
+	return ""
 }
 
 // checkLabels refuses envgen's own label keys among envgen.cue's labels:
