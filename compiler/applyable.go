@@ -103,9 +103,6 @@ func checkApplyable(s *model.Service, fail func(field, msg string) error) error 
 			return err
 		}
 	}
-	if err := checkPortUses(s, fail); err != nil {
-		return err
-	}
 	if s.CI == nil {
 		return nil
 	}

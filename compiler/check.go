@@ -56,6 +56,10 @@ func (c *compilation) check(env string, resolved cue.Value, s *model.Service) er
 	if err := checkApplyable(s, fail); err != nil {
 		return err
 	}
+	_, release := splitScope(env)
+	if err := checkPortUses(s, release != "", fail); err != nil {
+		return err
+	}
 	if err := checkJobs(s, fail); err != nil {
 		return err
 	}

@@ -204,6 +204,10 @@ func TestErrors(t *testing.T) {
 		src:  `ingress: prometheus: {namespaces: ["monitoring"], undeclaredPorts: "9090": "the admin listener's metrics"}`,
 		want: `ingress.prometheus.undeclaredPorts."9090": port 9090 is declared, as "admin": name it in ports (ports: ["admin"])`,
 	}, {
+		desc: "dropping a rule's last undeclared port",
+		src:  "ingress: prometheus: {namespaces: [\"monitoring\"], undeclaredPorts: \"9361\": \"envoy's admin listener\"}\nenvironments: staging: ingress: prometheus: undeclaredPorts: \"9361\": null",
+		want: `ingress.prometheus: the rule has no port left, and a rule without ports opens every port of the Pod: drop the rule (null) or name the ports it opens (in environment staging)`,
+	}, {
 		desc: "an undeclared port past 65535",
 		src:  `ingress: prometheus: {namespaces: ["monitoring"], undeclaredPorts: "99999": "the admin listener's metrics"}`,
 		want: `ingress.prometheus.undeclaredPorts."99999": 99999 is not a port number (1–65535)`,

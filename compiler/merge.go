@@ -45,6 +45,7 @@ var (
 		{"autoscale"},
 		{"disruptionBudget"},
 		{"ingress", "*"},
+		{"ingress", "*", "undeclaredPorts", "*"},
 		{"egress", "*"},
 		{"probes", "*"},
 		{"containers", "*", "probes", "*"},

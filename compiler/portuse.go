@@ -17,7 +17,10 @@ import (
 //   - an http or tcp probe connects over TCP, so it can never pass on a
 //     port service.ports makes UDP (or SCTP), by name or number, and the
 //     Pod would never be ready.
-func checkPortUses(s *model.Service, fail func(field, msg string) error) error {
+//
+// In a release, an undeclared port may be one the release's own container
+// declares: it inherits the main release's rules.
+func checkPortUses(s *model.Service, inRelease bool, fail func(field, msg string) error) error {
 	podPorts := s.PodPorts()
 	for _, rule := range sorted.Keys(s.Ingress) {
 		for i, port := range s.Ingress[rule].Ports {
@@ -30,13 +33,18 @@ func checkPortUses(s *model.Service, fail func(field, msg string) error) error {
 				return fail(at, fmt.Sprintf("no container port %d in the Pod%s: a network policy opens the Pods' ports, not the Service's (a port the Pod serves that no container declares, say so in undeclaredPorts: %q: \"who serves it\")", port.Number, portNumbers(podPorts), fmt.Sprint(port.Number)))
 			}
 		}
+		if in := s.Ingress[rule]; len(in.Ports) == 0 && in.UndeclaredPorts != nil && len(in.UndeclaredPorts) == 0 {
+			// A rule without ports opens every port: dropping the last
+			// undeclared port must not widen the rule to all of them.
+			return fail("ingress."+Label(rule), "the rule has no port left, and a rule without ports opens every port of the Pod: drop the rule (null) or name the ports it opens")
+		}
 		for _, key := range sorted.Keys(s.Ingress[rule].UndeclaredPorts) {
 			at := fmt.Sprintf("ingress.%s.undeclaredPorts.%q", Label(rule), key)
 			n, err := strconv.Atoi(key)
 			switch {
 			case err != nil || n < 1 || n > 65535:
 				return fail(at, fmt.Sprintf("%s is not a port number (1–65535)", key))
-			case s.PortName(model.PortRef{Number: int32(n)}) != "":
+			case s.PortName(model.PortRef{Number: int32(n)}) != "" && !inRelease:
 				name := s.PortName(model.PortRef{Number: int32(n)})
 				return fail(at, fmt.Sprintf("port %d is declared, as %q: name it in ports (ports: [%q])", n, name, name))
 			}

@@ -132,7 +132,7 @@ func plainWords(msg string) string {
 }
 
 // nullHint is what a null where the schema wants a value means.
-const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a port, an annotation, a label, a container or its resources, a probe, a port of service.ports or its node port, an object, an ingress or egress rule (or all of them), a scheduled job, a config file or its secret, a mount, a writable directory, writableRoot, the affinity, the resources, the autoscaler or the disruption budget"
+const nullHint = "null is not allowed here: null drops what a lower layer set of a variable, a port, an annotation, a label, a container or its resources, a probe, a port of service.ports or its node port, an object, an ingress or egress rule (or all of them) or an undeclared port of one, a scheduled job, a config file or its secret, a mount, a writable directory, writableRoot, the affinity, the resources, the autoscaler or the disruption budget"
 
 // nullReasons say why null cannot drop a field people try to drop.
 var nullReasons = map[string]string{

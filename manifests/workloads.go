@@ -236,7 +236,9 @@ func ingressRule(s *model.Service, in model.Ingress) networkingv1.NetworkPolicyI
 		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: &protocol, Port: ptr.To(portRef(port))})
 	}
 	for _, number := range undeclaredPorts(in) {
-		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(number))})
+		// TCP, unless a release declares the port after all.
+		protocol := corev1.Protocol(s.Protocol(s.PortName(model.PortRef{Number: number})))
+		rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: &protocol, Port: ptr.To(intstr.FromInt32(number))})
 	}
 	return rule
 }
