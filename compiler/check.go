@@ -87,7 +87,7 @@ func (c *compilation) reporter(env string, resolved cue.Value) (at func(string) 
 	at = func(field string) cue.Value { return resolved.LookupPath(cue.ParsePath(field)) }
 	fail = func(field, msg string) error {
 		if env != "" {
-			msg = fmt.Sprintf("%s (in %s)", msg, describeScope(env))
+			msg = fmt.Sprintf("%s (in %s)", msg, DescribeScope(env))
 		}
 		return c.positionedError(at(field), field, msg)
 	}

@@ -190,7 +190,7 @@ func (c *compilation) checkAddedContainers(env string, layers []cue.Value) error
 				if len(below) > 0 {
 					msg += fmt.Sprintf(" (%s)", strings.Join(below, ", "))
 				}
-				return c.positionedError(container, "containers."+Label(name), fmt.Sprintf("%s (in %s)", msg, describeScope(env)))
+				return c.positionedError(container, "containers."+Label(name), fmt.Sprintf("%s (in %s)", msg, DescribeScope(env)))
 			}
 			known[name] = true
 		}
@@ -210,7 +210,7 @@ func (c *compilation) checkDropsSomething(env string, layers []cue.Value, field,
 			if iter.Value().IsNull() && !named[name] {
 				msg := fmt.Sprintf("null drops nothing: no layer below has a %s %s (%s: %s)", what, name, field, orNone(sorted.Keys(named)))
 				if env != "" {
-					msg += " (in " + describeScope(env) + ")"
+					msg += " (in " + DescribeScope(env) + ")"
 				}
 				return c.positionedError(iter.Value(), field+"."+Label(name), msg)
 			}

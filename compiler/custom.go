@@ -104,7 +104,7 @@ func (c *compilation) customObjectError(env, kind, key string, err error) error 
 		}
 		msg := fmt.Sprintf("%s: %s (%s's schema, customKinds.%s)", at, c.inWords(plainWords(fmt.Sprintf(format, shortArgs(args)...))), kind, kind)
 		if env != "" {
-			msg = fmt.Sprintf("%s (in %s)", msg, describeScope(env))
+			msg = fmt.Sprintf("%s (in %s)", msg, DescribeScope(env))
 		}
 		lines = append(lines, c.positioned(cwd, e, msg))
 	}

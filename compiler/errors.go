@@ -140,7 +140,7 @@ func (c *compilation) oneOfValues(env, cwd string, errs []cueerrors.Error) (line
 		slices.Sort(en.options)
 		msg := fmt.Sprintf("%s is not one of %s", en.got, strings.Join(en.options, ", "))
 		if env != "" {
-			msg = fmt.Sprintf("%s (in %s): %s", field, describeScope(env), msg)
+			msg = fmt.Sprintf("%s (in %s): %s", field, DescribeScope(env), msg)
 		} else {
 			msg = field + ": " + msg
 		}
@@ -179,12 +179,12 @@ func (c *compilation) formatError(env, cwd string, e cueerrors.Error) string {
 	}
 	if field != "" {
 		if env != "" {
-			msg = fmt.Sprintf("%s (in %s): %s", field, describeScope(env), msg)
+			msg = fmt.Sprintf("%s (in %s): %s", field, DescribeScope(env), msg)
 		} else {
 			msg = field + ": " + msg
 		}
 	} else if env != "" {
-		msg = fmt.Sprintf("%s: %s", describeScope(env), msg)
+		msg = fmt.Sprintf("%s: %s", DescribeScope(env), msg)
 	}
 
 	line := c.positioned(cwd, e, msg)

@@ -37,9 +37,9 @@ func EnvironmentOf(scope string) string {
 	return env
 }
 
-// describeScope names a scope in a message: "environment production,
+// DescribeScope names a scope in a message: "environment production,
 // release canary".
-func describeScope(scope string) string {
+func DescribeScope(scope string) string {
 	env, release := splitScope(scope)
 	if release == "" {
 		return "environment " + env
@@ -214,7 +214,7 @@ func (c *compilation) checkRelease(env string, release cue.Value, prefix string,
 		} else {
 			field = prefix + "." + field
 		}
-		return c.positionedError(v, field, fmt.Sprintf("%s (in %s)", msg, describeScope(ReleaseScope(env, r.Release))))
+		return c.positionedError(v, field, fmt.Sprintf("%s (in %s)", msg, DescribeScope(ReleaseScope(env, r.Release))))
 	}
 	longest := r.Instance()
 	if len(r.Files) > 0 {

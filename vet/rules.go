@@ -1,7 +1,6 @@
 package vet
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
@@ -9,11 +8,11 @@ import (
 	"strings"
 
 	"envgen.dev/envgen/compiler"
+	"envgen.dev/envgen/internal/placeholder"
 	"envgen.dev/envgen/internal/secretlike"
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/manifests"
 	"envgen.dev/envgen/model"
-	"envgen.dev/envgen/semdiff"
 )
 
 // Rules are envgen's built-in policies, by stable ID.
@@ -325,50 +324,27 @@ var Rules = []Rule{{
 			}
 		}
 	},
+}, {
+	ID: "EG020", Severity: Warning, Scope: "all",
+	SeverityIn: errorInProduction,
+	Summary:    "a placeholder that fileSecrets fills in one environment is filled in every environment whose file has it: elsewhere the file keeps ${NAME} as written",
+	Fix:        "fill the placeholder here too (fileSecrets), or take it out of this environment's file content",
+	check: func(c *context, env string, s *model.Service) {
+		filled := filledPlaceholders(c.project)
+		for _, file := range sorted.Keys(s.Files) {
+			for _, name := range placeholder.Names(s.Files[file]) {
+				if _, here := s.FileSecrets[file][name]; here || filled[file][name] == "" {
+					continue
+				}
+				c.report(env, fmt.Sprintf("files.%q", file), "%s keeps ${%s} as written: %s fills it from a Secret, this environment does not (a null in fileSecrets, or a layer without it)", file, name, filled[file][name])
+			}
+		}
+	},
 }}
 
 // namedLikeProduction matches the names people give production and
 // staging (prod, prd, live, stage, stg, preprod, eqiad-prod…).
 var namedLikeProduction = regexp.MustCompile(`(^|-)(prod|prd|live|stage|stg|preprod)(-|$)|^prod|^stag`)
-
-// invariantRule reports the invariants of envgen.cue's vet section.
-var invariantRule = Rule{
-	ID: "EG010", Severity: Error, Summary: "environments differ only where envgen.cue says they may",
-	Fix: "undo the difference, or add the field to the invariant's mayDiffer",
-}
-
-func checkInvariants(c *context) {
-	p := c.project
-	for _, name := range sorted.Keys(p.Vet.Invariants) {
-		inv := p.Vet.Invariants[name]
-		a, errA := p.Environment(inv.Environments[0])
-		b, errB := p.Environment(inv.Environments[1])
-		if errA != nil || errB != nil {
-			c.report("", "vet.invariants."+name, "invariant %s names an unknown environment", name)
-			continue
-		}
-		envA, envB := inv.Environments[0], inv.Environments[1]
-		for _, change := range semdiff.Values("", modelFields(a), modelFields(b)) {
-			// The top-level field: files["/etc/x.yaml"] is in files.
-			top := change.Path
-			if i := strings.IndexAny(top, ".["); i >= 0 {
-				top = top[:i]
-			}
-			// Environments live on different clusters by design.
-			if slices.Contains(inv.MayDiffer, top) || top == "cluster" {
-				continue
-			}
-			c.findings = append(c.findings, Finding{
-				Rule: c.rule.ID, Severity: c.rule.Severity, Environment: envB, Field: change.Path,
-				Position: where(p, envB, change.Path),
-				Message: fmt.Sprintf("invariant %s: %s has %s (%s), %s has %s (%s)", name,
-					envA, shown(change.Path, change.Old), where(p, envA, change.Path),
-					envB, shown(change.Path, change.New), where(p, envB, change.Path)),
-				Fix: c.rule.Fix,
-			})
-		}
-	}
-}
 
 // behindMainService says whether s is a release whose Pods the main
 // release's Service sends traffic to: it shares it, and there is one.
@@ -378,57 +354,6 @@ func behindMainService(c *context, env string, s *model.Service) bool {
 	}
 	main, err := c.project.Environment(compiler.EnvironmentOf(env))
 	return err == nil && main.Deploys() && main.Fronted()
-}
-
-// where is the position of a field of an environment's model as
-// modelFields lays it out: releases.canary.replicas is the canary's
-// replicas in that environment.
-func where(p *compiler.Project, env, path string) string {
-	if path != "releases" && !strings.HasPrefix(path, "releases.") {
-		return p.Sources().Where(env, path)
-	}
-	release, field, _ := strings.Cut(strings.TrimPrefix(path, "releases."), ".")
-	if _, err := p.Environment(compiler.ReleaseScope(env, release)); err == nil && field != "" {
-		return p.Sources().Where(compiler.ReleaseScope(env, release), field)
-	}
-	// A release as a whole, or all of them (one environment has some, the
-	// other none).
-	if path != "releases" {
-		if pos := p.Sources().TopLevel("releases." + compiler.Label(release)); pos != "" {
-			return pos
-		}
-	}
-	if pos := p.Sources().TopLevel("releases"); pos != "" {
-		return pos
-	}
-	return p.Sources().Where(env, "releases")
-}
-
-// shown is a value as a finding may print it: never a literal EG006 would
-// flag.
-func shown(path string, v any) string {
-	name := path[strings.LastIndexAny(path, ".[")+1:]
-	if s, ok := v.(string); ok && (secretlike.Name(name) || secretlike.Value(s)) {
-		return "a literal value (not shown)"
-	}
-	if m, ok := v.(map[string]any); ok {
-		if s, ok := m["Value"].(string); ok && s != "" && (secretlike.Name(name) || secretlike.Value(s)) {
-			return "a literal value (not shown)"
-		}
-	}
-	return short(v)
-}
-
-func short(v any) string {
-	if v == nil {
-		return "nothing"
-	}
-	raw, _ := json.Marshal(v)
-	s := string(raw)
-	if len(s) > 60 {
-		s = s[:60] + "…"
-	}
-	return s
 }
 
 func probePortNumber(p *model.Probe) int32 {
@@ -457,4 +382,29 @@ func errorInProduction(env string) Severity {
 		return Error
 	}
 	return Warning
+}
+
+// filledPlaceholders are the placeholders fileSecrets fills in some
+// environment (or release), by file and name, with the first such scope.
+func filledPlaceholders(p *compiler.Project) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	add := func(scope string, s *model.Service) {
+		for file, secrets := range s.FileSecrets {
+			for name := range secrets {
+				if out[file] == nil {
+					out[file] = map[string]string{}
+				}
+				if out[file][name] == "" {
+					out[file][name] = compiler.DescribeScope(scope)
+				}
+			}
+		}
+	}
+	for _, env := range p.Environments {
+		add(env.Name, env.Service)
+		for _, r := range env.Service.Releases {
+			add(compiler.ReleaseScope(env.Name, r.Release), r)
+		}
+	}
+	return out
 }
