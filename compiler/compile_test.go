@@ -232,6 +232,14 @@ func TestErrors(t *testing.T) {
 		src:  `scheduling: affinity: podAntiAffinity: requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: "not a/valid/key", labelSelector: matchLabels: app: "x"}]`,
 		want: `term 0: topologyKey "not a/valid/key" is not a label key`,
 	}, {
+		desc: "a node field other than the node's name",
+		src:  `scheduling: affinity: nodeAffinity: requiredDuringSchedulingIgnoredDuringExecution: nodeSelectorTerms: [{matchFields: [{key: "metadata.namespace", operator: "In", values: ["a"]}]}]`,
+		want: `matchFields key "metadata.namespace": a node is matched by one field, metadata.name`,
+	}, {
+		desc: "a matchLabelKeys key the selector names",
+		src:  `scheduling: affinity: podAntiAffinity: requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: "kubernetes.io/hostname", labelSelector: matchLabels: app: "svc", matchLabelKeys: ["app"]}]`,
+		want: `term 0: app is in both matchLabelKeys and labelSelector (kube-apiserver adds matchLabelKeys to each Pod's selector, and would refuse every Pod)`,
+	}, {
 		desc: "timeout over a day",
 		src:  `ci: timeout: "25h"`,
 		want: `ci.timeout: "25h" is not a duration between 1s and 24h0m0s`,
