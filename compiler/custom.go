@@ -45,6 +45,13 @@ func (c *compilation) readCustomKinds(top cue.Value) error {
 			field := "customKinds." + kind + ".apiVersion"
 			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("apiVersion")), field, fmt.Sprintf("%s is one of Kubernetes' own API groups: objects adds only the built-in kinds it lists and custom resources of other groups", group))
 		}
+		if why := knownClusterScoped(apiVersion, kind); why != "" {
+			// The declaration's scope is written by the same untrusted
+			// file as the object: where the kind is known to be
+			// cluster-wide, its word is not taken.
+			field := "customKinds." + kind + ".scope"
+			return c.positionedError(iter.Value().LookupPath(cue.ParsePath("scope")), field, why+": objects adds namespaced kinds only")
+		}
 		for other := range c.customKinds {
 			if strings.EqualFold(other, kind) {
 				return c.positionedError(iter.Value(), "customKinds."+kind, fmt.Sprintf("%s and %s differ only in case: kinds are CamelCase names, and their objects' files would be one", other, kind))
@@ -109,4 +116,44 @@ func (c *compilation) customObjectError(env, kind, key string, err error) error 
 		lines = append(lines, c.positioned(cwd, e, msg))
 	}
 	return &InputError{Lines: lines}
+}
+
+// clusterScopedKinds are custom kinds of widely used projects that are
+// cluster-scoped, by API group: a declaration that calls one of them
+// Namespaced is mistaken (or lying), and the object would be the whole
+// cluster's. Every kind of a group listed with "*" is.
+var clusterScopedKinds = map[string][]string{
+	"cert-manager.io":           {"ClusterIssuer"},
+	"trust.cert-manager.io":     {"Bundle"},
+	"crd.projectcalico.org":     {"GlobalNetworkPolicy", "GlobalNetworkSet", "HostEndpoint", "IPPool", "IPReservation", "FelixConfiguration", "BGPConfiguration", "BGPPeer", "BGPFilter", "BlockAffinity", "CalicoNodeStatus", "ClusterInformation", "IPAMBlock", "IPAMConfig", "IPAMHandle", "KubeControllersConfiguration", "Tier"},
+	"projectcalico.org":         {"GlobalNetworkPolicy", "GlobalNetworkSet", "HostEndpoint", "IPPool", "IPReservation", "FelixConfiguration", "BGPConfiguration", "BGPPeer", "BGPFilter", "CalicoNodeStatus", "ClusterInformation", "KubeControllersConfiguration", "Tier"},
+	"cilium.io":                 {"CiliumClusterwideNetworkPolicy", "CiliumClusterwideEnvoyConfig", "CiliumNode", "CiliumIdentity", "CiliumExternalWorkload", "CiliumLoadBalancerIPPool", "CiliumBGPClusterConfig", "CiliumBGPPeerConfig", "CiliumBGPAdvertisement", "CiliumBGPNodeConfig", "CiliumBGPNodeConfigOverride", "CiliumBGPPeeringPolicy", "CiliumCIDRGroup", "CiliumNodeConfig", "CiliumPodIPPool", "CiliumL2AnnouncementPolicy", "CiliumEgressGatewayPolicy"},
+	"kyverno.io":                {"ClusterPolicy", "ClusterCleanupPolicy"},
+	"templates.gatekeeper.sh":   {"*"},
+	"constraints.gatekeeper.sh": {"*"},
+	"config.gatekeeper.sh":      {"*"},
+	"argoproj.io":               {"ClusterWorkflowTemplate"},
+	"external-secrets.io":       {"ClusterSecretStore", "ClusterExternalSecret", "ClusterGenerator"},
+	"karpenter.sh":              {"*"},
+	"karpenter.k8s.aws":         {"*"},
+	"operator.tigera.io":        {"*"},
+}
+
+// knownClusterScoped says why a declared custom kind is known to be
+// cluster-scoped, or "": one of the kinds above, or a kind named like the
+// cluster-wide twin of a namespaced one (ClusterIssuer, GlobalNetworkPolicy),
+// which is how projects name them.
+func knownClusterScoped(apiVersion, kind string) string {
+	group, _, _ := strings.Cut(apiVersion, "/")
+	for _, known := range clusterScopedKinds[group] {
+		if known == "*" || known == kind {
+			return fmt.Sprintf("%s %s is cluster-scoped", apiVersion, kind)
+		}
+	}
+	for _, prefix := range []string{"Cluster", "Global"} {
+		if rest, ok := strings.CutPrefix(kind, prefix); ok && rest != "" && rest[0] >= 'A' && rest[0] <= 'Z' {
+			return fmt.Sprintf("%s is named like a cluster-scoped kind (%s…, the cluster-wide twin of a namespaced %s)", kind, prefix, rest)
+		}
+	}
+	return ""
 }
