@@ -358,6 +358,9 @@ func (c *compilation) resolve(env string, layers []cue.Value) (*model.Service, e
 		return nil, fmt.Errorf("decoding the checked model: %w", err)
 	}
 	service.CustomKinds = c.customKinds
+	if err := c.checkDroppedLastPort(env, layers, &service); err != nil {
+		return nil, err
+	}
 	if err := c.checkCustomObjects(env, resolved, &service); err != nil {
 		return nil, err
 	}

@@ -206,7 +206,7 @@ func TestErrors(t *testing.T) {
 	}, {
 		desc: "dropping a rule's last undeclared port",
 		src:  "ingress: prometheus: {namespaces: [\"monitoring\"], undeclaredPorts: \"9361\": \"envoy's admin listener\"}\nenvironments: staging: ingress: prometheus: undeclaredPorts: \"9361\": null",
-		want: `ingress.prometheus: the rule has no port left, and a rule without ports opens every port of the Pod: drop the rule (null) or name the ports it opens (in environment staging)`,
+		want: `envgen.cue:7:70: environments.staging.ingress.prometheus.undeclaredPorts."9361": this drops the last port of ingress rule prometheus, and a rule without ports opens every port of the Pod: drop the rule (ingress: prometheus: null) or name the ports it opens (in environment staging)`,
 	}, {
 		desc: "an undeclared port past 65535",
 		src:  `ingress: prometheus: {namespaces: ["monitoring"], undeclaredPorts: "99999": "the admin listener's metrics"}`,

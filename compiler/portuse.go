@@ -2,6 +2,8 @@ package compiler
 
 import (
 	"fmt"
+
+	"cuelang.org/go/cue"
 	"strconv"
 	"strings"
 
@@ -32,11 +34,6 @@ func checkPortUses(s *model.Service, inRelease bool, fail func(field, msg string
 			case port.Name == "" && s.PortName(port) == "":
 				return fail(at, fmt.Sprintf("no container port %d in the Pod%s: a network policy opens the Pods' ports, not the Service's (a port the Pod serves that no container declares, say so in undeclaredPorts: %q: \"who serves it\")", port.Number, portNumbers(podPorts), fmt.Sprint(port.Number)))
 			}
-		}
-		if in := s.Ingress[rule]; len(in.Ports) == 0 && in.UndeclaredPorts != nil && len(in.UndeclaredPorts) == 0 {
-			// A rule without ports opens every port: dropping the last
-			// undeclared port must not widen the rule to all of them.
-			return fail("ingress."+Label(rule), "the rule has no port left, and a rule without ports opens every port of the Pod: drop the rule (null) or name the ports it opens")
 		}
 		for _, key := range sorted.Keys(s.Ingress[rule].UndeclaredPorts) {
 			at := fmt.Sprintf("ingress.%s.undeclaredPorts.%q", Label(rule), key)
@@ -91,4 +88,34 @@ func probePort(p *model.Probe) (field string, port model.PortRef) {
 		return "tcp", p.TCP.Port
 	}
 	return "", model.PortRef{}
+}
+
+// checkDroppedLastPort refuses a null that drops the last undeclared port
+// of an ingress rule that names no other port: a rule without ports opens
+// every port of the Pod, so the drop would widen the rule to all of them.
+// It reads the layers, since the merged rule no longer says that it had
+// ports.
+func (c *compilation) checkDroppedLastPort(env string, layers []cue.Value, s *model.Service) error {
+	for _, rule := range sorted.Keys(s.Ingress) {
+		if in := s.Ingress[rule]; len(in.Ports) > 0 || len(in.UndeclaredPorts) > 0 {
+			continue
+		}
+		var set bool
+		var lastNull cue.Value
+		for _, layer := range layers {
+			iter, _ := layer.LookupPath(cue.MakePath(cue.Str("ingress"), cue.Str(rule), cue.Str("undeclaredPorts"))).Fields()
+			for iter != nil && iter.Next() {
+				if iter.Value().IsNull() {
+					lastNull = iter.Value()
+				} else {
+					set = true
+				}
+			}
+		}
+		if set && lastNull.Exists() {
+			field := strings.TrimPrefix(lastNull.Path().String(), "#Service.")
+			return c.positionedError(lastNull, field, fmt.Sprintf("this drops the last port of ingress rule %s, and a rule without ports opens every port of the Pod: drop the rule (ingress: %s: null) or name the ports it opens (in %s)", rule, Label(rule), DescribeScope(env)))
+		}
+	}
+	return nil
 }

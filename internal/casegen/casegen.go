@@ -342,6 +342,10 @@ func (g *gen) settings(s obj, top bool) {
 	} else if !top && !g.jobsOnly && g.chance(0.05) {
 		s["ingress"] = obj{g.pick([]string{"mesh", "prometheus", "lb", "anyone"}): nil}
 	} else if !top && !g.jobsOnly && g.chance(0.03) {
+		// Drops one undeclared port, if a layer below has it (and refused
+		// where it was the rule's last port).
+		s["ingress"] = obj{g.pick([]string{"mesh", "prometheus", "lb", "anyone"}): obj{"undeclaredPorts": obj{g.pick([]string{"15090", "19361"}): nil}}}
+	} else if !top && !g.jobsOnly && g.chance(0.03) {
 		s["ingress"] = nil // drops every rule
 	}
 	if !g.jobsOnly && len(g.portNames) > 0 && g.chance(p/3) {
