@@ -36,6 +36,9 @@ type Explanation struct {
 	Sources []Source `json:"sources"`
 	// Default says why envgen sets the field when envgen.cue does not.
 	Default string `json:"default,omitempty"`
+	// Unset, with Default, are the envgen.cue fields that would set the
+	// value or change envgen's choice, none of which envgen.cue sets here.
+	Unset []string `json:"unset,omitempty"`
 	// Built, for the service's image where envgen.cue says how to build
 	// it, says that envgen run and envgen image run the image they build
 	// instead, and where the build is described.
@@ -132,7 +135,7 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 		}
 	}
 	if len(e.Sources) == 0 {
-		e.Default = why
+		e.Default, e.Unset = why, fields
 		if e.Default == "" {
 			e.Default = "set by envgen (not from envgen.cue)"
 		}

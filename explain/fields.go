@@ -18,8 +18,9 @@ const (
 	whyTmp        = "set by envgen: the root filesystem is read-only, /tmp is an emptyDir (manifests/pod.go)"
 	whyBuild      = "set by envgen: a CI build runs once (manifests/workloads.go)"
 	whyLabels     = "set by envgen from name: the app.kubernetes.io labels (manifests/objects.go)"
+	whyFilesHash  = "set by envgen: a hash of files, so that a change rolls the Pods (manifests/fileshash.go)"
 	whyShape      = "set by envgen: the shape of the object (manifests/)"
-	whyRouting    = "set by envgen from releases: the Pods a Service sends traffic to carry envgen.dev/routed-via, which the main Service selects when a release shares it (manifests/objects.go)"
+	whyRouting    = "set by envgen from traffic: the Pods a Service sends traffic to carry envgen.dev/routed-via, which the main Service selects when a release shares it (releases.<name>.traffic; manifests/objects.go)"
 )
 
 // target is what a path of an object can map to.
@@ -52,6 +53,9 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		if key, ok := strings.CutPrefix(p, template); ok && !manifests.IsEnvgenLabel(unquoteKey(key)) {
 			return target{cue: []string{"labels." + quoteKey(key)}}
 		}
+	}
+	if strings.Contains(p, "annotations") && strings.HasSuffix(p, `["`+manifests.FilesHashAnnotation+`"]`) {
+		return target{cue: []string{"files"}, why: whyFilesHash}
 	}
 	if strings.HasPrefix(p, "metadata") || p == "apiVersion" || p == "kind" {
 		if rest, ok := strings.CutPrefix(p, "metadata.annotations."); ok && kind == "Pod" {
@@ -155,7 +159,7 @@ func mapTarget(project *compiler.Project, env string, obj map[string]any, p stri
 		}
 		if rest, ok := strings.CutPrefix(p, "spec.template.metadata.annotations."); ok {
 			if rest == `["`+manifests.FilesHashAnnotation+`"]` {
-				return target{cue: []string{"files"}, why: "set by envgen: a hash of files, so that a change rolls the Pods"}
+				return target{cue: []string{"files"}, why: whyFilesHash}
 			}
 			return target{cue: []string{"annotations." + quoteKey(rest)}}
 		}
@@ -280,7 +284,12 @@ func podTarget(p, podPath, prefix string, testService bool) target {
 	case envItem.MatchString(field):
 		return target{cue: with("env." + envItem.FindStringSubmatch(field)[1])}
 	case portItem.MatchString(field):
-		return target{cue: []string{strings.TrimPrefix(prefix, "ci.") + "ports." + compiler.Label(portItem.FindStringSubmatch(field)[1])}}
+		// The build's ports are the service's; a test service's its own.
+		owner := prefix
+		if !testService {
+			owner = strings.TrimPrefix(prefix, "ci.")
+		}
+		return target{cue: []string{owner + "ports." + compiler.Label(portItem.FindStringSubmatch(field)[1])}}
 	case strings.HasPrefix(field, "resources"):
 		return target{cue: with(field, "resources")}
 	case strings.HasPrefix(field, "readinessProbe"):
