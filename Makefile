@@ -55,6 +55,7 @@ golden:
 
 # envgen build --env ci against the stock pipeline (cue export + kustomize
 # build), both built from the Go module proxy into bin/;
+# envgen generate dir/... over 150 and 600 services against kustomize build of every overlay;
 # envgen run's overhead against kubectl create ns + apply -k + wait +
 # logs + delete ns, on the e2e control plane (kwok);
 # and envgen run against a plain container on the real node (the spike).
@@ -62,6 +63,7 @@ bench: build $(BIN)/cue $(BIN)/kustomize
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench 'BuildCI|PipelineInProcess' -benchtime 20x -count 1 ./bench/
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Limits$$' -benchtime 3x -count 1 ./bench/
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench LimitsGenerate -benchtime 1x -count 1 ./bench/
+	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench ManyServices -benchtime 1x -count 1 -timeout 30m ./bench/
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench RunOverhead -benchtime 10x -count 1 ./e2e/
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench SpikeOverhead -benchtime 10x -count 1 ./e2e/realnode/
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -run '^$$' -bench ImageBuild -benchtime 3x -count 1 -timeout 30m ./e2e/realnode/

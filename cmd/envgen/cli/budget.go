@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"time"
@@ -23,6 +24,18 @@ const (
 type budget struct {
 	maxTime   time.Duration
 	maxMemory uint64
+	// perService: a dir/... run gives each service maxTime of its own
+	// (forEachService times them); the watch then bounds memory only.
+	perService bool
+}
+
+// budgetKey carries the budget in the command's context.
+type budgetKey struct{}
+
+// budgetOf is the budget execute watches, if any.
+func budgetOf(ctx context.Context) (budget, bool) {
+	b, ok := ctx.Value(budgetKey{}).(budget)
+	return b, ok
 }
 
 // budgetError says that evaluating the input ran past the budget.
@@ -44,6 +57,9 @@ func addBudgetFlags(root *cobra.Command) {
 func budgetFrom(args []string) (budget, error) {
 	b := budget{maxTime: defaultMaxTime, maxMemory: defaultMaxMemory}
 	for i := 0; i < len(args); i++ {
+		if _, pattern := patternRoot(args[i : i+1]); pattern {
+			b.perService = true
+		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
 		if !strings.HasPrefix(args[i], "--") || (name != "max-time" && name != "max-memory") {
 			continue
@@ -90,11 +106,18 @@ func parseBytes(s string) (uint64, error) {
 // watch returns a channel that gets an error when the budget is spent or
 // ctx ends (a signal); stop ends the watch.
 func (b budget) watch(ctx context.Context) (exceeded <-chan error, stop func()) {
+	// The watch reads the heap with its garbage: the collector is made to
+	// work harder from half the budget on, so that garbage a lazy
+	// collector left is not taken for an input that asks too much.
+	debug.SetMemoryLimit(int64(b.maxMemory / 2))
 	out := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
 		deadline := time.NewTimer(b.maxTime)
 		defer deadline.Stop()
+		if b.perService {
+			deadline.Stop()
+		}
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}

@@ -82,6 +82,7 @@ func execute(ctx context.Context, root *cobra.Command, args []string) error {
 		return &usageError{command: "envgen", err: err}
 	}
 	done := make(chan error, 1)
+	ctx = context.WithValue(ctx, budgetKey{}, b)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	exceeded, stop := b.watch(ctx)
 	defer stop()
