@@ -77,7 +77,17 @@ func Explain(project *compiler.Project, env string, objs []map[string]any, objec
 	}
 	value, canonical, err := lookup(obj, steps)
 	if err != nil {
-		return nil, &NotFoundError{What: fmt.Sprintf("%s has no %s: %v", object, path, err)}
+		what := fmt.Sprintf("%s has no %s: %v", object, path, err)
+		if path == "spec.replicas" {
+			// An autoscaler owns the count: the Deployment leaves it out,
+			// so that an apply does not undo the autoscaler's.
+			for _, o := range objs {
+				if o["kind"] == "HorizontalPodAutoscaler" && scaleTarget(o) == obj["metadata"].(map[string]any)["name"] {
+					what += fmt.Sprintf(" (%s sets the replica count: explain %s spec.minReplicas or spec.maxReplicas)", objectRef(o), objectRef(o))
+				}
+			}
+		}
+		return nil, &NotFoundError{What: what}
 	}
 	e := &Explanation{Environment: env, Object: objectRef(obj), Path: canonical, Value: value}
 	// A release's object comes from its release's layers over the
@@ -338,4 +348,12 @@ func (e *Explanation) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// scaleTarget is the name of what an autoscaler scales.
+func scaleTarget(hpa map[string]any) string {
+	spec, _ := hpa["spec"].(map[string]any)
+	ref, _ := spec["scaleTargetRef"].(map[string]any)
+	name, _ := ref["name"].(string)
+	return name
 }

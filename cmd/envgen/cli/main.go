@@ -207,7 +207,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 	root.SetVersionTemplate(versionLine(v) + "\n")
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
-	root.AddCommand(newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newInitCmd(), newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 
