@@ -29,7 +29,8 @@ labels) are named as such.
 
 Paths use dots, [N] for list items, and [name=x] for items with a name:
   spec.template.spec.containers[name=citoid].resources.limits.memory`,
-		Example: `  envgen explain --env production deployment/citoid spec.replicas
+		Example: `  envgen explain --env staging deployment/citoid spec.replicas
+  envgen explain --env production horizontalpodautoscaler/citoid spec.minReplicas
   envgen explain --env ci pod/citoid-ci-build 'spec.containers[0].env[name=ZOTERO_HOST].value'`,
 		Args: args(cobra.RangeArgs(2, 3)),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -224,3 +224,6 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// Root is envgen's command tree, for tests that read its documentation.
+func Root() *cobra.Command { return newRootCmd() }
