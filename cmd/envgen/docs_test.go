@@ -56,9 +56,20 @@ func TestDocumentedCommandsRun(t *testing.T) {
 		}
 		fmt.Fprintf(&script, "%s %s\n! stderr 'unknown (flag|command|shorthand)'\ncd $WORK\n", prefix, strings.Join(quoteArgs(args), " "))
 	}
+	// A whole envgen.cue the README shows passes vet as it stands.
+	files := serviceBlocks(string(readme))
+	for i, f := range files {
+		fmt.Fprintf(&script, "\n# README.md:%d: a whole envgen.cue\nexec envgen vet readme-%d\n! stdout '(error|warning):'\n", f.line, i)
+	}
+	if len(files) == 0 {
+		t.Fatal("the README shows no whole envgen.cue: the extraction is broken")
+	}
 	dir := t.TempDir()
 	var archive strings.Builder
 	archive.WriteString(script.String())
+	for i, f := range files {
+		fmt.Fprintf(&archive, "-- readme-%d/envgen.cue --\n%s", i, f.text)
+	}
 	citoid, err := os.ReadFile(filepath.Join("..", "..", "examples", "citoid", "envgen.cue"))
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +151,33 @@ func shCommands(markdown, name string) []documented {
 		pending.WriteString(line)
 		out = append(out, commandsOf(pending.String(), fmt.Sprintf("%s:%d", name, pendingLine))...)
 		pending.Reset()
+	}
+	return out
+}
+
+// block is a code block of the README, and the line it starts on.
+type block struct {
+	line int
+	text string
+}
+
+// serviceBlocks are the cue blocks of a markdown text that are a whole
+// envgen.cue: they start with the service's name.
+func serviceBlocks(markdown string) []block {
+	var out []block
+	var current *block
+	for n, line := range strings.Split(markdown, "\n") {
+		switch {
+		case current == nil && strings.TrimSpace(line) == "```cue":
+			current = &block{line: n + 2}
+		case current != nil && strings.TrimSpace(line) == "```":
+			if strings.HasPrefix(current.text, "name:") {
+				out = append(out, *current)
+			}
+			current = nil
+		case current != nil:
+			current.text += line + "\n"
+		}
 	}
 	return out
 }
