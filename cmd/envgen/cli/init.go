@@ -39,8 +39,8 @@ first port, resources to measure and adjust, the command CI runs (--ci-command,
 or guessed: a Makefile's test target, package.json's test script, go.mod,
 Cargo.toml, pyproject.toml, tox.ini, pom.xml, composer.json), and two Pods
 with a disruption budget in staging and production. The file passes envgen
-vet as written: production's pin by digest is switched off, with its reason,
-until envgen promote writes the first one.
+vet as written: the digest pin of staging and production is switched off,
+with its reason, until envgen promote writes the first one.
 
 It also marks deploy/ as generated in dir/.gitattributes (added to one that
 exists), so review tools fold the generated YAML.
