@@ -32,7 +32,8 @@ Paths use dots, [N] for list items, and [name=x] for items with a name:
 		Example: `  envgen explain --env staging deployment/citoid spec.replicas
   envgen explain --env production horizontalpodautoscaler/citoid spec.minReplicas
   envgen explain --env ci pod/citoid-ci-build 'spec.containers[0].env[name=ZOTERO_HOST].value'`,
-		Args: args(cobra.RangeArgs(2, 3)),
+		Args:              args(cobra.RangeArgs(2, 3)),
+		ValidArgsFunction: completeObjects,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.env == "" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--env is required")}

@@ -178,6 +178,7 @@ func newRootCmd() *cobra.Command {
 		Long: `envgen compiles a service's envgen.cue — what the service is, once, and per
 environment only what differs — into Kubernetes manifests.
 
+  envgen init              write a first envgen.cue for a service, one that passes vet
   envgen generate          write the kustomize tree deploy/ (base + overlays)
   envgen generate --check  exit 1 with a diff when deploy/ is stale (CI gate)
   envgen build --env ci    print one environment's manifests
@@ -208,6 +209,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
 	root.AddCommand(newInitCmd(), newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	addCompletions(root)
 	return root
 }
 
