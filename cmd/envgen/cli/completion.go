@@ -34,19 +34,20 @@ func addCompletions(c *cobra.Command) {
 	}
 }
 
-// formatList is how a flag's usage lists its formats: "output format:
-// text, json or sarif (2.1.0)".
-var formatList = regexp.MustCompile(`output format: ([a-z, ]+?)(?: or ([a-z]+))?(?: \(|$)`)
+// parenthetical is an aside in a usage text: "sarif (2.1.0)".
+var parenthetical = regexp.MustCompile(`\s*\([^)]*\)`)
 
-// outputFormats are the formats an -o flag's usage names.
+// outputFormats are the formats an -o flag's usage names: "output format:
+// text, json, sarif (2.1.0) or gerrit (a Set Review input)".
 func outputFormats(usage string) []string {
-	m := formatList.FindStringSubmatch(usage)
-	if m == nil {
+	_, list, ok := strings.Cut(usage, "output format: ")
+	if !ok {
 		return nil
 	}
-	formats := strings.Split(m[1], ", ")
-	if m[2] != "" {
-		formats = append(formats, m[2])
+	list = strings.ReplaceAll(parenthetical.ReplaceAllString(list, ""), " or ", ", ")
+	var formats []string
+	for _, f := range strings.Split(list, ",") {
+		formats = append(formats, strings.TrimSpace(f))
 	}
 	return formats
 }

@@ -64,8 +64,8 @@ finding fails; --fail-on error lets warnings through, printed), 1 findings
 			if opts.failOn != "error" && opts.failOn != "warning" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--fail-on must be error or warning, not %q", opts.failOn)}
 			}
-			if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
+			if opts.output != "text" && opts.output != "json" && opts.output != "sarif" && opts.output != "gerrit" {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json, sarif or gerrit, not %q", opts.output)}
 			}
 			if _, many := patternRoot(args); many && opts.output != "text" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("-o %s prints one document for one service: vet each service on its own", opts.output)}
@@ -75,7 +75,7 @@ finding fails; --fail-on error lets warnings through, printed), 1 findings
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text, json or sarif (2.1.0)")
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text, json, sarif (2.1.0) or gerrit (a Set Review input)")
 	cmd.Flags().StringVar(&opts.failOn, "fail-on", "warning", "the lowest severity that fails (exit 1): warning or error")
 	return cmd
 }
@@ -108,8 +108,8 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 	if opts.failOn != "error" && opts.failOn != "warning" {
 		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--fail-on must be error or warning, not %q", opts.failOn)}
 	}
-	if opts.output != "text" && opts.output != "json" && opts.output != "sarif" {
-		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or sarif, not %q", opts.output)}
+	if opts.output != "text" && opts.output != "json" && opts.output != "sarif" && opts.output != "gerrit" {
+		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json, sarif or gerrit, not %q", opts.output)}
 	}
 	out := cmd.OutOrStdout()
 	result, err := pipeline.Load(inputPath(args), compiler.Options{})
@@ -119,9 +119,12 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 		// the compile error as EG000 findings; stderr and the
 		// exit code say it as for text.
 		report := vet.CompileErrorReport(invalid, inputPath(args))
-		if opts.output == "json" {
+		switch opts.output {
+		case "json":
 			_ = report.JSON(out)
-		} else {
+		case "gerrit":
+			_ = report.Gerrit(out)
+		default:
 			_ = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
 		}
 	}
@@ -134,6 +137,8 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 		err = report.JSON(out)
 	case "sarif":
 		err = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
+	case "gerrit":
+		err = report.Gerrit(out)
 	default:
 		report.Text(out)
 	}
