@@ -85,6 +85,9 @@ func ApplyEscapeHatch(env string, s *model.Service, objs []Object) ([]Object, er
 			objs = append(objs, obj)
 			continue
 		}
+		if env == CIEnvironment && !kubetypes.BuildNamespaceKinds[kind] {
+			continue // envgen run's account does not create this kind
+		}
 		obj, err := extraObject(s.Name, key, s.Objects[key])
 		if err == nil {
 			err = withinClusterFacts(s, obj)

@@ -55,6 +55,17 @@ var Kinds = map[string]Kind{
 	"RoleBinding":             {"rbac.authorization.k8s.io/v1", func() Object { return &rbacv1.RoleBinding{} }},
 }
 
+// BuildNamespaceKinds are the kinds envgen run's account creates in a
+// build namespace (runner's build roles grant exactly these, a test holds
+// them together): the ci overlay leaves an object of another kind out
+// (a ServiceAccount, a Role or RoleBinding, a Job, a CronJob, an Ingress)
+// rather than fail the run when it is applied. NetworkPolicies stay in the
+// overlay, as the service's own, and run does not apply them.
+var BuildNamespaceKinds = map[string]bool{
+	"ConfigMap": true, "Service": true, "Pod": true, "Deployment": true,
+	"HorizontalPodAutoscaler": true, "PodDisruptionBudget": true, "NetworkPolicy": true,
+}
+
 // AddableKinds are the Kinds an environment may add as objects: Pods are
 // envgen's own (the build).
 func AddableKinds() []string {
