@@ -15,19 +15,27 @@ import (
 	"envgen.dev/envgen/cmd/envgen/cli"
 )
 
-// TestDocumentedCommandsRun runs every envgen command the README's sh
-// blocks and the commands' --help examples show, so that an example that
+// TestDocumentedCommandsRun runs every envgen command the sh blocks of
+// the README and docs/*.md and the commands' --help examples show, so that an example that
 // no longer works fails CI. Commands that work on their own files run on
 // a copy of examples/citoid (in a git repository with two commits, for
 // diff --from HEAD~1), init in a directory with a Makefile; commands that
 // need a cluster or a registry are run with --help added, which still
 // fails on a command or flag that does not exist.
 func TestDocumentedCommandsRun(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	pages, _ := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	pages = append([]string{filepath.Join("..", "..", "README.md")}, pages...)
+	var commands []documented
+	var files []block
+	for _, page := range pages {
+		text, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := filepath.Rel(filepath.Join("..", ".."), page)
+		commands = append(commands, shCommands(string(text), name)...)
+		files = append(files, serviceBlocks(string(text), name)...)
 	}
-	commands := shCommands(string(readme), "README.md")
 	commands = append(commands, exampleCommands(cli.Root())...)
 	if len(commands) < 20 {
 		t.Fatalf("found %d documented commands: the extraction is broken", len(commands))
@@ -56,13 +64,12 @@ func TestDocumentedCommandsRun(t *testing.T) {
 		}
 		fmt.Fprintf(&script, "%s %s\n! stderr 'unknown (flag|command|shorthand)'\ncd $WORK\n", prefix, strings.Join(quoteArgs(args), " "))
 	}
-	// A whole envgen.cue the README shows passes vet as it stands.
-	files := serviceBlocks(string(readme))
+	// A whole envgen.cue the documentation shows passes vet as it stands.
 	for i, f := range files {
-		fmt.Fprintf(&script, "\n# README.md:%d: a whole envgen.cue\nexec envgen vet readme-%d\n! stdout '(error|warning):'\n", f.line, i)
+		fmt.Fprintf(&script, "\n# %s:%d: a whole envgen.cue\nexec envgen vet readme-%d\n! stdout '(error|warning):'\n", f.page, f.line, i)
 	}
 	if len(files) == 0 {
-		t.Fatal("the README shows no whole envgen.cue: the extraction is broken")
+		t.Fatal("the documentation shows no whole envgen.cue: the extraction is broken")
 	}
 	dir := t.TempDir()
 	var archive strings.Builder
@@ -75,7 +82,7 @@ func TestDocumentedCommandsRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The examples name a service by its directory, too.
-	for _, path := range []string{"citoid", "citoid/services/citoid", "citoid/examples/citoid"} {
+	for _, path := range []string{"citoid", "citoid/services/citoid", "citoid/examples/citoid", "citoid/path/to/service"} {
 		fmt.Fprintf(&archive, "-- %s/envgen.cue --\n%s", path, citoid)
 	}
 	archive.WriteString("-- newservice/Makefile --\ntest:\n\ttrue\n-- newservice/Dockerfile --\nEXPOSE 8080\n-- newservice/envgen.cue --\n-- newservice/services/hello/Dockerfile --\nEXPOSE 8080\n")
@@ -157,19 +164,20 @@ func shCommands(markdown, name string) []documented {
 
 // block is a code block of the README, and the line it starts on.
 type block struct {
+	page string
 	line int
 	text string
 }
 
 // serviceBlocks are the cue blocks of a markdown text that are a whole
 // envgen.cue: they start with the service's name.
-func serviceBlocks(markdown string) []block {
+func serviceBlocks(markdown, page string) []block {
 	var out []block
 	var current *block
 	for n, line := range strings.Split(markdown, "\n") {
 		switch {
 		case current == nil && strings.TrimSpace(line) == "```cue":
-			current = &block{line: n + 2}
+			current = &block{page: page, line: n + 2}
 		case current != nil && strings.TrimSpace(line) == "```":
 			if strings.HasPrefix(current.text, "name:") {
 				out = append(out, *current)
@@ -262,4 +270,27 @@ func quoteArgs(args []string) []string {
 		}
 	}
 	return out
+}
+
+// TestDocumentationLinksResolve wants every relative link of the README and
+// docs/*.md to name a file of the repository.
+func TestDocumentationLinksResolve(t *testing.T) {
+	root := filepath.Join("..", "..")
+	pages, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	pages = append(pages, filepath.Join(root, "README.md"))
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	for _, page := range pages {
+		text, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(text), -1) {
+			if strings.Contains(m[1], "://") || strings.HasPrefix(m[1], "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(page), m[1])); err != nil {
+				t.Errorf("%s links to %s, which does not exist", page, m[1])
+			}
+		}
+	}
 }
