@@ -338,3 +338,19 @@ func (c *Cluster) PushStaticImage(repo, binary string) (image, digest string, er
 	}
 	return c.Registry + "/" + repo, d.String(), nil
 }
+
+// PushImage pushes an image to the node's registry as repo:ImageTag and
+// returns its repository and digest.
+func (c *Cluster) PushImage(repo string, img v1.Image) (image, digest string, err error) {
+	if c.node == nil {
+		return "", "", errors.New("no real node, no registry")
+	}
+	if err := c.node.registry.push(repo+":"+ImageTag, img); err != nil {
+		return "", "", err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", "", err
+	}
+	return c.Registry + "/" + repo, d.String(), nil
+}
