@@ -181,3 +181,14 @@ func TestGCLeavesAStartingBuild(t *testing.T) {
 	wantCode(t, running.Wait(t, 30*time.Second), 143)
 	namespaceGone(t, ns)
 }
+
+// TestAsActsAsAnotherAccount: --as impersonates, as kubectl's does, so an
+// administrator can try the CI account's rights: an account without any
+// cannot list namespaces (125, forbidden), the administrator can.
+func TestAsActsAsAnotherAccount(t *testing.T) {
+	wantCode(t, run(t, "gc", "--dry-run"), 0)
+	r := run(t, "gc", "--dry-run", "--as", "system:serviceaccount:default:nobody")
+	wantCode(t, r, 125)
+	wantContains(t, "stderr", r.Stderr, "forbidden")
+	wantContains(t, "stderr", r.Stderr, "system:serviceaccount:default:nobody")
+}

@@ -22,7 +22,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"build", "--nope"}, cli.ExitUsage, "unknown flag: --nope"},
 		{[]string{"version", "-o", "xml"}, cli.ExitUsage, "--output must be text or json"},
 		{[]string{"version"}, cli.ExitOK, ""},
-		{[]string{"rbac", "--namespace", ""}, cli.ExitUsage, `--namespace "" is not a namespace name`},
+		{[]string{"rbac", "--service-account-namespace", ""}, cli.ExitUsage, `--service-account-namespace "" is not a namespace name`},
 		{[]string{"rbac", "--service-account", "Bad_Name"}, cli.ExitUsage, `--service-account "Bad_Name" is not a ServiceAccount name`},
 		{[]string{"build", "--env", "ci", "--max-memory", "lots"}, cli.ExitUsage, `--max-memory "lots" is not a size`},
 	} {

@@ -81,7 +81,7 @@ func grant(t *testing.T, c *testcluster.Cluster, envgen, saNamespace, name strin
 	if _, err := c.Client.CoreV1().ServiceAccounts(saNamespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rbac := Run(t, envgen, c.Kubeconfig, append([]string{"rbac", "--namespace", saNamespace, "--service-account", name}, rbacArgs...)...)
+	rbac := Run(t, envgen, c.Kubeconfig, append([]string{"rbac", "--service-account-namespace", saNamespace, "--service-account", name}, rbacArgs...)...)
 	WantCode(t, rbac, 0)
 	rbacFile := filepath.Join(t.TempDir(), "rbac.yaml")
 	if err := os.WriteFile(rbacFile, []byte(rbac.Stdout), 0o644); err != nil {

@@ -56,7 +56,7 @@ image GC, imageGCHighThresholdPercent), not the daemon's; build tags in
 the registry expire with 'envgen gc --registry'.`,
 		Example: `  envgen buildkit | kubectl apply -f -
   envgen buildkit --trusted | kubectl apply -f -
-  envgen rbac --namespace jenkins --service-account envgen \
+  envgen rbac --service-account-namespace jenkins --service-account envgen \
     --buildkit "kube-pod://buildkitd-0?namespace=buildkit" | kubectl apply -f -`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {

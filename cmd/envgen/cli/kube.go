@@ -16,23 +16,28 @@ import (
 type kubeOptions struct {
 	kubeconfig     string
 	context        string
+	as             string
+	asGroups       []string
 	requestTimeout time.Duration
 }
 
 func (o *kubeOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	cmd.Flags().StringVar(&o.context, "context", "", "the kubeconfig context to use")
+	cmd.Flags().StringVar(&o.as, "as", "", "act as this user or service account (system:serviceaccount:NS:NAME), as kubectl --as does: to try the CI account's rights")
+	cmd.Flags().StringArrayVar(&o.asGroups, "as-group", nil, "with --as: a group to act as (repeat)")
 	cmd.Flags().DurationVar(&o.requestTimeout, "request-timeout", runner.DefaultAnswerTimeout, "give up on a request the API server has not started to answer after this long (watches and logs may then stream for as long as they need)")
 }
 
 // errNoCluster is returned when no kubeconfig says where the cluster is.
-var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --kubeconfig (the kubeconfig of the CI account envgen rbac describes; envgen's own repository has make testcluster for a local one)")
+var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --kubeconfig (the kubeconfig of the CI account that envgen rbac describes, which the platform team gives CI)")
 
 // config is the cluster's connection, as the kubeconfig says.
 func (o *kubeOptions) config() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
+	overrides.AuthInfo.Impersonate, overrides.AuthInfo.ImpersonateGroups = o.as, o.asGroups
 	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -73,14 +74,14 @@ With --build-namespace NS it prints the namespaced mode's instead (envgen run
 --namespace NS, in a namespace someone else created): a Role and a RoleBinding
 in NS, nothing cluster-wide and no admission guard. The account cannot create
 or delete namespaces, read Secrets, or touch anything outside NS.`,
-		Example: `  envgen rbac --namespace jenkins --service-account envgen | kubectl apply -f -
+		Example: `  envgen rbac --service-account-namespace jenkins --service-account envgen | kubectl apply -f -
 
   # builds in the namespace ci-builds only, which the platform team made:
-  envgen rbac --namespace jenkins --service-account envgen --build-namespace ci-builds | kubectl apply -f -`,
+  envgen rbac --service-account-namespace jenkins --service-account envgen --build-namespace ci-builds | kubectl apply -f -`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--service-account-namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
 			}
 			if errs := validation.IsDNS1123Subdomain(opts.serviceAccount); len(errs) > 0 {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--service-account %q is not a ServiceAccount name: %s", opts.serviceAccount, strings.Join(errs, "; "))}
@@ -109,7 +110,13 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 			}, append(runner.FencedPolicies(opts.namespace, opts.serviceAccount), daemons...)...))
 		},
 	}
-	cmd.Flags().StringVar(&opts.namespace, "namespace", "default", "namespace of the ServiceAccount")
+	cmd.Flags().StringVar(&opts.namespace, "service-account-namespace", "default", "the namespace of the ServiceAccount")
+	// --namespace meant the account's namespace here and the build's in
+	// run: one meaning now (run's), the old spelling still read.
+	cmd.Flags().StringVar(&opts.namespace, "namespace", "default", "the namespace of the ServiceAccount")
+	cmd.Flags().MarkDeprecated("namespace", "use --service-account-namespace (--namespace is the build's namespace, as in envgen run)")
+	// pflag says so on stdout, into the YAML piped to kubectl apply.
+	cmd.Flags().SetOutput(os.Stderr)
 	cmd.Flags().StringVar(&opts.serviceAccount, "service-account", "envgen", "the ServiceAccount CI runs envgen as")
 	cmd.Flags().StringVar(&opts.buildNamespace, "build-namespace", "", "print a Role for builds in this existing namespace only (envgen run --namespace)")
 	cmd.Flags().StringArrayVar(&opts.priority, "priority-class", nil, "a priority class a build's Pods may name (repeat; default: none)")

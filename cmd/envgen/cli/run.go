@@ -156,7 +156,7 @@ cleaning up).`,
 	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
 	opts.fence.addFlags(cmd)
-	cmd.Flags().StringVar(&opts.namespace, "namespace", "", "run in this existing namespace (a Role there is enough) instead of a new namespace per build")
+	cmd.Flags().StringVarP(&opts.namespace, "namespace", "n", "", "run in this existing namespace (a Role there is enough) instead of a new namespace per build")
 	cmd.Flags().StringArrayVar(&opts.serviceAccounts, "allow-service-account", nil, "with --namespace: a ServiceAccount there the build's Pods may run as, besides default (repeat)")
 	cmd.Flags().StringVar(&opts.stage, "stage", "", "run only this stage of ci.stages, and the stages it needs")
 	cmd.Flags().StringArrayVar(&opts.secrets, "secret", nil, "a key of a Secret ci.secrets declares: NAME/KEY=env:VARIABLE or NAME/KEY=file:PATH (repeat per key)")
