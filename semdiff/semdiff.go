@@ -293,3 +293,43 @@ func show(v any) string {
 	}
 	return s
 }
+
+// Markdown writes changes for a review comment (Gerrit, GitHub, GitLab): a
+// summary line, then each environment's changes as Text writes them, in a
+// fenced block that no backtick in a value can close.
+func Markdown(w io.Writer, changes []Change) {
+	var envs []string
+	byEnv := map[string][]Change{}
+	for _, c := range changes {
+		if _, seen := byEnv[c.Environment]; !seen {
+			envs = append(envs, c.Environment)
+		}
+		byEnv[c.Environment] = append(byEnv[c.Environment], c)
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(w, "**envgen diff**: no change to any environment.")
+		return
+	}
+	fmt.Fprintf(w, "**envgen diff**: %d change(s) in %d environment(s): %s.\n", len(changes), len(envs), strings.Join(envs, ", "))
+	for _, env := range envs {
+		var text strings.Builder
+		Text(&text, byEnv[env])
+		body := strings.TrimPrefix(text.String(), "environment "+env+":\n")
+		fence := strings.Repeat("`", max(3, longestRun(body, '`')+1))
+		fmt.Fprintf(w, "\n**%s**\n\n%sdiff\n%s%s\n", env, fence, body, fence)
+	}
+}
+
+// longestRun is the length of the longest run of r in s.
+func longestRun(s string, r rune) int {
+	longest, run := 0, 0
+	for _, c := range s {
+		if c == r {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
+}

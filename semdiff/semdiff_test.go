@@ -123,3 +123,22 @@ func TestDiffLinesThatLookLikeHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownFenceHoldsBackticks: a value with backticks cannot close the
+// fenced block it is shown in.
+func TestMarkdownFenceHoldsBackticks(t *testing.T) {
+	var out strings.Builder
+	Markdown(&out, []Change{{Environment: "production", Object: "ConfigMap/x", Kind: "changed", Path: "data.a", Old: "a\nb\n", New: "a\n```` end\n"}})
+	text := out.String()
+	if !strings.Contains(text, "\n`````diff\n") || !strings.HasSuffix(text, "\n`````\n") {
+		t.Errorf("the fence is not longer than the value's backticks:\n%s", text)
+	}
+	if !strings.HasPrefix(text, "**envgen diff**: 1 change(s) in 1 environment(s): production.") {
+		t.Errorf("summary: %s", text)
+	}
+	out.Reset()
+	Markdown(&out, nil)
+	if out.String() != "**envgen diff**: no change to any environment.\n" {
+		t.Errorf("no changes: %q", out.String())
+	}
+}

@@ -46,14 +46,15 @@ import are read from git's objects, never from the working tree.
 Exit codes: 0 no difference, 1 differences (so a job can post the diff as a
 review comment only when there is one), 2 wrong usage or an unknown revision.`,
 		Example: `  envgen diff --from HEAD~1
-  envgen diff --from origin/main -o json services/citoid`,
+  envgen diff --from origin/main -o json services/citoid
+  envgen diff --from origin/main -o markdown > diff.md   # a review comment`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDiff(cmd, args, opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.from, "from", "", "the git revision to compare with (required)")
-	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text, json or markdown (for a review comment)")
 	return cmd
 }
 
@@ -61,8 +62,8 @@ func runDiff(cmd *cobra.Command, args []string, opts diffOptions) error {
 	if opts.from == "" {
 		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--from is required")}
 	}
-	if opts.output != "text" && opts.output != "json" {
-		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text or json, not %q", opts.output)}
+	if opts.output != "text" && opts.output != "json" && opts.output != "markdown" {
+		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or markdown, not %q", opts.output)}
 	}
 	input := inputPath(args)
 	current, err := pipeline.Load(input, compiler.Options{})
@@ -115,6 +116,8 @@ func runDiff(cmd *cobra.Command, args []string, opts diffOptions) error {
 			return err
 		}
 		fmt.Fprintf(out, "%s\n", data)
+	} else if opts.output == "markdown" {
+		semdiff.Markdown(out, changes)
 	} else {
 		semdiff.Text(out, changes)
 	}
