@@ -53,13 +53,13 @@ lint:
 # CI: regenerating the goldens must leave the tree as committed.
 golden-check:
 	ENVGEN_UPDATE=1 $(GO) test -count=1 ./pipeline ./cmd/envgen
-	@git diff --exit-code --stat -- golden testscripts docs/reference || { echo "goldens are stale: run make golden and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- golden testscripts docs/reference)" || { git status --short -- golden testscripts docs/reference; echo "goldens are stale: run make golden and commit"; exit 1; }
+	@git diff --exit-code --stat -- golden testscripts docs/reference examples || { echo "goldens are stale: run make golden and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- golden testscripts docs/reference examples)" || { git status --short -- golden testscripts docs/reference examples; echo "goldens are stale: run make golden and commit"; exit 1; }
 
 # Rewrite every golden file (testscripts included), then review the diff.
 golden:
 	ENVGEN_UPDATE=1 $(GO) test -count=1 ./...
-	git status --short golden testscripts docs/reference
+	git status --short golden testscripts docs/reference examples
 
 # envgen build --env ci against the stock pipeline (cue export + kustomize
 # build), both built from the Go module proxy into bin/;

@@ -73,7 +73,7 @@ func BenchmarkBuildCI(b *testing.B) {
 	buildMaxRSS(b)
 	root, _ := filepath.Abs(filepath.Join("..", ""))
 	input := filepath.Join(root, "examples", example, "envgen.cue")
-	overlay := filepath.Join(root, "golden", example, "deploy", "overlays", "ci")
+	overlay := filepath.Join(root, "examples", example, "deploy", "overlays", "ci")
 
 	var envgenTime, stockTime time.Duration
 	var envgenPeak, stockPeak int64

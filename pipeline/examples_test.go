@@ -56,7 +56,7 @@ func TestExamplesGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Tree(t, example+"/deploy", tree)
+			golden.ExampleTree(t, example, tree)
 			builds := map[string][]byte{}
 			for _, env := range r.Project.EnvironmentNames() {
 				builds[env+".yaml"] = renderYAML(t, r, env)

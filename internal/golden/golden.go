@@ -30,7 +30,21 @@ func Dir() string {
 // File compares got with golden/<name>, or rewrites it under ENVGEN_UPDATE.
 func File(t testing.TB, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join(Dir(), filepath.FromSlash(name))
+	fileAt(t, Dir(), "golden/", name, got)
+}
+
+// ExampleTree compares a generated tree with the deploy/ directory an
+// example commits (examples/<example>/deploy, what envgen generate
+// writes and a reviewer reads), or replaces it under ENVGEN_UPDATE.
+func ExampleTree(t testing.TB, example string, files map[string][]byte) {
+	t.Helper()
+	root := filepath.Join(Dir(), "..", "examples")
+	treeAt(t, root, "examples/", example+"/deploy", files)
+}
+
+func fileAt(t testing.TB, root, label, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join(root, filepath.FromSlash(name))
 	if Update() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -45,7 +59,7 @@ func File(t testing.TB, name string, got []byte) {
 		t.Fatalf("reading golden file (run ENVGEN_UPDATE=1 go test ./... to create it): %v", err)
 	}
 	if !bytes.Equal(want, got) {
-		t.Errorf("golden/%s differs (-want +got); ENVGEN_UPDATE=1 go test ./... rewrites it:\n%s", name, cmp.Diff(string(want), string(got)))
+		t.Errorf("%s%s differs (-want +got); ENVGEN_UPDATE=1 go test ./... rewrites it:\n%s", label, name, cmp.Diff(string(want), string(got)))
 	}
 }
 
@@ -54,7 +68,12 @@ func File(t testing.TB, name string, got []byte) {
 // replaces the directory under ENVGEN_UPDATE.
 func Tree(t testing.TB, name string, files map[string][]byte) {
 	t.Helper()
-	dir := filepath.Join(Dir(), filepath.FromSlash(name))
+	treeAt(t, Dir(), "golden/", name, files)
+}
+
+func treeAt(t testing.TB, root, label, name string, files map[string][]byte) {
+	t.Helper()
+	dir := filepath.Join(root, filepath.FromSlash(name))
 	if Update() {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
@@ -76,7 +95,7 @@ func Tree(t testing.TB, name string, files map[string][]byte) {
 	}
 	sort.Strings(extra)
 	if len(extra) > 0 {
-		t.Errorf("golden/%s has files the output no longer has: %s", name, strings.Join(extra, ", "))
+		t.Errorf("%s%s has files the output no longer has: %s", label, name, strings.Join(extra, ", "))
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {
@@ -84,6 +103,6 @@ func Tree(t testing.TB, name string, files map[string][]byte) {
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		File(t, name+"/"+p, files[p])
+		fileAt(t, root, label, name+"/"+p, files[p])
 	}
 }
