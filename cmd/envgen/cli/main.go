@@ -194,6 +194,7 @@ environment only what differs — into Kubernetes manifests.
   envgen rbac              print the RBAC that run and gc need
   envgen buildkit          print the BuildKit daemon envgen builds images on
   envgen version           which envgen this is (release and commit)
+  envgen install DIR       copy this binary into DIR (from envgen's image, for an agent)
 
 Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 2 wrong usage, 3 a file could not be read or written. envgen run has its own
@@ -208,7 +209,7 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 	root.SetVersionTemplate(versionLine(v) + "\n")
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
-	root.AddCommand(newInitCmd(), newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newInitCmd(), newInstallCmd(), newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
 	addCompletions(root)
 	return root
 }

@@ -4,41 +4,46 @@
 // (e2e/jenkins_test.go) runs them, in order, against the test cluster as a
 // pull request's build does, and checks the main branch's.
 //
-// config: buildkit (the daemon for pull requests' images), trustedBuildkit
-// (the daemon for production's), label (the agent, default 'envgen'),
-// gerritCredentials (a username/password credential that may review).
+// config: image (envgen's image by digest: make image prints it; the agent
+// Pod of resources/envgen-agent.yaml gets envgen from it), buildkit (the
+// daemon for pull requests' images), trustedBuildkit (the daemon for
+// production's), gerritCredentials (a username/password credential that
+// may review).
 def call(Map config = [:]) {
-  node(config.label ?: 'envgen') {
-    checkout scm
-    withEnv(["BUILDKIT_HOST=${config.buildkit ?: ''}", "TRUSTED_BUILDKIT=${config.trustedBuildkit ?: ''}"]) {
-      stage('vet') {
-        // Findings as Gerrit inline comments, then vet's verdict.
-        sh 'envgen vet -o gerrit > vet.json || [ $? -eq 1 ]'
-        if (env.GERRIT_CHANGE_NUMBER && config.gerritCredentials) {
-          withCredentials([usernamePassword(credentialsId: config.gerritCredentials, usernameVariable: 'GERRIT_USER', passwordVariable: 'GERRIT_PASSWORD')]) {
-            sh 'curl -fsS -u "$GERRIT_USER:$GERRIT_PASSWORD" -H "Content-Type: application/json" --data @vet.json "$GERRIT_URL/a/changes/$GERRIT_CHANGE_NUMBER/revisions/$GERRIT_PATCHSET_REVISION/review"'
+  def agent = libraryResource('envgen-agent.yaml').replace('ENVGEN_IMAGE', config.image)
+  podTemplate(yaml: agent) {
+    node(POD_LABEL) {
+      checkout scm
+      withEnv(["BUILDKIT_HOST=${config.buildkit ?: ''}", "TRUSTED_BUILDKIT=${config.trustedBuildkit ?: ''}"]) {
+        stage('vet') {
+          // Findings as Gerrit inline comments, then vet's verdict.
+          sh 'envgen vet -o gerrit > vet.json || [ $? -eq 1 ]'
+          if (env.GERRIT_CHANGE_NUMBER && config.gerritCredentials) {
+            withCredentials([usernamePassword(credentialsId: config.gerritCredentials, usernameVariable: 'GERRIT_USER', passwordVariable: 'GERRIT_PASSWORD')]) {
+              sh 'curl -fsS -u "$GERRIT_USER:$GERRIT_PASSWORD" -H "Content-Type: application/json" --data @vet.json "$GERRIT_URL/a/changes/$GERRIT_CHANGE_NUMBER/revisions/$GERRIT_PATCHSET_REVISION/review"'
+            }
+          }
+          sh 'envgen vet --fail-on error'
+        }
+        stage('deploy tree') {
+          sh 'envgen generate --check'
+        }
+        stage('run') {
+          try {
+            sh 'envgen run --tag "$GIT_COMMIT" --build-id "$BUILD_TAG" --report ci.json --junit junit.xml'
+          } finally {
+            junit allowEmptyResults: true, testResults: 'junit.xml'
+            archiveArtifacts allowEmptyArchive: true, artifacts: 'ci.json'
           }
         }
-        sh 'envgen vet --fail-on error'
-      }
-      stage('deploy tree') {
-        sh 'envgen generate --check'
-      }
-      stage('run') {
-        try {
-          sh 'envgen run --tag "$GIT_COMMIT" --build-id "$BUILD_TAG" --report ci.json --junit junit.xml'
-        } finally {
-          junit allowEmptyResults: true, testResults: 'junit.xml'
-          archiveArtifacts allowEmptyArchive: true, artifacts: 'ci.json'
-        }
-      }
-      if (env.BRANCH_NAME == 'main') {
-        stage('promote') {
-          // The production stage, built on the trusted daemon, pinned
-          // against the run's report; the pin is a reviewed change.
-          sh 'envgen image --env production --trusted --buildkit "$TRUSTED_BUILDKIT" > image.txt'
-          sh 'envgen promote --env production --image "$(cat image.txt)" --report ci.json'
-          sh 'envgen generate && git commit -qam "Promote to production" && git push origin HEAD:refs/for/main'
+        if (env.BRANCH_NAME == 'main') {
+          stage('promote') {
+            // The production stage, built on the trusted daemon, pinned
+            // against the run's report; the pin is a reviewed change.
+            sh 'envgen image --env production --trusted --buildkit "$TRUSTED_BUILDKIT" > image.txt'
+            sh 'envgen promote --env production --image "$(cat image.txt)" --report ci.json'
+            sh 'envgen generate && git commit -qam "Promote to production" && git push origin HEAD:refs/for/main'
+          }
         }
       }
     }

@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+func newInstallCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "install DIR",
+		Short: "Copy this envgen binary into DIR (an agent's tools volume)",
+		Long: `install copies the running envgen binary to DIR/envgen (mode 0755, written
+whole: a temporary file renamed into place). envgen's container image has no
+shell, so a CI agent that runs shell steps gets envgen from it this way: the
+image as an init container that runs "install /tools" into a volume the agent
+container mounts and puts on its PATH (docs/jenkins/resources/envgen-agent.yaml).`,
+		Example: `  envgen install /tools          # in an init container of envgen's image`,
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("%s is not a directory", dir)}
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			in, err := os.Open(self)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			tmp, err := os.CreateTemp(dir, ".envgen-*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp.Name())
+			if _, err := io.Copy(tmp, in); err != nil {
+				tmp.Close()
+				return err
+			}
+			if err := tmp.Chmod(0o755); err != nil {
+				tmp.Close()
+				return err
+			}
+			if err := tmp.Close(); err != nil {
+				return err
+			}
+			target := filepath.Join(dir, "envgen")
+			if err := os.Rename(tmp.Name(), target); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "installed %s\n", target)
+			return nil
+		},
+	}
+}
