@@ -55,6 +55,30 @@ func TestNotReadyNodeIsNamedWhileTheBuildWaits(t *testing.T) {
 	wantCode(t, r, 130)
 }
 
+// A node that stays not Ready ends the run after --node-lost-after with
+// 125 and the node named: its kubelet will never report the build's end,
+// and waiting for --timeout (or for the cluster's eviction of the node's
+// Pods, 5 minutes later) says nothing more.
+func TestLostNodeEndsTheRun(t *testing.T) {
+	const node = "lost-node"
+	idleNode(t, node)
+	dir := service(t, "lost", "")
+	appendFile(t, dir, `environments: ci: scheduling: {nodeSelector: "envgen.test/node": "`+node+`", tolerations: [{key: "envgen.test/frozen", operator: "Exists"}]}`+"\n")
+	running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "lost-1", "--node-lost-after", "5s", dir)
+	ns := runner.NamespaceName("lost", "lost-1")
+	t.Cleanup(func() { forceDeletePods(t, ns) })
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(running.Stderr(), "the build Pod scheduled on "+node); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the build Pod was not scheduled on %s:\n%s", node, running.Stderr())
+		}
+	}
+	setNodeReady(t, node, corev1.ConditionUnknown, "NodeStatusUnknown", "Kubelet stopped posting node status.")
+	r := running.Wait(t, time.Minute)
+	wantCode(t, r, 125)
+	e2ekit.WantContains(t, "stderr", r.Stderr, "the node "+node+" under the build Pod has not been Ready for")
+	e2ekit.WantContains(t, "stderr", r.Stderr, "the node, not the build, failed")
+}
+
 // idleNode registers a Node that no kubelet runs and only Pods that
 // tolerate envgen.test/frozen may use, Ready, until the test ends.
 func idleNode(t *testing.T, name string) {

@@ -10,6 +10,9 @@ import (
 type ClusterError struct {
 	Op  string
 	Err error
+	// nodeLost: the run's time ran out while the build's node was not
+	// Ready. It is the node's failure, not a timeout of the build.
+	nodeLost bool
 }
 
 func (e *ClusterError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }

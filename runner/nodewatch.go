@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -13,36 +14,55 @@ import (
 // frozen kubelet sends nothing: no Pod event says that the build's
 // status and log have stopped because its node has, so the node itself
 // is read.
-const nodeCheckInterval = 10 * time.Second
+var nodeCheckInterval = 10 * time.Second
 
-// watchNode says, while ctx lasts, when the node under a build Pod stops
-// being Ready (a frozen or lost kubelet: Unknown once the node's lease
-// runs out) and when it is Ready again. It only speaks: the run's timeout
-// still decides, and a lost node's Pods are deleted by the cluster, which
-// the Pod watch reports. A node that cannot be read is not reported on.
-func watchNode(ctx context.Context, client *Core, node, what string, progress *events) {
+// DefaultNodeLostAfter is how long the node under a build may stay not
+// Ready before the run ends (125). The cluster itself evicts a lost
+// node's Pods only after 5 minutes (their default tolerations), and a
+// build whose end cannot be seen is not worth a CI job's whole timeout.
+const DefaultNodeLostAfter = 2 * time.Minute
+
+// nodeWatch follows the node under a build Pod while the build waits or
+// runs: it says when the node stops being Ready (a frozen or lost kubelet:
+// Unknown once the node's lease runs out) and when it is Ready again, and
+// once the node has not been Ready for lostAfter it calls lost, which
+// ends the run: the build may well be over, but nothing will say so. A
+// node that cannot be read is not reported on.
+type nodeWatch struct {
+	client    *Core
+	node      string
+	what      string
+	progress  *events
+	lostAfter time.Duration
+	lost      func(*ClusterError)
+}
+
+func (w *nodeWatch) run(ctx context.Context) {
 	tick := time.NewTicker(nodeCheckInterval)
 	defer tick.Stop()
-	notReady := false
+	var notReadySince time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		ready, reason, ok := nodeReady(ctx, client, node)
+		ready, reason, ok := nodeReady(ctx, w.client, w.node)
 		switch {
 		case !ok:
-		case !ready && !notReady:
-			notReady = true
+		case !ready && notReadySince.IsZero():
+			notReadySince = time.Now()
 			why := "its kubelet reports it cannot run Pods"
 			if strings.HasPrefix(reason, string(corev1.ConditionUnknown)) {
 				why = "its kubelet is not reporting"
 			}
-			progress.Status("the node %s under %s is not Ready (%s): %s, so the build's status and log may stall until it returns or the cluster removes the node; --timeout still holds", node, what, oneLine(reason), why)
-		case ready && notReady:
-			notReady = false
-			progress.Status("the node %s under %s is Ready again", node, what)
+			w.progress.Status("the node %s under %s is not Ready (%s): %s, so the build's status and log may stall until it returns; the run ends if it is not back within %s (--node-lost-after)", w.node, w.what, oneLine(reason), why, w.lostAfter)
+		case !ready && w.lostAfter > 0 && time.Since(notReadySince) >= w.lostAfter:
+			w.lost(&ClusterError{Op: "running the build", nodeLost: true, Err: fmt.Errorf("the node %s under %s has not been Ready for %s (--node-lost-after; %s): the build's end cannot be seen there; the node, not the build, failed", w.node, w.what, time.Since(notReadySince).Round(time.Second), oneLine(reason))})
+			return
+		case ready && !notReadySince.IsZero():
+			notReadySince = time.Time{}
+			w.progress.Status("the node %s under %s is Ready again", w.node, w.what)
 		}
 	}
 }
@@ -63,4 +83,16 @@ func nodeReady(ctx context.Context, client *Core, node string) (ready bool, reas
 		}
 	}
 	return false, "no Ready condition", true
+}
+
+// nodeLost reads the build's node once more when the run's time has run
+// out, and says so if it is not Ready: a frozen or lost kubelet reports
+// no exit, so the build may have ended long ago. It reads with a bound of
+// its own, the run's context being over.
+func nodeLost(node, what string, client *Core) *ClusterError {
+	ready, reason, ok := nodeReady(context.Background(), client, node)
+	if !ok || ready {
+		return nil
+	}
+	return &ClusterError{Op: "running the build", nodeLost: true, Err: fmt.Errorf("the node %s under %s is not Ready (%s): the build's end could not be seen before --timeout; the node, not the build, failed", node, what, oneLine(reason))}
 }

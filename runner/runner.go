@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,6 +36,9 @@ type Options struct {
 	// ScheduleGrace is how long a Pod may be unschedulable for lack of
 	// capacity before the run fails (other reasons fail it at once).
 	ScheduleGrace time.Duration
+	// NodeLostAfter is how long the node under a build Pod may stay not
+	// Ready before the run ends; 0 waits for the run's timeout.
+	NodeLostAfter time.Duration
 	// Timeout bounds the whole run, from start to the build's end.
 	Timeout time.Duration
 	// Keep leaves the namespace in place for debugging.
@@ -280,7 +284,16 @@ func (r *run) pod(b buildPod) podResult {
 	}
 	watchCtx, stopWatch := context.WithCancel(r.ctx)
 	defer stopWatch()
-	watcher.onScheduled = func(node string) { go watchNode(watchCtx, r.clients.Kube, node, what, r.events) }
+	var (
+		node     string
+		nodeGone atomic.Pointer[ClusterError]
+	)
+	watcher.onScheduled = func(name string) {
+		node = name
+		w := &nodeWatch{client: r.clients.Kube, node: name, what: what, progress: r.events, lostAfter: r.opts.NodeLostAfter,
+			lost: func(err *ClusterError) { nodeGone.Store(err); stopWatch() }}
+		go w.run(watchCtx)
+	}
 	watcher.onKilled = func() { time.AfterFunc(killedGrace, stopWatch) }
 	watcher.scheduling = newScheduleGrace(r.opts.ScheduleGrace, stopWatch, r.events, nodeLister(r.ctx, r.clients.Kube))
 	werr := watchPods(watchCtx, r.clients.Kube, r.namespace, "metadata.name="+b.pod.GetName(), "", watcher.observe)
@@ -292,6 +305,17 @@ func (r *run) pod(b buildPod) podResult {
 		// is the build's.
 		watcher.finish(watcher.killed)
 		werr = nil
+	}
+	if lost := nodeGone.Load(); lost != nil {
+		werr = lost
+	}
+	if werr != nil && r.ctx.Err() != nil && r.parent.Err() == nil && node != "" {
+		// The run's time is out. Under a node that is not Ready the
+		// build's end could not be seen: that is the node's failure,
+		// not a build that ran too long.
+		if lost := nodeLost(node, what, r.clients.Kube); lost != nil {
+			werr = lost
+		}
 	}
 	close(finished)
 	if watcher.started {
@@ -400,6 +424,8 @@ func classify(parent, run context.Context, timeout time.Duration, err error) err
 		return fmt.Errorf("interrupted: %w", parent.Err())
 	case errors.As(context.Cause(run), &cluster):
 		return cluster // the run was ended: its Lease was lost
+	case run.Err() != nil && errors.As(err, &cluster) && cluster.nodeLost:
+		return cluster // the time ran out because the build's node is gone
 	case run.Err() != nil:
 		return &TimeoutError{After: timeout}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"envgen.dev/envgen/internal/e2ekit"
@@ -13,7 +14,7 @@ import (
 )
 
 // A build Pod deleted from outside while it runs — by hand, with its
-// namespace, by a drain — is killed by the kubelet: its container exits
+// namespace, evicted by a drain — is killed by the kubelet: its container exits
 // 143, which is the deletion's, not the build's. envgen run says so and
 // exits 125 on the real node as on kwok, never with the kill's code.
 func TestBuildPodDeletedFromOutside(t *testing.T) {
@@ -26,6 +27,11 @@ func TestBuildPodDeletedFromOutside(t *testing.T) {
 		}},
 		{"namespace", func(ctx context.Context, namespace, _ string) error {
 			return cluster.Client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{})
+		}},
+		// kubectl drain's way: the Eviction API, which a PodDisruptionBudget
+		// could refuse (envgen makes none for a build Pod).
+		{"eviction", func(ctx context.Context, namespace, pod string) error {
+			return cluster.Client.PolicyV1().Evictions(namespace).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: namespace}})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

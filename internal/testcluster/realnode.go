@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -385,4 +386,41 @@ func stopProcess(p *exec.Cmd) {
 		_ = p.Process.Kill()
 		<-done
 	}
+}
+
+// FreezeKubelet stops the real node's kubelet (SIGSTOP), as a hung or
+// partitioned kubelet is: its containers run on, nothing reports on them,
+// and the node's lease runs out, so kube-controller-manager calls the node
+// Unknown. thaw continues the kubelet and waits for the node to be Ready
+// and untainted again, for the tests that follow; it may be called twice.
+func (c *Cluster) FreezeKubelet() (thaw func() error, err error) {
+	var kubelet *os.Process
+	if c.node != nil {
+		for _, p := range c.node.procs {
+			if filepath.Base(p.Path) == "kubelet" {
+				kubelet = p.Process
+			}
+		}
+	}
+	if kubelet == nil {
+		return nil, fmt.Errorf("no real node's kubelet to freeze")
+	}
+	if err := kubelet.Signal(syscall.SIGSTOP); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() error {
+		once.Do(func() { err = kubelet.Signal(syscall.SIGCONT) })
+		if err != nil {
+			return err
+		}
+		return c.waitForNode(context.Background(), RealNodeName, 120*time.Second, func(node *corev1.Node) bool {
+			for _, t := range node.Spec.Taints {
+				if !t.MatchTaint(&RealNodeTaint) {
+					return false // unreachable or not-ready: wait
+				}
+			}
+			return true
+		})
+	}, nil
 }

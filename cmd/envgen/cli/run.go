@@ -42,6 +42,7 @@ type runOptions struct {
 	artifacts string
 	maxBytes  int64
 	grace     time.Duration
+	nodeLost  time.Duration
 	stage     string
 	namespace string
 	// serviceAccounts are the --namespace's accounts a build may run as.
@@ -90,7 +91,9 @@ it on the cluster of your kubeconfig:
   5. fails fast when the build cannot run (image pull errors, bad config, a
      crash-looping test service, unschedulable: for lack of capacity only
      after --schedule-grace), printing the namespace's events and the Pod's
-     status; the build ends when its container exits;
+     status; the build ends when its container exits; a node under the build
+     that stops being Ready is named, and after --node-lost-after the run
+     ends (125): a frozen or lost kubelet never reports the build's end;
   6. with --artifacts DIR, copies ci.artifacts out of the build Pod (tar over
      exec), passed or failed;
   7. deletes the namespace on every path (success, failure, timeout, Ctrl-C),
@@ -152,6 +155,7 @@ cleaning up).`,
 	cmd.Flags().StringVar(&opts.logPrefix, "log-prefix", "", "put this before every line of the build's log")
 	cmd.Flags().StringVar(&opts.report, "report", "", "write the timing report as JSON to this file")
 	cmd.Flags().DurationVar(&opts.grace, "schedule-grace", runner.DefaultScheduleGrace, "how long a Pod may wait for capacity (Insufficient cpu/memory) before the run fails; other scheduling failures fail it at once")
+	cmd.Flags().DurationVar(&opts.nodeLost, "node-lost-after", runner.DefaultNodeLostAfter, "end the run (125) when the node under a build Pod has not been Ready this long: its kubelet is frozen or gone and the build's end cannot be seen; 0 waits for --timeout")
 	cmd.Flags().StringVar(&opts.junit, "junit", "", "write the run as a JUnit XML file (phases and the build's result), for Jenkins' junit step")
 	cmd.Flags().StringVar(&opts.artifacts, "artifacts", "", "copy ci.artifacts out of the build into this directory after it ran, passed or failed")
 	cmd.Flags().Int64Var(&opts.maxBytes, "artifacts-max", 1<<30, "stop copying artifacts past this many bytes")
@@ -276,6 +280,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		Secrets:       secrets,
 		Artifacts:     artifacts,
 		ScheduleGrace: opts.grace,
+		NodeLostAfter: opts.nodeLost,
 		Timeout:       timeout,
 		Keep:          opts.keep,
 		LogPrefix:     opts.logPrefix,
