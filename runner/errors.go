@@ -24,6 +24,9 @@ type BuildFailedError struct {
 	Reason   string
 	ExitCode int
 	Ran      bool
+	// Stopped: the build started and was stopped by the cluster (an
+	// eviction) before its end; it has no exit code of its own.
+	Stopped bool
 	// crashed names the test service Pod and container whose crashes
 	// ended the run: the diagnostics show its last log lines.
 	crashed *podContainer
@@ -37,6 +40,9 @@ func (e *BuildFailedError) Error() string {
 			return fmt.Sprintf("build failed with exit code %d (the build's own exit code, not envgen's %d)", e.ExitCode, e.ExitCode)
 		}
 		return fmt.Sprintf("build failed with exit code %d", e.ExitCode)
+	}
+	if e.Stopped {
+		return "build did not finish: " + e.Reason
 	}
 	return "build could not run: " + e.Reason
 }

@@ -292,7 +292,10 @@ func (b *buildWatch) finish(pod *corev1.Pod) {
 		b.outcome = &TimeoutError{Reason: "the build Pod's deadline (ci.timeout) passed: " + pod.Status.Message}
 		return
 	case pod.Status.Reason == "Evicted":
-		b.outcome = &BuildFailedError{Reason: "evicted: " + pod.Status.Message}
+		// The kubelet's own eviction (node pressure, or a Pod past its
+		// ephemeral-storage limits): the container's kill is not the
+		// build's exit code.
+		b.outcome = &BuildFailedError{Stopped: true, Reason: "its Pod was evicted by the node: " + pod.Status.Message}
 		return
 	}
 	for _, cs := range pod.Status.ContainerStatuses {

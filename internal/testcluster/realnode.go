@@ -169,7 +169,9 @@ func (n *realNode) writeKubeletConfig() (string, error) {
 		return "", err
 	}
 	// cgroup v1 and cgroupfs: this machine's. No eviction thresholds: a
-	// full disk in a test machine must not taint the node. Anonymous
+	// full disk in a test machine must not taint the node. Volumes are
+	// measured every 10 s (not every minute), so that a Pod past its
+	// emptyDir's sizeLimit is evicted within a test's patience. Anonymous
 	// AlwaysAllow: a test cluster only, on 127.0.0.1.
 	config := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -190,6 +192,7 @@ healthzBindAddress: 127.0.0.1
 healthzPort: %d
 readOnlyPort: 0
 serializeImagePulls: false
+volumeStatsAggPeriod: 10s
 `, n.socket, filepath.Join(n.dir, "pod-logs"), port, healthz)
 	path := filepath.Join(n.dir, "kubelet.yaml")
 	return path, os.WriteFile(path, []byte(config), 0o644)
