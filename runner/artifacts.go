@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/tools/remotecommand"
 
@@ -56,8 +57,19 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
 	execDone := make(chan error, 1)
+	// A stream that brings nothing for artifactsIdle has stalled (a
+	// kubelet that stopped, a connection no one closes): it is cut, and
+	// the copy made again, rather than waiting out the run's timeout.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := time.AfterFunc(artifactsIdle, func() { cancel(errArtifactsIdle) })
+	defer idle.Stop()
+	stdout := &activityWriter{w: pw, active: func() { idle.Reset(artifactsIdle) }}
 	go func() {
-		err := execInPod(ctx, client, namespace, pod, manifests.ArtifactsContainer, command, pw, &limitedWriter{w: &stderr, n: 64 << 10})
+		err := execInPod(ctx, client, namespace, pod, manifests.ArtifactsContainer, command, stdout, &limitedWriter{w: &stderr, n: 64 << 10})
+		if err != nil && errors.Is(context.Cause(ctx), errArtifactsIdle) {
+			err = fmt.Errorf("%w (%s)", errArtifactsIdle, artifactsIdle)
+		}
 		pw.CloseWithError(err)
 		execDone <- err
 	}()
@@ -86,6 +98,23 @@ func copyArtifacts(ctx context.Context, client *Core, namespace, pod string, a A
 // execInPod is Core.Exec; a test replaces it with a stream that breaks.
 var execInPod = func(ctx context.Context, client *Core, namespace, pod, container string, command []string, stdout, stderr io.Writer) error {
 	return client.Exec(ctx, namespace, pod, container, command, stdout, stderr)
+}
+
+// artifactsIdle is how long the artifacts' stream may bring nothing: tar
+// writes as it reads, so silence is a stall, not a big file.
+var artifactsIdle = 30 * time.Second
+
+var errArtifactsIdle = errors.New("the artifacts' stream brought nothing for too long")
+
+// activityWriter calls active on every write: the stream's pulse.
+type activityWriter struct {
+	w      io.Writer
+	active func()
+}
+
+func (a *activityWriter) Write(p []byte) (int, error) {
+	a.active()
+	return a.w.Write(p)
 }
 
 // streamCutError is a copy whose stream broke (a stalled connection, an

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func tarOf(t *testing.T, entries ...*tar.Header) *bytes.Buffer {
@@ -201,5 +202,40 @@ func TestArtifactsCopiedAgainWhenTheStreamBreaks(t *testing.T) {
 	}
 	if _, err := collectArtifacts(context.Background(), nil, "ns", "pod", Artifacts{Dir: t.TempDir(), Paths: []string{"/tmp/reports"}, MaxBytes: 1 << 20}, ev); err == nil || calls != 1 {
 		t.Errorf("a refused stream: %v after %d calls, want an error after 1", err, calls)
+	}
+}
+
+// TestAStalledArtifactsStreamIsCutAndCopiedAgain: a stream that stops
+// bringing bytes without breaking (a stopped kubelet, a connection no one
+// closes) is cut after artifactsIdle and the copy made again, instead of
+// waiting out the run's timeout.
+func TestAStalledArtifactsStreamIsCutAndCopiedAgain(t *testing.T) {
+	stream := tarOf(t, &tar.Header{Name: "./tmp/reports/a.xml", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4096}).Bytes()
+	savedExec, savedIdle := execInPod, artifactsIdle
+	t.Cleanup(func() { execInPod, artifactsIdle = savedExec, savedIdle })
+	artifactsIdle = 200 * time.Millisecond
+	calls := 0
+	execInPod = func(ctx context.Context, client *Core, namespace, pod, container string, command []string, stdout, stderr io.Writer) error {
+		calls++
+		if calls == 1 {
+			stdout.Write(stream[:len(stream)/2])
+			<-ctx.Done() // stalled: only the cut ends it
+			return ctx.Err()
+		}
+		_, err := stdout.Write(stream)
+		return err
+	}
+	var lines bytes.Buffer
+	ev := &events{sinks: []Sink{&console{progress: NewProgress(&lines, false), logs: io.Discard}}}
+	start := time.Now()
+	copied, err := collectArtifacts(context.Background(), nil, "ns", "pod", Artifacts{Dir: t.TempDir(), Paths: []string{"/tmp/reports"}, MaxBytes: 1 << 20}, ev)
+	if err != nil || copied.Files != 1 || calls != 2 {
+		t.Fatalf("copied %+v, %v after %d calls; want 1 file after 2", copied, err, calls)
+	}
+	if !strings.Contains(lines.String(), "brought nothing for too long") {
+		t.Errorf("the stall was not said:\n%s", lines.String())
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the copy took %s", took)
 	}
 }

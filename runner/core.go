@@ -9,8 +9,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 )
 
 // Core is the part of the core/v1 API the runner uses — namespaces, Pods,
@@ -36,12 +39,18 @@ type Core struct {
 
 // NewCore connects to the cluster of cfg.
 func NewCore(cfg *rest.Config, dyn dynamic.Interface) (*Core, error) {
+	quietClientGo.Do(func() { klog.SetLogger(logr.Discard()) })
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Core{dyn: dyn, http: client, host: strings.TrimRight(cfg.Host, "/"), cfg: cfg}, nil
 }
+
+// quietClientGo silences client-go's own log lines (klog): what they say
+// — a stream cut, a ping that failed — envgen handles and says in its
+// own words; printed as well, they read as a second, unexplained error.
+var quietClientGo sync.Once
 
 var (
 	namespacesResource = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
