@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"envgen.dev/envgen/internal/e2ekit"
 )
 
 // TestJenkinsPipelineSteps runs the shell steps of the documented Jenkins
@@ -73,13 +75,51 @@ func TestJenkinsPipelineSteps(t *testing.T) {
 		t.Errorf("vet.json is no Gerrit review input:\n%s", vet)
 	}
 	// The main branch's stage: each envgen command exists, with its flags.
-	for _, step := range steps["promote"] {
+	promote := steps["promote"]
+	for _, step := range promote {
 		for _, command := range envgenCommand.FindAllString(step, -1) {
 			words := strings.Fields(strings.NewReplacer(`"$TRUSTED_BUILDKIT"`, "x", `"$(cat image.txt)"`, "x", ">", " ").Replace(command))
 			r := run(t, append(words[1:], "--help")...)
 			wantCode(t, r, 0)
 		}
 	}
+	// Its last step commits what promote wrote, the first time a new
+	// envgen.lock.cue (written here as promote writes it): the change it
+	// pushes must hold the pin and a deploy/ tree current with it, as a
+	// fresh clone's generate --check says.
+	last := promote[len(promote)-1]
+	push := strings.Index(last, " && git push")
+	if push < 0 {
+		t.Fatalf("the promote stage's last step pushes nothing: %s", last)
+	}
+	lock := "pins: production: digest: \"sha256:" + strings.Repeat("0", 63) + "1\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "envgen.lock.cue"), []byte(lock), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shell("promote", last[:push])
+	clone := filepath.Join(t.TempDir(), "clone")
+	shell("promote", "git clone -q . "+clone)
+	r := run(t, "generate", "--check", clone)
+	wantCode(t, r, 0)
+	e2ekit.WantContains(t, "deploy/overlays/production", readTree(t, filepath.Join(clone, "deploy", "overlays", "production")), strings.Repeat("0", 63)+"1")
+}
+
+// readTree is every file under dir, concatenated.
+func readTree(t *testing.T, dir string) string {
+	t.Helper()
+	var all strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		all.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all.String()
 }
 
 // stagePattern and shPattern find a library's stages and their single-

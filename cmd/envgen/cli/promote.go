@@ -66,7 +66,7 @@ envgen.cue; 2 wrong usage; 125 the registry failed or refused access.`,
 		Example: `  # after merge: build the production stage on the trusted daemon, pin it
   IMAGE=$(envgen image --env production --trusted --buildkit "kube-pod://buildkitd-trusted-0?namespace=buildkit")
   envgen promote --env production --image "$IMAGE" --report ci-report.json
-  envgen generate && git commit -am "Promote citoid to production"`,
+  envgen generate && git add envgen.lock.cue deploy && git commit -m "Promote citoid to production"`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPromote(cmd, args, opts)

@@ -42,7 +42,9 @@ def call(Map config = [:]) {
             // against the run's report; the pin is a reviewed change.
             sh 'envgen image --env production --trusted --buildkit "$TRUSTED_BUILDKIT" > image.txt'
             sh 'envgen promote --env production --image "$(cat image.txt)" --report ci.json'
-            sh 'envgen generate && git commit -qam "Promote to production" && git push origin HEAD:refs/for/main'
+            // The first promotion creates envgen.lock.cue: added by name,
+            // as `commit -a` would leave a new file out.
+            sh 'envgen generate && git add envgen.lock.cue deploy && git commit -qm "Promote to production" && git push origin HEAD:refs/for/main'
           }
         }
       }
