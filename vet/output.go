@@ -141,9 +141,13 @@ func (r *Report) Gerrit(w io.Writer) error {
 		if f.Environment != "" {
 			env = " (in " + f.Environment + ")"
 		}
+		where := f.Field + env
+		if where != "" {
+			where = strings.TrimSpace(where) + ": "
+		}
 		comments[file] = append(comments[file], comment{
 			Line:       line,
-			Message:    fmt.Sprintf("%s %s: %s%s: %s\n\nfix: %s", f.Rule, f.Severity, f.Field, env, f.Message, f.Fix),
+			Message:    fmt.Sprintf("%s %s: %s%s\n\nfix: %s", f.Rule, f.Severity, where, f.Message, f.Fix),
 			Unresolved: f.Severity == Error,
 		})
 		if f.Severity == Error {

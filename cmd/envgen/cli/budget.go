@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -141,4 +142,58 @@ func (b budget) watch(ctx context.Context) (exceeded <-chan error, stop func()) 
 		}
 	}()
 	return out, func() { close(done) }
+}
+
+// lastWord is what a command promises to print whatever happens, when its
+// reader needs a document (vet -o json, sarif, gerrit): a budget spent
+// mid-evaluation ends the command without its own output, so execute
+// prints the promised document instead. Whichever comes first prints;
+// the other prints nothing.
+type lastWord struct {
+	mu      sync.Mutex
+	spoken  bool
+	onSpent func(error)
+}
+
+type lastWordKey struct{}
+
+// promise registers what to print if the budget runs out first.
+func (w *lastWord) promise(onSpent func(error)) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onSpent = onSpent
+}
+
+// claim says that the command prints its own output: true unless the
+// budget's document was printed already.
+func (w *lastWord) claim() bool {
+	if w == nil {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.spoken {
+		return false
+	}
+	w.spoken = true
+	return true
+}
+
+// spent prints the promised document, unless the command printed its own.
+func (w *lastWord) spent(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.spoken || w.onSpent == nil {
+		return
+	}
+	w.spoken = true
+	w.onSpent(err)
+}
+
+func lastWordOf(ctx context.Context) *lastWord {
+	w, _ := ctx.Value(lastWordKey{}).(*lastWord)
+	return w
 }

@@ -83,6 +83,8 @@ func execute(ctx context.Context, root *cobra.Command, args []string) error {
 	}
 	done := make(chan error, 1)
 	ctx = context.WithValue(ctx, budgetKey{}, b)
+	word := &lastWord{}
+	ctx = context.WithValue(ctx, lastWordKey{}, word)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	exceeded, stop := b.watch(ctx)
 	defer stop()
@@ -91,6 +93,10 @@ func execute(ctx context.Context, root *cobra.Command, args []string) error {
 		return err
 	case err := <-exceeded:
 		scratch.removeAll() // the command's own cleanup will not run
+		var spent *budgetError
+		if errors.As(err, &spent) {
+			word.spent(err)
+		}
 		return err
 	}
 }

@@ -112,12 +112,10 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json, sarif or gerrit, not %q", opts.output)}
 	}
 	out := cmd.OutOrStdout()
-	result, err := pipeline.Load(inputPath(args), compiler.Options{})
-	var invalid *compiler.InputError
-	if errors.As(err, &invalid) && opts.output != "text" {
-		// A reader of JSON or SARIF gets a document either way:
-		// the compile error as EG000 findings; stderr and the
-		// exit code say it as for text.
+	// A reader of JSON, SARIF or Gerrit's input gets a document either
+	// way: a compile error, or a budget spent evaluating, as EG000
+	// findings; stderr and the exit code say it as for text.
+	compileFailed := func(invalid *compiler.InputError) {
 		report := vet.CompileErrorReport(invalid, inputPath(args))
 		switch opts.output {
 		case "json":
@@ -127,6 +125,20 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 		default:
 			_ = report.SARIF(out, version.Get().Release+"+"+version.Get().Commit)
 		}
+	}
+	// One document per invocation: -o json, sarif and gerrit take no
+	// dir/... pattern.
+	word := lastWordOf(cmd.Context())
+	if opts.output != "text" {
+		word.promise(func(err error) { compileFailed(&compiler.InputError{Lines: []string{err.Error()}}) })
+	}
+	result, err := pipeline.Load(inputPath(args), compiler.Options{})
+	if opts.output != "text" && !word.claim() {
+		return err // the budget ran out: its document is printed
+	}
+	var invalid *compiler.InputError
+	if errors.As(err, &invalid) && opts.output != "text" {
+		compileFailed(invalid)
 	}
 	if err != nil {
 		return err
