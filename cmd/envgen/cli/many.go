@@ -146,18 +146,26 @@ func forEachServiceJoined(cmd *cobra.Command, args []string, separator string, r
 	}
 	all := make(chan struct{})
 	go func() { g.Wait(); close(all) }()
+	var late error
 	if b, ok := budgetOf(ctx); ok && b.perService {
 		// A service past its own time cannot be stopped apart from the
 		// others (CUE's evaluation does not yield): the run ends, naming
-		// it, as a single service's would.
-		if i, late := clock.overrun(all, b.maxTime); late {
-			return &budgetError{what: fmt.Sprintf("%s: evaluating envgen.cue took longer than --max-time %s (each service of %s/... has its own); the input asks for too much computation", dirs[i], b.maxTime, root)}
+		// it, as a single service's would, after what the services that
+		// ended had to say.
+		if i, over := clock.overrun(all, b.maxTime); over {
+			late = &budgetError{what: fmt.Sprintf("%s: evaluating envgen.cue took longer than --max-time %s (each service of %s/... has its own); the input asks for too much computation", dirs[i], b.maxTime, root)}
 		}
 	}
-	<-all
-	worst, failed := 0, []string{}
+	if late == nil {
+		<-all
+	}
+	worst, failed, unfinished := 0, []string{}, []string{}
 	printed := false
 	for i, dir := range dirs {
+		if late != nil && !clock.hasEnded(i) {
+			unfinished = append(unfinished, dir)
+			continue
+		}
 		o := &outcomes[i]
 		if o.stdout.Len() > 0 {
 			if printed {
@@ -177,6 +185,14 @@ func forEachServiceJoined(cmd *cobra.Command, args []string, separator string, r
 		fmt.Fprintf(cmd.ErrOrStderr(), "envgen: %s: %s\n", dir, termsafe.Lines(o.err.Error()))
 		failed = append(failed, dir)
 		worst = max(worst, exitCode(o.err))
+	}
+	if late != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "envgen: %d service(s) under %s: %d ended (%d failed), %d not finished: %s\n",
+			len(dirs), root, len(dirs)-len(unfinished), len(failed), len(unfinished), strings.Join(unfinished, ", "))
+		if worst > ExitInvalid {
+			return &exitError{code: worst, err: late}
+		}
+		return late
 	}
 	summary := fmt.Sprintf("%d service(s) under %s: %d ok, %d failed", len(dirs), root, len(dirs)-len(failed), len(failed))
 	if worst == 0 {
@@ -207,6 +223,14 @@ func (c *serviceClock) stop(i int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ended[i] = true
+}
+
+// hasEnded says whether service i ran to its end (its outcome is then
+// complete).
+func (c *serviceClock) hasEnded(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended[i]
 }
 
 // overrun waits until all is closed, or a service has run longer than
