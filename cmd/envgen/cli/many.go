@@ -128,6 +128,9 @@ func forEachServiceJoined(cmd *cobra.Command, args []string, separator string, r
 		ctx = context.Background()
 	}
 	clock := newServiceClock(len(dirs))
+	if b, ok := budgetOf(ctx); ok {
+		b.perService.Store(true) // from here each service is timed
+	}
 	for i, dir := range dirs {
 		g.Go(func() error {
 			if ctx.Err() != nil {
@@ -147,7 +150,7 @@ func forEachServiceJoined(cmd *cobra.Command, args []string, separator string, r
 	all := make(chan struct{})
 	go func() { g.Wait(); close(all) }()
 	var late error
-	if b, ok := budgetOf(ctx); ok && b.perService {
+	if b, ok := budgetOf(ctx); ok {
 		// A service past its own time cannot be stopped apart from the
 		// others (CUE's evaluation does not yield): the run ends, naming
 		// it, as a single service's would, after what the services that
