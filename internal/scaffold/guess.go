@@ -29,8 +29,11 @@ const maxHintFile = 256 << 10
 
 // Guess is what the repository says about the service.
 type Guess struct {
-	// Ports the Dockerfile exposes, in its order.
-	Ports []int
+	// Ports the Dockerfile exposes, in its order; NoPorts says why there
+	// are none ("there is no Dockerfile", "the Dockerfile is a link (not
+	// followed)"…).
+	Ports   []int
+	NoPorts string
 	// Command is the test command CI runs, and From the file it was
 	// guessed from ("" when none was found).
 	Command []string
@@ -40,13 +43,19 @@ type Guess struct {
 // GuessFrom reads dir's Dockerfile and build files.
 func GuessFrom(dir string) (Guess, error) {
 	var g Guess
-	if data, err := readHint(filepath.Join(dir, "Dockerfile")); err != nil {
+	data, skipped, err := readHint(filepath.Join(dir, "Dockerfile"))
+	switch {
+	case err != nil:
 		return g, err
-	} else if data != nil {
-		g.Ports = exposedPorts(data)
+	case data != nil:
+		if g.Ports = exposedPorts(data); len(g.Ports) == 0 {
+			g.NoPorts = "the Dockerfile EXPOSEs no TCP port"
+		}
+	default:
+		g.NoPorts = "the Dockerfile " + skipped
 	}
 	for _, probe := range testCommands {
-		data, err := readHint(filepath.Join(dir, probe.file))
+		data, _, err := readHint(filepath.Join(dir, probe.file))
 		if err != nil {
 			return g, err
 		}
@@ -119,26 +128,29 @@ func exposedPorts(dockerfile []byte) []int {
 }
 
 // readHint reads a regular file of at most maxHintFile bytes, without
-// following a link; nil when there is none (or it is something else).
-func readHint(path string) ([]byte, error) {
+// following a link; nil when there is none (or it is something else), and
+// skipped then says why, in words that follow the file's name.
+func readHint(path string) (data []byte, skipped string, err error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	switch {
-	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ELOOP):
-		return nil, nil // absent, or a link: nothing to guess from
+	case errors.Is(err, os.ErrNotExist):
+		return nil, "is not there", nil
+	case errors.Is(err, syscall.ELOOP):
+		return nil, "is a link (not followed)", nil
 	case err != nil:
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, "", fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil || !info.Mode().IsRegular() {
-		return nil, nil
+		return nil, "is not a regular file (not read)", nil
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxHintFile+1))
+	data, err = io.ReadAll(io.LimitReader(f, maxHintFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, "", fmt.Errorf("reading %s: %w", path, err)
 	}
 	if len(data) > maxHintFile {
-		return nil, nil
+		return nil, fmt.Sprintf("is larger than %d KiB (not read)", maxHintFile>>10), nil
 	}
-	return data, nil
+	return data, "", nil
 }

@@ -21,7 +21,7 @@ type buildOptions struct {
 func newBuildCmd() *cobra.Command {
 	var opts buildOptions
 	cmd := &cobra.Command{
-		Use:   "build --env <name> [dir]",
+		Use:   "build --env <name> [dir | dir/...]",
 		Short: "Print the manifests of one environment",
 		Long: `Build compiles dir/envgen.cue (dir defaults to .) and prints the manifests of
 one environment as a multi-document YAML stream: the same objects, in the same

@@ -51,7 +51,7 @@ change and exits 1 if the tree is stale, 0 if it is current.`,
 		Example: `  envgen generate                 # ./envgen.cue → ./deploy
   envgen generate services/citoid --out services/citoid/k8s
   envgen generate --check         # in CI: fail when deploy/ is stale
-  envgen generate ./...           # every envgen.cue under . (deploy/, cue.mod/, testdata/ and hidden directories skipped)`,
+  envgen generate ./...           # every envgen.cue under . (deploy/, cue.mod/, testdata/, node_modules/, vendor/ and hidden directories skipped)`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, many := patternRoot(args); many && opts.out != "" {

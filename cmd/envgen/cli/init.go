@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,7 +60,12 @@ envgen reads envgen.cue: regular files only, no links, each bounded.`,
 			usage := func(format string, a ...any) error {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf(format, a...)}
 			}
-			if info, err := os.Lstat(dir); err != nil || !info.IsDir() {
+			switch info, err := os.Lstat(dir); {
+			case errors.Is(err, os.ErrNotExist):
+				return usage("%s does not exist: init writes into the service's directory (its repository)", dir)
+			case err == nil && info.Mode()&os.ModeSymlink != 0:
+				return usage("%s is a link: init writes only into a directory itself, never through a link (give the directory it points to)", dir)
+			case err != nil || !info.IsDir():
 				return usage("%s is not a directory", dir)
 			}
 			target := filepath.Join(dir, InputFile)
@@ -89,7 +95,7 @@ envgen reads envgen.cue: regular files only, no links, each bounded.`,
 			if s.Image, s.Tag, s.Digest, err = scaffold.ParseImage(image); err != nil {
 				return usage("--image: %w", err)
 			}
-			if s.Ports, err = initPorts(ports, guess.Ports); err != nil {
+			if s.Ports, err = initPorts(ports, guess.Ports, guess.NoPorts); err != nil {
 				return usage("%w", err)
 			}
 			s.Command = strings.Fields(ciCommand)
@@ -137,7 +143,7 @@ envgen reads envgen.cue: regular files only, no links, each bounded.`,
 
 // initPorts are the ports given (name=number or number), or else those the
 // Dockerfile exposes; the first unnamed is http, the others port-<number>.
-func initPorts(given []string, exposed []int) ([]scaffold.Port, error) {
+func initPorts(given []string, exposed []int, noPorts string) ([]scaffold.Port, error) {
 	var out []scaffold.Port
 	name := func(n int) string {
 		if len(out) == 0 {
@@ -165,7 +171,7 @@ func initPorts(given []string, exposed []int) ([]scaffold.Port, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no port: the Dockerfile EXPOSEs none; give --port http=8080")
+		return nil, fmt.Errorf("no port: %s; give --port http=8080", noPorts)
 	}
 	return out, nil
 }
@@ -183,13 +189,30 @@ func portWords(ports []scaffold.Port) string {
 func passesVet(target string, src []byte) error {
 	project, err := compiler.Compile(target, src, compiler.Options{})
 	if err != nil {
-		return &usageError{command: "envgen init", err: fmt.Errorf("the values given make an envgen.cue envgen refuses (nothing written):\n%s\n%w", src, err)}
+		return &usageError{command: "envgen init", err: fmt.Errorf("the values given make an envgen.cue envgen refuses (nothing written): %w%s", err, refusedLines(target, src, err))}
 	}
 	if report := vet.Check(project); len(report.Findings) > 0 {
 		f := report.Findings[0]
 		return fmt.Errorf("envgen init would write a file vet refuses, a bug in envgen: %s %s: %s", f.Rule, f.Field, f.Message)
 	}
 	return nil
+}
+
+// refusedLines shows the lines of the file init would have written that
+// the compiler's error points at: the file is not on disk to look at.
+func refusedLines(target string, src []byte, err error) string {
+	lines := strings.Split(string(src), "\n")
+	var out strings.Builder
+	seen := map[int]bool{}
+	for _, m := range regexp.MustCompile(regexp.QuoteMeta(target)+`:(\d+):`).FindAllStringSubmatch(err.Error(), 5) {
+		n, _ := strconv.Atoi(m[1])
+		if n < 1 || n > len(lines) || seen[n] {
+			continue
+		}
+		seen[n] = true
+		fmt.Fprintf(&out, "\n  line %d of the file init would write: %s", n, strings.TrimSpace(lines[n-1]))
+	}
+	return out.String()
 }
 
 // writeNew writes a file that must not exist, whole or not at all: a
@@ -230,7 +253,9 @@ func markGenerated(path string) (string, error) {
 		return fmt.Sprintf("left %s alone (a link): mark deploy/ as generated there yourself (%s)", path, generatedAttribute), nil
 	}
 	if err != nil {
-		return "", err
+		// A directory, a file envgen may not write: envgen.cue is
+		// written already, and the hint is not worth undoing it.
+		return fmt.Sprintf("left %s alone (%s): mark deploy/ as generated there yourself (%s)", path, errors.Unwrap(err), generatedAttribute), nil
 	}
 	defer f.Close()
 	info, err := f.Stat()

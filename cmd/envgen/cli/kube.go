@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +36,9 @@ var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --k
 
 // config is the cluster's connection, as the kubeconfig says.
 func (o *kubeOptions) config() (*rest.Config, error) {
+	if len(o.asGroups) > 0 && o.as == "" {
+		return nil, &usageError{command: "envgen", err: errors.New("--as-group needs --as: the user or service account to act as")}
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
@@ -41,6 +46,9 @@ func (o *kubeOptions) config() (*rest.Config, error) {
 	config, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
+			if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); o.kubeconfig == "" && env != "" {
+				return nil, &runner.ClusterError{Op: "connecting", Err: fmt.Errorf("no cluster configured: KUBECONFIG=%s names no kubeconfig with a cluster (a missing file, or an empty one)", env)}
+			}
 			return nil, &runner.ClusterError{Op: "connecting", Err: errNoCluster}
 		}
 		return nil, &runner.ClusterError{Op: "reading kubeconfig", Err: err}

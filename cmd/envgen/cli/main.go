@@ -121,10 +121,12 @@ func exitCode(err error) int {
 		return 128 + int(sig.sig)
 	case errors.As(err, &spent):
 		return ExitInvalid
+	case errors.As(err, &usage):
+		// Wrong usage found late, where a cluster command maps its
+		// errors to 125 (--as-group without --as), is still usage.
+		return ExitUsage
 	case errors.As(err, &coded):
 		return coded.code
-	case errors.As(err, &usage):
-		return ExitUsage
 	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding), errors.As(err, &differ), errors.As(err, &foreign), errors.As(err, &large):
 		return ExitInvalid
 	case errors.As(err, &file) && errors.Is(err, os.ErrNotExist):
@@ -190,7 +192,7 @@ environment only what differs — into Kubernetes manifests.
   envgen build --env ci    print one environment's manifests
   envgen schema            print the schema of envgen.cue
   envgen vet               check envgen.cue against envgen's policies
-  envgen explain          where a generated field comes from in envgen.cue
+  envgen explain           where a generated field comes from in envgen.cue
   envgen diff --from REV   what a change does to every environment
   envgen image             build the service's image with BuildKit, print its digest
   envgen promote           pin an image that was built and tested, by digest (envgen.lock.cue)
@@ -230,9 +232,16 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 		if err := check(cmd, a); err != nil {
 			return &usageError{command: cmd.CommandPath(), err: err}
 		}
+		if _, pattern := patternRoot(a[len(a)-min(len(a), 1):]); pattern && !takesPattern[cmd.Name()] {
+			return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("%s takes one service's directory, not %s (vet, build and generate take dir/...)", cmd.CommandPath(), a[len(a)-1])}
+		}
 		return nil
 	}
 }
+
+// takesPattern are the commands that run over every service under a
+// directory (dir/...).
+var takesPattern = map[string]bool{"vet": true, "build": true, "generate": true}
 
 // Root is envgen's command tree, for tests that read its documentation.
 func Root() *cobra.Command { return newRootCmd() }

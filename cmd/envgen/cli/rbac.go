@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -80,6 +81,9 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
   envgen rbac --service-account-namespace jenkins --service-account envgen --build-namespace ci-builds | kubectl apply -f -`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("namespace") && cmd.Flags().Changed("service-account-namespace") {
+				return &usageError{command: cmd.CommandPath(), err: errors.New("give --service-account-namespace only: --namespace is its old spelling, and the two would disagree")}
+			}
 			if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--service-account-namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
 			}

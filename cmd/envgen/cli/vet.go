@@ -28,7 +28,7 @@ func (e *findingsError) Error() string { return e.msg }
 func newVetCmd() *cobra.Command {
 	var opts vetOptions
 	cmd := &cobra.Command{
-		Use:   "vet [dir]",
+		Use:   "vet [dir | dir/...]",
 		Short: "Check envgen.cue against envgen's policies",
 		Long: `Vet checks every environment of dir/envgen.cue against envgen's built-in
 policies and the invariants envgen.cue declares, and reports each finding at
@@ -53,11 +53,17 @@ Invariants between environments:
 generate and build refuse to emit production (and production-*) when it has
 error-level findings, unless --allow-findings is given.
 
+With dir/... vet checks every envgen.cue under dir (deploy/, cue.mod/,
+testdata/, node_modules/, vendor/ and hidden directories skipped, links not
+followed), side by side, each service's findings under its path, then a
+summary; the exit code is the worst. -o json, sarif and gerrit take one service.
+
 Exit codes: 0 no findings (at or above --fail-on: warning by default, so any
 finding fails; --fail-on error lets warnings through, printed), 1 findings
 (or invalid envgen.cue), 2 wrong usage.`,
 		Example: `  envgen vet
-  envgen vet -o sarif > envgen.sarif`,
+  envgen vet -o sarif > envgen.sarif
+  envgen vet services/...   # every service under services/`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Flags once, before any service is vetted.
