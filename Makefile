@@ -95,10 +95,18 @@ $(BIN)/kustomize:
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 # 50 builds, 20 at once, through an API server that keeps going away
-# (make test runs 12, 6 at once): every exit code right, no namespace left.
+# (make test runs 12, 6 at once), a quarter of them deleted from outside
+# while they run: every exit code right, no namespace left. Then on the
+# real node, SOAK_REAL times over, what kwok cannot show: log volume (a
+# million lines through the kubelet's rotation, 200,000 against the node's
+# own file) and builds ended from outside (deleted, evicted, a frozen
+# kubelet).
 SOAK ?= 50/20
+SOAK_REAL ?= 3
 soak:
 	ENVGEN_TESTBIN=$$(hack/testbin.sh) ENVGEN_SOAK=$(SOAK) $(GO) test -count=1 -v -run TestSoakWithAPIServerOutages ./e2e/
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) $(GO) test -count=$(SOAK_REAL) -timeout 60m -v \
+		-run 'TestAMillionLinesThroughRotation|TestALongLogArrivesAsTheNodeHasIt|TestBuildPodDeletedFromOutside|TestEvictedByTheNode|TestFrozenKubeletEndsTheRun' ./e2e/realnode/
 
 # Fuzz the compile path with an oracle (CUE text in → an InputError, or a
 # tree kustomize builds into exactly envgen's objects; never a panic, a hang

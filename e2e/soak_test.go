@@ -30,8 +30,8 @@ func soakSize(t *testing.T) (runs, parallel int) {
 
 // Many builds at once while the API server keeps going away (every 1–3 s,
 // for 0.5–3 s; connections cut, new ones refused): every build's exit code
-// is its own (0 or 3, half of them with a test service), and no namespace
-// is left. The seed is printed to replay the outages' timing.
+// is its own (0 or 3, a third of them with a test service), a build whose
+// Pod someone deletes from outside exits 125, and no namespace is left. The seed is printed to replay the outages' timing.
 func TestSoakWithAPIServerOutages(t *testing.T) {
 	runs, parallel := soakSize(t)
 	seed := uint64(time.Now().UnixNano())
@@ -46,6 +46,9 @@ func TestSoakWithAPIServerOutages(t *testing.T) {
 	failing := service(t, "soak", `annotations: {"kwok.test/delay": "2s", "kwok.test/exit-code": "3"}`)
 	withDB := service(t, "soak", `annotations: "kwok.test/delay": "1s"
 	services: db: {image: "registry.example.org/db", tag: "1", ports: pg: 5432, readiness: tcp: port: "pg", securityContext: runAsUser: 999}`)
+	// A build someone deletes from outside while it runs (by hand, a
+	// drain): 125, never the build's own code.
+	long := service(t, "soak", `annotations: "kwok.test/delay": "60s"`)
 
 	stop := make(chan struct{})
 	outagesDone := make(chan int)
@@ -69,15 +72,26 @@ func TestSoakWithAPIServerOutages(t *testing.T) {
 	}
 	builds := make([]build, runs)
 	for i := range builds {
-		switch i % 3 {
+		switch i % 4 {
 		case 0:
 			builds[i] = build{plain, 0}
 		case 1:
 			builds[i] = build{failing, 3}
-		default:
+		case 2:
 			builds[i] = build{withDB, 0}
+		default:
+			builds[i] = build{long, 125}
 		}
 	}
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		for i := range builds {
+			if builds[i].dir == long {
+				deleteWhenRunning(t, runner.NamespaceName("soak", fmt.Sprintf("soak-%d", i)), "soak-ci-build", stop)
+			}
+		}
+	}()
 	results := make([]result, runs)
 	slots := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
@@ -93,6 +107,7 @@ func TestSoakWithAPIServerOutages(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	outages := <-outagesDone
+	<-deleted
 
 	wrong := 0
 	for i, r := range results {
@@ -125,5 +140,27 @@ func TestSoakWithAPIServerOutages(t *testing.T) {
 			t.Fatalf("%d namespaces left 60 s after the last build: %v", len(names), names)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// deleteWhenRunning deletes a build Pod once its build container runs, as
+// someone outside envgen would, past the API server's outages (it talks
+// to the API server directly); it gives up when stop is closed.
+func deleteWhenRunning(t *testing.T, namespace, pod string, stop <-chan struct{}) {
+	ctx := context.Background()
+	for {
+		select {
+		case <-stop:
+			t.Errorf("build Pod %s/%s never ran to be deleted", namespace, pod)
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		p, err := cluster.Client.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
+			continue
+		}
+		if err := cluster.Client.CoreV1().Pods(namespace).Delete(ctx, pod, metav1.DeleteOptions{}); err == nil {
+			return
+		}
 	}
 }

@@ -2,6 +2,7 @@ package realnode
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,9 +39,10 @@ func TestBuildPodDeletedFromOutside(t *testing.T) {
 			name := "real-deleted-" + tc.name
 			// A build that ends on SIGTERM at once, as a well-behaved one does.
 			dir := service(t, name, `command: ["sh", "-c", "trap 'exit 143' TERM; sleep 120 & wait"]`)
-			running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "del-1", dir)
+			buildID := fmt.Sprintf("del-%d", time.Now().UnixNano()%1e9) // make soak runs it again
+			running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", buildID, dir)
 			ctx := context.Background()
-			ns, pod := runner.NamespaceName(name, "del-1"), name+"-ci-build"
+			ns, pod := runner.NamespaceName(name, buildID), name+"-ci-build"
 			// Wait for what is then deleted: the build container running.
 			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 				p, err := cluster.Client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
