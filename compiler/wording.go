@@ -28,7 +28,7 @@ var patternSamples = []struct {
 	{"#Name", "Citoid", "a name of lowercase letters, digits and '-', from a letter to a letter or digit (a DNS label)"},
 	{"#NamespaceName", "Bad_NS", "lowercase letters, digits and '-', from a letter or digit to one (a DNS label)"},
 	{"#PortName", "HTTP", "lowercase letters, digits and '-', from a letter or digit to one (a DNS label)"},
-	{"#PortName", "8080", "a name with a letter in it"},
+	{"#PortName", "8080", "a name with a lowercase letter in it (ports are named in lowercase: http)"},
 	{"#PortName", "a--b", "a name without '--'"},
 	{"#ObjectName", "Bad_Name", "a Kubernetes object name: lowercase letters, digits, '-' and '.' (a DNS subdomain)"},
 	{"#EnvVarName", "1X", "a variable name: letters, digits and '_', not from a digit"},
