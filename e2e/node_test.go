@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -35,20 +34,12 @@ func TestNotReadyNodeIsNamedWhileTheBuildWaits(t *testing.T) {
 	running := e2ekit.Start(t, envgen, kubeconfig, "run", "--build-id", "frozen-1", dir)
 	ns := runner.NamespaceName("frozen", "frozen-1")
 	t.Cleanup(func() { forceDeletePods(t, ns) }) // no kubelet confirms their end
-	waitForLine := func(line string, timeout time.Duration) {
-		t.Helper()
-		for deadline := time.Now().Add(timeout); !strings.Contains(running.Stderr(), line); time.Sleep(100 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in %s:\n%s", line, timeout, running.Stderr())
-			}
-		}
-	}
-	waitForLine("the build Pod scheduled on "+node, time.Minute)
+	running.WaitForStderr(t, "the build Pod scheduled on "+node, time.Minute)
 
 	setNodeReady(t, node, corev1.ConditionUnknown, "NodeStatusUnknown", "Kubelet stopped posting node status.")
-	waitForLine("the node "+node+" under the build Pod is not Ready (Unknown: NodeStatusUnknown: Kubelet stopped posting node status.)", 30*time.Second)
+	running.WaitForStderr(t, "the node "+node+" under the build Pod is not Ready (Unknown: NodeStatusUnknown: Kubelet stopped posting node status.)", 30*time.Second)
 	setNodeReady(t, node, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status")
-	waitForLine("the node "+node+" under the build Pod is Ready again", 30*time.Second)
+	running.WaitForStderr(t, "the node "+node+" under the build Pod is Ready again", 30*time.Second)
 
 	running.Signal(t, syscall.SIGINT)
 	r := running.Wait(t, time.Minute)
@@ -67,11 +58,7 @@ func TestLostNodeEndsTheRun(t *testing.T) {
 	running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "lost-1", "--node-lost-after", "5s", dir)
 	ns := runner.NamespaceName("lost", "lost-1")
 	t.Cleanup(func() { forceDeletePods(t, ns) })
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(running.Stderr(), "the build Pod scheduled on "+node); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the build Pod was not scheduled on %s:\n%s", node, running.Stderr())
-		}
-	}
+	running.WaitForStderr(t, "the build Pod scheduled on "+node, time.Minute)
 	setNodeReady(t, node, corev1.ConditionUnknown, "NodeStatusUnknown", "Kubelet stopped posting node status.")
 	r := running.Wait(t, time.Minute)
 	wantCode(t, r, 125)

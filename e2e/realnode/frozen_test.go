@@ -2,7 +2,6 @@ package realnode
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +22,7 @@ func TestFrozenKubeletEndsTheRun(t *testing.T) {
 	dir := service(t, name, `command: ["sleep", "600"]`)
 	running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "frozen-1", "--node-lost-after", "5s", "--timeout", "5m", dir)
 	ns := runner.NamespaceName(name, "frozen-1")
-	waitForLine(t, running, "build running", 90*time.Second)
+	running.WaitForStderr(t, "build running", 90*time.Second)
 
 	thaw, err := cluster.FreezeKubelet()
 	if err != nil {
@@ -48,15 +47,5 @@ func TestFrozenKubeletEndsTheRun(t *testing.T) {
 	e2ekit.NamespaceGone(t, cluster.Client, ns)
 	if _, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); err == nil {
 		t.Errorf("namespace %s outlived the run", ns)
-	}
-}
-
-// waitForLine waits for a line on a running envgen's stderr.
-func waitForLine(t *testing.T, running *e2ekit.Running, line string, within time.Duration) {
-	t.Helper()
-	for deadline := time.Now().Add(within); !strings.Contains(running.Stderr(), line); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q within %s:\n%s", line, within, running.Stderr())
-		}
 	}
 }

@@ -30,7 +30,7 @@ func TestArtifactsThroughAStalledStream(t *testing.T) {
 	out := t.TempDir()
 	report := filepath.Join(t.TempDir(), "report.json")
 	running := e2ekit.Start(t, envgen, cluster.Kubeconfig, "run", "--build-id", "stall-1", "--artifacts", out, "--report", report, dir)
-	waitForLine(t, running, "copying artifacts to", 2*time.Minute)
+	running.WaitForStderr(t, "copying artifacts to", 2*time.Minute)
 	thaw, err := cluster.FreezeKubelet()
 	if err != nil {
 		t.Fatal(err)

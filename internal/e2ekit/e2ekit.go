@@ -121,6 +121,17 @@ func (r *Running) Signal(t testing.TB, sig os.Signal) {
 // message while it runs).
 func (r *Running) Stderr() string { return r.stderr.String() }
 
+// WaitForStderr waits up to within for line to be on the running envgen's
+// stderr: what a test then acts on (the build running, a node named).
+func (r *Running) WaitForStderr(t testing.TB, line string, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !strings.Contains(r.Stderr(), line); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q on envgen's stderr within %s:\n%s", line, within, r.Stderr())
+		}
+	}
+}
+
 // Wait waits up to timeout for envgen to exit and returns its result.
 func (r *Running) Wait(t testing.TB, timeout time.Duration) Result {
 	t.Helper()
