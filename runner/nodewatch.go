@@ -58,7 +58,7 @@ func (w *nodeWatch) run(ctx context.Context) {
 			}
 			w.progress.Status("the node %s under %s is not Ready (%s): %s, so the build's status and log may stall until it returns; the run ends if it is not back within %s (--node-lost-after)", w.node, w.what, oneLine(reason), why, w.lostAfter)
 		case !ready && w.lostAfter > 0 && time.Since(notReadySince) >= w.lostAfter:
-			w.lost(&ClusterError{Op: "running the build", nodeLost: true, Err: fmt.Errorf("the node %s under %s has not been Ready for %s (--node-lost-after; %s): the build's end cannot be seen there; the node, not the build, failed", w.node, w.what, time.Since(notReadySince).Round(time.Second), oneLine(reason))})
+			w.lost(nodeLostError(w.node, w.what, fmt.Sprintf("has not been Ready for %s (--node-lost-after; %s)", time.Since(notReadySince).Round(time.Second), oneLine(reason))))
 			return
 		case ready && !notReadySince.IsZero():
 			notReadySince = time.Time{}
@@ -94,5 +94,11 @@ func nodeLost(node, what string, client *Core) *ClusterError {
 	if !ok || ready {
 		return nil
 	}
-	return &ClusterError{Op: "running the build", nodeLost: true, Err: fmt.Errorf("the node %s under %s is not Ready (%s): the build's end could not be seen before --timeout; the node, not the build, failed", node, what, oneLine(reason))}
+	return nodeLostError(node, what, fmt.Sprintf("is not Ready when --timeout passed (%s)", oneLine(reason)))
+}
+
+// nodeLostError ends a run whose build's node is gone: 125, the node's
+// failure, never a timeout of the build.
+func nodeLostError(node, what, how string) *ClusterError {
+	return &ClusterError{Op: "running the build", nodeLost: true, Err: fmt.Errorf("the node %s under %s %s: the build's end cannot be seen there; the node, not the build, failed", node, what, how)}
 }
