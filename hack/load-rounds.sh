@@ -16,6 +16,7 @@ ROUNDS=${ROUNDS:-10}
 HOGS=${HOGS:-1}
 LOGDIR=${LOGDIR:-$(mktemp -d /tmp/envgen-load-rounds.XXXXXX)}
 GO=${GO:-go}
+mkdir -p "$LOGDIR"
 
 testbin=$(hack/testbin.sh)
 # Compile the test binaries once, so that round 1 does not pay for it.
