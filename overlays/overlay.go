@@ -21,6 +21,9 @@ type overlayFile struct {
 	name  string
 	doc   []byte
 	patch bool
+	// target selects a JSON patch's object; nil for the others, which
+	// name theirs.
+	target *patchTarget
 }
 
 // computeOverlay returns what turns the parent's objects (the base's, or
@@ -46,20 +49,13 @@ func computeOverlay(parent, env []manifests.Object) (*overlay, error) {
 			o.files = append(o.files, overlayFile{name: objectFile(obj, ".yaml"), doc: doc})
 			continue
 		}
-		patch, err := strategicPatch(parentObj, withImages(obj, undo))
+		f, err := patchFile(parentObj, withImages(obj, undo))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)
 		}
-		if patch == nil {
-			continue
+		if f != nil {
+			o.files = append(o.files, *f)
 		}
-		// Encoded as it is, nulls included: null is how a strategic merge
-		// patch says "delete this field".
-		doc, err := yaml.Marshal(patch)
-		if err != nil {
-			return nil, err
-		}
-		o.files = append(o.files, overlayFile{name: objectFile(obj, ".patch.yaml"), doc: doc, patch: true})
 	}
 	for _, obj := range parent {
 		if !seen[objectID(obj)] {
@@ -67,6 +63,54 @@ func computeOverlay(parent, env []manifests.Object) (*overlay, error) {
 		}
 	}
 	return o, nil
+}
+
+// patchFile returns the patch that turns parent into child, or nil when
+// they are equal: a JSON patch for an object with a long list of objects
+// (see JSONPatchFrom), a strategic merge patch for the others.
+func patchFile(parent, child manifests.Object) (*overlayFile, error) {
+	long, err := hasLongList(parent, child)
+	if err != nil {
+		return nil, err
+	}
+	if long {
+		ops, err := jsonPatch(parent, child)
+		if err != nil || len(ops) == 0 {
+			return nil, err
+		}
+		doc, err := yaml.Marshal(ops)
+		if err != nil {
+			return nil, err
+		}
+		return &overlayFile{name: objectFile(child, ".jsonpatch.yaml"), doc: doc, patch: true, target: targetOf(parent)}, nil
+	}
+	patch, err := strategicPatch(parent, child)
+	if err != nil || patch == nil {
+		return nil, err
+	}
+	// Encoded as it is, nulls included: null is how a strategic merge
+	// patch says "delete this field".
+	doc, err := yaml.Marshal(patch)
+	if err != nil {
+		return nil, err
+	}
+	return &overlayFile{name: objectFile(child, ".patch.yaml"), doc: doc, patch: true}, nil
+}
+
+// hasLongList reports whether either object holds a list of objects of
+// JSONPatchFrom or more: kustomize's strategic merge walks the lists of
+// both.
+func hasLongList(objs ...manifests.Object) (bool, error) {
+	for _, obj := range objs {
+		m, err := render.Manifest(obj)
+		if err != nil {
+			return false, err
+		}
+		if prefersJSONPatch(m) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func objectID(obj manifests.Object) string {

@@ -69,12 +69,12 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 		for _, f := range o.files {
 			tree[dir+f.name] = withHeader(f.doc)
 			if f.patch {
-				k.Patches = append(k.Patches, f.name)
+				k.Patches = append(k.Patches, patchRef{path: f.name, target: f.target})
 			} else {
 				k.Resources = append(k.Resources, f.name)
 			}
 		}
-		sort.Strings(k.Patches)
+		sort.Slice(k.Patches, func(i, j int) bool { return k.Patches[i].path < k.Patches[j].path })
 		tree[dir+"kustomization.yaml"] = k.encode()
 	}
 	return tree, nil
@@ -99,7 +99,12 @@ func withHeader(doc []byte) []byte {
 type kustomization struct {
 	Resources []string
 	Images    imageList
-	Patches   []string
+	Patches   []patchRef
+}
+
+type patchRef struct {
+	path   string
+	target *patchTarget
 }
 
 func (k kustomization) encode() []byte {
@@ -122,7 +127,14 @@ func (k kustomization) encode() []byte {
 	if len(k.Patches) > 0 {
 		b.WriteString("patches:\n")
 		for _, p := range k.Patches {
-			fmt.Fprintf(&b, "- path: %s\n", p)
+			fmt.Fprintf(&b, "- path: %s\n", p.path)
+			if t := p.target; t != nil {
+				b.WriteString("  target:\n")
+				if t.group != "" {
+					fmt.Fprintf(&b, "    group: %s\n", yamlString(t.group))
+				}
+				fmt.Fprintf(&b, "    version: %s\n    kind: %s\n    name: %s\n", yamlString(t.version), yamlString(t.kind), yamlString(t.name))
+			}
 		}
 	}
 	return b.Bytes()
