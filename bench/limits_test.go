@@ -120,22 +120,51 @@ ci: {command: ["make", "test"], timeout: "10m"}
 	return dir
 }
 
+// longListInput writes an envgen.cue with vars variables and envs
+// environments that each change one of them: the shape where kustomize's
+// strategic merge is quadratic in the list (every overlay walks all of
+// env), and JSON patches are not.
+func longListInput(b *testing.B, vars, envs int) string {
+	var s strings.Builder
+	s.WriteString("name: \"svc\"\nimage: \"registry.example.org/svc\"\ntag: \"1.0\"\nci: command: [\"make\", \"test\"]\nenv: {\n")
+	for i := range vars {
+		fmt.Fprintf(&s, "\tV%d: \"value %d\"\n", i, i)
+	}
+	s.WriteString("}\nenvironments: {\n")
+	for e := range envs {
+		fmt.Fprintf(&s, "\t\"env-%d\": env: V%d: \"changed\"\n", e, e%vars)
+	}
+	s.WriteString("}\n")
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(s.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
 // BenchmarkLimitsGenerate measures `envgen generate` at the worst shapes
 // the limits allow — the most instances of the service (environments ×
 // releases, compiler.MaxInstances) and the most fields evaluated over them
 // (compiler.MaxExpandedFields) — against stock `kustomize build` of every
-// overlay it writes, which is what applying them all costs a user.
+// overlay it writes, which is what applying them all costs a user; and at
+// the longest lists (500 variables, the per-map limit, and half of it), where
+// the time per overlay must grow with the list, not with its square.
 func BenchmarkLimitsGenerate(b *testing.B) {
 	envgen, kustomize := binary(b, "envgen"), binary(b, "kustomize")
 	buildMaxRSS(b)
 	for _, tc := range []struct {
 		name                string
 		vars, dcs, releases int
+		longList            bool
 	}{
-		{"instances-97", 1, 46, 1}, {"fields-24k", 230, 5, 0},
+		{"instances-97", 1, 46, 1, false}, {"fields-24k", 230, 5, 0, false},
+		{"list-250x19", 250, 19, 0, true}, {"list-500x19", 500, 19, 0, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			dir := worstShapeInput(b, tc.vars, tc.dcs, tc.releases)
+			if tc.longList {
+				dir = longListInput(b, tc.vars, tc.dcs)
+			}
 			var generate, stock time.Duration
 			var peak int64
 			for i := 0; i < b.N; i++ {
