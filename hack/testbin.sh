@@ -13,11 +13,15 @@ set -euo pipefail
 K8S_VERSION=1.37.2
 KWOK_VERSION=0.8.0
 BUILDKIT_VERSION=0.34.2
+CONTAINERD_VERSION=2.4.2
 cache=${XDG_CACHE_HOME:-$HOME/.cache}
 dir=${ENVGEN_TESTBIN:-$cache/envgen-testbin/k8s-$K8S_VERSION-kwok-$KWOK_VERSION}
 # BuildKit has a cache directory of its own (a new BuildKit does not
 # rebuild Kubernetes); the k8s directory links its binaries.
 bkdir=$cache/envgen-testbin/buildkit-$BUILDKIT_VERSION
+# containerd 2 for the real node's second configuration (the spike report's
+# EventedPLEG node): Debian ships 1.6.
+cddir=$cache/envgen-testbin/containerd-$CONTAINERD_VERSION
 # binary name → package in the tools module
 declare -A pkgs=(
 	[etcd]=go.etcd.io/etcd/server/v3
@@ -32,6 +36,7 @@ debs=(containerd runc containernetworking-plugins busybox-static)
 
 here=$(cd "$(dirname "$0")/testbin" && pwd)
 bkhere=$(cd "$(dirname "$0")/buildkitbin" && pwd)
+cdhere=$(cd "$(dirname "$0")/containerdbin" && pwd)
 
 # The real node's runtime. Debian's packages, as a user would install them;
 # the real-node tests check for them and say what is missing.
@@ -86,6 +91,28 @@ build_buildkit() {
 	for b in buildkitd buildctl; do ln -sfn "$bkdir/$b" "$dir/$b"; done
 }
 
+# containerd, its runc shim and ctr, static, without the snapshotters that
+# need C libraries; linked into the k8s directory as containerd2/.
+build_containerd2() {
+	local b missing=()
+	for b in containerd containerd-shim-runc-v2 ctr; do [ -x "$cddir/$b" ] || missing+=("$b"); done
+	if [ ${#missing[@]} != 0 ]; then
+		mkdir -p "$cddir"
+		local tmp="$cddir/.tmp.$$" start=$SECONDS
+		rm -rf "$tmp" && mkdir -p "$tmp"
+		echo "testbin: building ${missing[*]} (containerd v$CONTAINERD_VERSION) into $cddir; about 2 minutes on 2 cores, once" >&2
+		for b in "${missing[@]}"; do
+			(cd "$cdhere" && CGO_ENABLED=0 go build -trimpath -tags "no_btrfs no_devmapper no_zfs" \
+				-ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=v$CONTAINERD_VERSION" \
+				-o "$tmp/$b" "github.com/containerd/containerd/v2/cmd/$b") || { rm -rf "$tmp"; return 1; }
+		done
+		for b in "${missing[@]}"; do mv "$tmp/$b" "$cddir/"; done
+		rm -rf "$tmp"
+		echo "testbin: containerd built in $((SECONDS - start))s" >&2
+	fi
+	ln -sfn "$cddir" "$dir/containerd2"
+}
+
 if [ "${ENVGEN_REAL_NODE:-}" != skip ]; then
 	install_debs
 fi
@@ -115,4 +142,5 @@ fi
 [ -d "$dir/kwok-stages" ] || copy_kwok_stages "$dir"
 # The image builder is the real lane's: skipped with it.
 [ "${ENVGEN_REAL_NODE:-}" = skip ] || build_buildkit
+[ "${ENVGEN_REAL_NODE:-}" = skip ] || build_containerd2
 echo "$dir"

@@ -85,6 +85,12 @@ func testMain(m *testing.M) int {
 // whose ci section has body ci, and returns its directory.
 func service(t testing.TB, name, ci string) string {
 	t.Helper()
+	return serviceIn(t, cluster, name, ci)
+}
+
+// serviceIn is service with the busybox of cluster c's registry.
+func serviceIn(t testing.TB, c *testcluster.Cluster, name, ci string) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := fmt.Sprintf(`name: %q
 image: "%s/%s"
@@ -95,7 +101,7 @@ ci: {
 	timeout: "5m"
 %s
 }
-`, name, cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag, ci)
+`, name, c.Registry, testcluster.BusyboxImage, testcluster.ImageTag, ci)
 	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package realnode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,54 +28,96 @@ var spikeCommand = []string{"sh", "-c", "echo hi"}
 // node: each iteration runs spikeCommand in the same image once as a plain
 // container on the same containerd (ctr run --rm, the "docker run" of the
 // question) and once with envgen run, and times the Pod's steps with a
-// watch of its own. With ENVGEN_SPIKE_REPORT=<file> it writes the report
-// (docs/spike-report.md: make spike-report).
+// watch of its own. It does so on two node configurations side by side,
+// alternating in every iteration: the lane's node (Debian's containerd 1.6,
+// the kubelet's PLEG relisting every second) and a second cluster whose
+// node runs containerd 2 with the EventedPLEG feature gate — how much of
+// the overhead the cluster, not envgen, can remove. With
+// ENVGEN_SPIKE_REPORT=<file> it writes the report (docs/spike-report.md:
+// make spike-report).
 func BenchmarkSpikeOverhead(b *testing.B) {
 	ctx := context.Background()
-	image := fmt.Sprintf("%s/%s:%s", cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag)
-	ctr := func(args ...string) *exec.Cmd {
-		return exec.Command("/usr/bin/ctr", append([]string{"--address", cluster.ContainerdSocket(), "--namespace", "envgen-bench"}, args...)...)
-	}
-	if out, err := ctr("images", "pull", "--plain-http", image).CombinedOutput(); err != nil {
-		b.Fatalf("ctr images pull: %v\n%s", err, out)
+	nodes := []*spikeNode{{name: "containerd 1.6, PLEG relist", cluster: cluster}}
+	evented, err := testcluster.Start(ctx, testcluster.Options{RealNode: true, EventedNode: true})
+	var eventedFailed string
+	if err != nil {
+		// The report says what failed; the first configuration is measured.
+		eventedFailed = err.Error()
+		b.Logf("the evented node did not start: %v", err)
+	} else {
+		defer evented.Stop()
+		nodes = append(nodes, &spikeNode{name: "containerd 2.4, EventedPLEG", cluster: evented})
 	}
 	argv, _ := json.Marshal(spikeCommand)
-	dir := service(b, "spike", "command: "+string(argv))
+	for _, n := range nodes {
+		n.image = fmt.Sprintf("%s/%s:%s", n.cluster.Registry, testcluster.BusyboxImage, testcluster.ImageTag)
+		if out, err := n.ctr("images", "pull", "--plain-http", n.image).CombinedOutput(); err != nil {
+			b.Fatalf("%s: ctr images pull: %v\n%s", n.name, err, out)
+		}
+		n.dir = serviceIn(b, n.cluster, "spike", "command: "+string(argv))
+	}
 
 	// One warm-up of each: the image is on the node, the binaries in the
 	// page cache. Not measured.
 	round := time.Now().UnixNano()
-	var samples []spikeSample
 	b.ResetTimer()
 	for i := -1; i < b.N; i++ {
-		start := time.Now()
-		cmd := ctr(append([]string{"run", "--rm", image, fmt.Sprintf("plain-%d-%d", round, i+1)}, spikeCommand...)...)
-		if out, err := cmd.CombinedOutput(); err != nil || string(out) != "hi\n" {
-			b.Fatalf("ctr run: %v\n%s", err, out)
-		}
-		plain := time.Since(start)
+		for k, n := range nodes {
+			start := time.Now()
+			cmd := n.ctr(append([]string{"run", "--rm", n.image, fmt.Sprintf("plain-%d-%d-%d", round, k, i+1)}, spikeCommand...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr // containerd 2's ctr warns of cgroup v1 there
+			if out, err := cmd.Output(); err != nil || string(out) != "hi\n" {
+				b.Fatalf("%s: ctr run: %v\n%s%s", n.name, err, out, stderr.Bytes())
+			}
+			plain := time.Since(start)
 
-		s, err := runTimed(ctx, dir, fmt.Sprintf("spike-%d-%d", round, i+1))
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.plain = plain
-		if i >= 0 {
-			samples = append(samples, s)
+			s, err := runTimed(ctx, n.cluster, n.dir, fmt.Sprintf("spike-%d-%d-%d", round, k, i+1))
+			if err != nil {
+				b.Fatalf("%s: %v", n.name, err)
+			}
+			s.plain = plain
+			if i >= 0 {
+				n.samples = append(n.samples, s)
+			}
 		}
 	}
 	b.StopTimer()
-	sum := summarize(samples)
-	b.ReportMetric(sum.plain.median.Seconds(), "plain-median-s")
-	b.ReportMetric(sum.envgen.median.Seconds(), "envgen-median-s")
-	b.ReportMetric(sum.envgen.p95.Seconds(), "envgen-p95-s")
-	b.ReportMetric(sum.envgen.median.Seconds()/sum.plain.median.Seconds(), "envgen/plain")
+	var results []spikeResult
+	for k, n := range nodes {
+		sum := summarize(n.samples)
+		results = append(results, spikeResult{name: n.name, sum: sum})
+		unit := func(metric string) string {
+			if k == 0 {
+				return metric
+			}
+			return "evented-" + metric
+		}
+		b.ReportMetric(sum.plain.median.Seconds(), unit("plain-median-s"))
+		b.ReportMetric(sum.envgen.median.Seconds(), unit("envgen-median-s"))
+		b.ReportMetric(sum.envgen.p95.Seconds(), unit("envgen-p95-s"))
+		b.ReportMetric(sum.envgen.median.Seconds()/sum.plain.median.Seconds(), unit("envgen/plain"))
+	}
 	if path := os.Getenv("ENVGEN_SPIKE_REPORT"); path != "" {
-		if err := os.WriteFile(path, []byte(spikeReport(sum, len(samples))), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(spikeReport(results, eventedFailed, len(nodes[0].samples))), 0o644); err != nil {
 			b.Fatal(err)
 		}
 		b.Logf("wrote %s", path)
 	}
+}
+
+// spikeNode is one node configuration the spike measures.
+type spikeNode struct {
+	name    string
+	cluster *testcluster.Cluster
+	image   string // busybox in the cluster's registry
+	dir     string // the spike service
+	samples []spikeSample
+}
+
+// ctr runs the node's own containerd client on its socket.
+func (n *spikeNode) ctr(args ...string) *exec.Cmd {
+	return exec.Command(n.cluster.Ctr(), append([]string{"--address", n.cluster.ContainerdSocket(), "--namespace", "envgen-bench"}, args...)...)
 }
 
 // spikeSample is one envgen run, timed from outside: the offsets of what
@@ -91,7 +134,7 @@ type spikeSample struct {
 }
 
 // runTimed runs one build with envgen run while watching its Pod.
-func runTimed(ctx context.Context, dir, buildID string) (spikeSample, error) {
+func runTimed(ctx context.Context, cluster *testcluster.Cluster, dir, buildID string) (spikeSample, error) {
 	var s spikeSample
 	ns := runner.NamespaceName("spike", buildID)
 	reportFile := filepath.Join(dir, buildID+".json")

@@ -32,7 +32,7 @@ func main() {
 }
 
 func run() error {
-	nodes := flag.String("nodes", "kwok,real", "the nodes to start: kwok, real, or both")
+	nodes := flag.String("nodes", "kwok,real", "the nodes to start: kwok, real (containerd 1.6), evented (containerd 2 with EventedPLEG), or kwok with one of the others")
 	flag.Parse()
 	opts := testcluster.Options{KwokLog: filepath.Join(testcluster.RepoRoot(), "hack", "kwok", "build.log")}
 	for _, n := range strings.Split(*nodes, ",") {
@@ -41,8 +41,10 @@ func run() error {
 			opts.Kwok = true
 		case "real":
 			opts.RealNode = true
+		case "evented":
+			opts.RealNode, opts.EventedNode = true, true
 		default:
-			return fmt.Errorf("-nodes: unknown node %q (kwok, real)", n)
+			return fmt.Errorf("-nodes: unknown node %q (kwok, real, evented)", n)
 		}
 	}
 	out := filepath.Join(testcluster.RepoRoot(), ".cache", "testcluster")

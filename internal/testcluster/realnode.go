@@ -51,9 +51,14 @@ func RealNodeMissing() string {
 	return ""
 }
 
+// Containerd2Dir is where, in the test binaries' directory, hack/testbin.sh
+// puts containerd 2 and its runc shim.
+const Containerd2Dir = "containerd2"
+
 // realNode is containerd + runc + the CNI bridge + kubelet, each with its
 // own directories under dir, its own socket and ports, and its own bridge.
 type realNode struct {
+	evented  bool // containerd 2 and EventedPLEG (Options.EventedNode)
 	dir      string
 	bridge   string // the CNI bridge interface, removed on stop
 	socket   string // containerd's
@@ -63,7 +68,7 @@ type realNode struct {
 
 // startRealNode starts the registry, containerd and kubelet, and waits for
 // the Node to be Ready.
-func (c *Cluster) startRealNode(ctx context.Context, taint bool) error {
+func (c *Cluster) startRealNode(ctx context.Context, taint, evented bool) error {
 	if why := RealNodeMissing(); why != "" {
 		return fmt.Errorf("real node: %s", why)
 	}
@@ -71,7 +76,7 @@ func (c *Cluster) startRealNode(ctx context.Context, taint bool) error {
 	if _, err := rand.Read(id); err != nil {
 		return err
 	}
-	n := &realNode{dir: filepath.Join(c.Dir, "node"), bridge: "egt" + hex.EncodeToString(id)}
+	n := &realNode{evented: evented, dir: filepath.Join(c.Dir, "node"), bridge: "egt" + hex.EncodeToString(id)}
 	c.node = n
 	n.socket = filepath.Join(n.dir, "containerd.sock")
 	for _, d := range []string{"root", "state", "net.d", "cni", "kubelet", "pod-logs"} {
@@ -92,7 +97,16 @@ func (c *Cluster) startRealNode(ctx context.Context, taint bool) error {
 	if err := n.writeContainerdConfig(subnet); err != nil {
 		return err
 	}
-	if err := c.runIn(n, "containerd", "/usr/bin/containerd", "--config", filepath.Join(n.dir, "containerd.toml")); err != nil {
+	containerd, env := "/usr/bin/containerd", []string(nil)
+	if evented {
+		// Its own runc shim first in PATH, where containerd looks for it.
+		dir := filepath.Join(c.Bin, Containerd2Dir)
+		containerd, env = filepath.Join(dir, "containerd"), []string{"PATH=" + dir + ":" + os.Getenv("PATH")}
+		if _, err := os.Stat(containerd); err != nil {
+			return fmt.Errorf("the evented node needs containerd 2: %w (hack/testbin.sh builds it)", err)
+		}
+	}
+	if err := c.runInEnv(n, "containerd", env, containerd, "--config", filepath.Join(n.dir, "containerd.toml")); err != nil {
 		return err
 	}
 	if err := waitForFile(ctx, n.socket, 30*time.Second); err != nil {
@@ -126,6 +140,22 @@ func (n *realNode) writeContainerdConfig(subnet string) error {
 	// without it every Pod sandbox fails "can't get final child's PID from
 	// pipe: EOF". netns_mounts_under_state_dir: the Pods' network
 	// namespaces live under our directory, where stop finds them.
+	registry := fmt.Sprintf(`  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."%s"]
+    endpoint = ["http://%s"]
+`, n.registry.host, n.registry.host)
+	if n.evented {
+		// containerd 2 reads registries from hosts.toml files (mirrors are
+		// deprecated, and turn its transfer service off).
+		hosts := filepath.Join(n.dir, "certs.d")
+		if err := os.MkdirAll(filepath.Join(hosts, n.registry.host), 0o755); err != nil {
+			return err
+		}
+		toml := fmt.Sprintf("server = \"http://%s\"\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", n.registry.host, n.registry.host)
+		if err := os.WriteFile(filepath.Join(hosts, n.registry.host, "hosts.toml"), []byte(toml), 0o644); err != nil {
+			return err
+		}
+		registry = fmt.Sprintf("  [plugins.\"io.containerd.grpc.v1.cri\".registry]\n    config_path = %q\n", hosts)
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -138,10 +168,8 @@ state = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = %q
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."%s"]
-    endpoint = ["http://%s"]
-`, filepath.Join(n.dir, "root"), filepath.Join(n.dir, "state"), n.socket,
-		n.registry.host, PauseImage, ImageTag, filepath.Join(n.dir, "net.d"), n.registry.host, n.registry.host)
+%s`, filepath.Join(n.dir, "root"), filepath.Join(n.dir, "state"), n.socket,
+		n.registry.host, PauseImage, ImageTag, filepath.Join(n.dir, "net.d"), registry)
 	if err := os.WriteFile(filepath.Join(n.dir, "containerd.toml"), []byte(config), 0o644); err != nil {
 		return err
 	}
@@ -194,6 +222,9 @@ readOnlyPort: 0
 serializeImagePulls: false
 volumeStatsAggPeriod: 10s
 `, n.socket, filepath.Join(n.dir, "pod-logs"), port, healthz)
+	if n.evented {
+		config += "featureGates: {EventedPLEG: true}\n"
+	}
 	path := filepath.Join(n.dir, "kubelet.yaml")
 	return path, os.WriteFile(path, []byte(config), 0o644)
 }

@@ -24,11 +24,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // NodeName is the fake Node kwok runs Pods on.
@@ -53,6 +55,14 @@ type Cluster struct {
 	node  *realNode
 }
 
+// Ctr is the path of the ctr client of the real node's containerd.
+func (c *Cluster) Ctr() string {
+	if c.node != nil && c.node.evented {
+		return filepath.Join(c.Bin, Containerd2Dir, "ctr")
+	}
+	return "/usr/bin/ctr"
+}
+
 // ContainerdSocket is the real node's containerd socket ("" without one):
 // benchmarks run plain containers beside the Pods on it.
 func (c *Cluster) ContainerdSocket() string {
@@ -71,6 +81,12 @@ type Options struct {
 	KwokLog string
 	// RealNode adds a kubelet with containerd, RealNodeName.
 	RealNode bool
+	// EventedNode runs the real node on containerd 2 (built from the module
+	// proxy by hack/testbin.sh; Debian ships 1.6) with kubelet's EventedPLEG
+	// feature gate: container starts and exits come as CRI events instead
+	// of from the kubelet's relist every second. It is the second node
+	// configuration of the spike report.
+	EventedNode bool
 }
 
 // RepoRoot is the envgen repository's root directory.
@@ -96,6 +112,10 @@ func BinDir() (string, error) {
 
 // Start starts a cluster; Stop it when done.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	// envtest logs through controller-runtime's logger, which otherwise
+	// prints a stack trace saying it has none when a second cluster
+	// starts in one process.
+	ctrllog.SetLogger(logr.Discard())
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -157,7 +177,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		}
 	}
 	if opts.RealNode {
-		if err := c.startRealNode(ctx, opts.Kwok); err != nil {
+		if err := c.startRealNode(ctx, opts.Kwok, opts.EventedNode); err != nil {
 			return err
 		}
 	}
@@ -252,7 +272,11 @@ func (c *Cluster) run(name string, args ...string) error {
 
 // runIn starts a process of the real node.
 func (c *Cluster) runIn(n *realNode, name, path string, args ...string) error {
-	cmd, err := c.startLogged(name, path, args...)
+	return c.runInEnv(n, name, nil, path, args...)
+}
+
+func (c *Cluster) runInEnv(n *realNode, name string, env []string, path string, args ...string) error {
+	cmd, err := c.startLoggedEnv(name, env, path, args...)
 	if err != nil {
 		return err
 	}
@@ -261,12 +285,20 @@ func (c *Cluster) runIn(n *realNode, name, path string, args ...string) error {
 }
 
 func (c *Cluster) startLogged(name, path string, args ...string) (*exec.Cmd, error) {
+	return c.startLoggedEnv(name, nil, path, args...)
+}
+
+// startLoggedEnv starts a process with env added to this one's.
+func (c *Cluster) startLoggedEnv(name string, env []string, path string, args ...string) (*exec.Cmd, error) {
 	logFile, err := os.Create(filepath.Join(c.Dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own descriptor
 	cmd := exec.Command(path, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
