@@ -22,13 +22,19 @@ import (
 // come through as on the lane's node, and the kubelet's events stream from
 // containerd is up (its metrics count a connection and no error), so the
 // report measures the gate, not a kubelet that fell back to relisting.
+// Stopped, it leaves nothing behind, like the lane's node.
 func TestBuildOnTheEventedNode(t *testing.T) {
 	ctx := context.Background()
 	evented, err := testcluster.Start(ctx, testcluster.Options{RealNode: true, EventedNode: true})
 	if err != nil {
 		t.Fatalf("starting the evented node: %v", err)
 	}
-	defer evented.Stop()
+	defer func() {
+		evented.Stop()
+		if left := evented.Leftovers(); len(left) > 0 {
+			t.Errorf("the stopped evented node left behind: %v", left)
+		}
+	}()
 	dir := serviceIn(t, evented, "evented", `command: ["sh", "-c", "echo built on containerd 2; exit 7"]`)
 	r := e2ekit.Run(t, envgen, evented.Kubeconfig, "run", "--build-id", "evented-1", dir)
 	e2ekit.WantCode(t, r, 7)
