@@ -68,7 +68,7 @@ golden:
 # logs + delete ns, on the e2e control plane (kwok);
 # and envgen run against a plain container on the real node (the spike).
 bench: build $(BIN)/cue $(BIN)/kustomize
-	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench 'BuildCI|PipelineInProcess' -benchtime 20x -count 1 ./bench/
+	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench 'BuildCI|PipelineInProcess|Startup' -benchtime 20x -count 1 ./bench/
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench 'Limits$$' -benchtime 3x -count 1 ./bench/
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench LimitsGenerate -benchtime 1x -count 1 ./bench/
 	ENVGEN_BENCH_BIN=$(BIN) $(GO) test -run '^$$' -bench ManyServices -benchtime 1x -count 1 -timeout 30m ./bench/

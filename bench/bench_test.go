@@ -96,6 +96,34 @@ func BenchmarkBuildCI(b *testing.B) {
 	b.ReportMetric(float64(stockPeak)/(1<<20), "stock-peak-MiB")
 }
 
+// BenchmarkStartup measures what a command costs before it does anything:
+// `envgen version` against `kustomize version` and `cue version`, each the
+// process a user runs, alternating. Go runs the init of every package the
+// binary links before main, whatever the command: this is the floor of
+// every envgen command (the issue's target was 10 ms).
+func BenchmarkStartup(b *testing.B) {
+	envgen, cue, kustomize := binary(b, "envgen"), binary(b, "cue"), binary(b, "kustomize")
+	buildMaxRSS(b)
+	tools := []struct {
+		name, path string
+		time       time.Duration
+		peak       int64
+	}{{name: "envgen", path: envgen}, {name: "kustomize", path: kustomize}, {name: "cue", path: cue}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := range tools {
+			d, peak := run(b, tools[k].path, "version")
+			tools[k].time += d
+			tools[k].peak = max(tools[k].peak, peak)
+		}
+	}
+	n := float64(b.N)
+	for _, t := range tools {
+		b.ReportMetric(float64(t.time.Microseconds())/n/1000, t.name+"-version-ms")
+		b.ReportMetric(float64(t.peak)/(1<<20), t.name+"-peak-MiB")
+	}
+}
+
 // BenchmarkPipelineInProcess is the compile and render work alone, without
 // process start-up: the part envgen's own code controls.
 func BenchmarkPipelineInProcess(b *testing.B) {

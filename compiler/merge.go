@@ -5,6 +5,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 )
 
 // The merge rules, documented for users at the top of schema/service.cue.
@@ -152,12 +153,7 @@ func syntaxAt(v cue.Value) ast.Expr {
 		}
 		e = lit
 	default:
-		node := v.Syntax(cue.Final())
-		expr, ok := node.(ast.Expr)
-		if !ok {
-			return &ast.BottomLit{}
-		}
-		e = expr
+		e = scalarSyntax(v)
 	}
 	// The user's position: a value unified with the schema may start at
 	// the schema's.
@@ -174,6 +170,32 @@ func syntaxAt(v cue.Value) ast.Expr {
 	}
 	ast.SetPos(e, pos)
 	return e
+}
+
+// scalarSyntax is a leaf value as syntax. Strings, integers, booleans and
+// null, nearly every leaf, are written directly: cue.Value.Syntax sets up
+// an export per call, a tenth of a build's compile.
+func scalarSyntax(v cue.Value) ast.Expr {
+	switch v.Kind() {
+	case cue.StringKind:
+		if s, err := v.String(); err == nil {
+			return ast.NewString(s)
+		}
+	case cue.IntKind:
+		if i, err := v.Int(nil); err == nil {
+			return ast.NewLit(token.INT, i.String())
+		}
+	case cue.BoolKind:
+		if b, err := v.Bool(); err == nil {
+			return ast.NewBool(b)
+		}
+	case cue.NullKind:
+		return ast.NewNull()
+	}
+	if expr, ok := v.Syntax(cue.Final()).(ast.Expr); ok {
+		return expr
+	}
+	return &ast.BottomLit{}
 }
 
 type layerField struct {
