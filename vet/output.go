@@ -10,8 +10,10 @@ import (
 	"strings"
 )
 
-// Text writes findings one per line, file:line:col first, as compilers do.
-func (r *Report) Text(w io.Writer) {
+// Text writes findings one per line, file:line:col first, as compilers do;
+// the rules switched off first, after file (envgen.cue's path: in a vet of
+// dir/... it says whose).
+func (r *Report) Text(w io.Writer, file string) {
 	for _, s := range r.Suppressed {
 		where := ""
 		if len(s.Fields) > 0 {
@@ -20,7 +22,7 @@ func (r *Report) Text(w io.Writer) {
 		if len(s.Environments) > 0 {
 			where += " in " + strings.Join(s.Environments, ", ")
 		}
-		fmt.Fprintf(w, "%s switched off%s: %s\n", s.Rule, where, terminalSafe(s.Reason))
+		fmt.Fprintf(w, "%s: %s switched off%s: %s\n", terminalSafe(file), s.Rule, where, terminalSafe(s.Reason))
 	}
 	for _, f := range r.Findings {
 		env := ""

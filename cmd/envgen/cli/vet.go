@@ -158,7 +158,7 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 	case "gerrit":
 		err = report.Gerrit(out)
 	default:
-		report.Text(out)
+		report.Text(out, inputPath(args))
 	}
 	if err != nil {
 		return err
