@@ -126,12 +126,15 @@ testbin:
 	hack/testbin.sh
 
 # A control plane to poke at by hand: KUBECONFIG=.cache/testcluster/kubeconfig
+# TESTCLUSTER_NODES=kwok,evented puts the real node on containerd 2 with
+# kubelet's EventedPLEG gate (the spike report's second configuration).
+TESTCLUSTER_NODES ?= kwok,real
 testcluster: testbin
 	@mkdir -p .cache/testcluster
 	$(GO) build -o $(BIN)/testcluster ./hack/testcluster
 	@if [ -f .cache/testcluster/pid ] && kill -0 $$(cat .cache/testcluster/pid) 2>/dev/null; then echo "already running"; exit 0; fi; \
 	rm -f .cache/testcluster/kubeconfig; \
-	ENVGEN_TESTBIN=$$(hack/testbin.sh) nohup $(BIN)/testcluster > .cache/testcluster/log 2>&1 & echo $$! > .cache/testcluster/pid; \
+	ENVGEN_TESTBIN=$$(hack/testbin.sh) nohup $(BIN)/testcluster -nodes $(TESTCLUSTER_NODES) > .cache/testcluster/log 2>&1 & echo $$! > .cache/testcluster/pid; \
 	for i in $$(seq 1 120); do [ -f .cache/testcluster/kubeconfig ] && break; sleep 0.5; done; \
 	cat .cache/testcluster/log
 
