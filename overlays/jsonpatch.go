@@ -1,15 +1,17 @@
 package overlays
 
 import (
+	"encoding/json"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/manifests"
-	"envgen.dev/envgen/render"
 )
 
 // JSONPatchFrom is the length of a list of objects (env, volumes,
@@ -61,23 +63,21 @@ func prefersJSONPatch(v any) bool {
 // (op, path, value), which is also their alphabetical one.
 type jsonOp map[string]any
 
-// jsonPatch returns the operations that turn parent into child, or nil
-// when they are equal. Lists of named objects are patched element by
-// element where the elements kept their order, each step into an element
-// preceded by a `test` of its name: the reviewer reads which variable
-// changes, and kustomize refuses the patch if the element at that index is
-// another one (a parent changed under a hand-edited tree).
-func jsonPatch(parent, child manifests.Object) ([]jsonOp, error) {
-	p, err := render.Manifest(parent)
-	if err != nil {
-		return nil, err
-	}
-	c, err := render.Manifest(child)
+// jsonPatch returns the operations that turn parent into child (rendered
+// as p and c), or nil when they are equal. Lists of objects are patched
+// element by element where their elements, identified by the list's merge
+// key (name, mountPath, containerPort…), kept their order; each step into
+// an element, or its removal, is preceded by a `test` of its key: the
+// reviewer reads which variable changes, and kustomize refuses the patch
+// if a hand-edited parent put another element at that index. (An element
+// added at an index has no test: nothing is there to name.)
+func jsonPatch(parent manifests.Object, p, c map[string]any) ([]jsonOp, error) {
+	meta, err := strategicpatch.NewPatchMetaFromStruct(parent)
 	if err != nil {
 		return nil, err
 	}
 	var ops []jsonOp
-	diffMapOps(&ops, "", p, c)
+	diffMapOps(&ops, "", p, c, meta)
 	return ops, nil
 }
 
@@ -85,7 +85,9 @@ var pointerEscape = strings.NewReplacer("~", "~0", "/", "~1")
 
 func pointer(path, key string) string { return path + "/" + pointerEscape.Replace(key) }
 
-func diffMapOps(ops *[]jsonOp, path string, parent, child map[string]any) {
+// diffMapOps patches the map at path. meta describes the struct the map
+// encodes; nil for plain maps (labels, data) and custom kinds.
+func diffMapOps(ops *[]jsonOp, path string, parent, child map[string]any, meta strategicpatch.LookupPatchMeta) {
 	for _, key := range sorted.UnionKeys(parent, child) {
 		pv, inParent := parent[key]
 		cv, inChild := child[key]
@@ -96,108 +98,131 @@ func diffMapOps(ops *[]jsonOp, path string, parent, child map[string]any) {
 		case !inParent:
 			*ops = append(*ops, jsonOp{"op": "add", "path": at, "value": cv})
 		case !reflect.DeepEqual(pv, cv):
-			diffValueOps(ops, at, pv, cv)
+			diffValueOps(ops, at, key, pv, cv, meta)
 		}
 	}
 }
 
-func diffValueOps(ops *[]jsonOp, path string, pv, cv any) {
+func diffValueOps(ops *[]jsonOp, path, key string, pv, cv any, meta strategicpatch.LookupPatchMeta) {
 	switch c := cv.(type) {
 	case map[string]any:
 		if p, ok := pv.(map[string]any); ok {
-			diffMapOps(ops, path, p, c)
+			var sub strategicpatch.LookupPatchMeta
+			if meta != nil {
+				if m, _, err := meta.LookupPatchMetadataForStruct(key); err == nil {
+					sub = m
+				}
+			}
+			diffMapOps(ops, path, p, c, sub)
 			return
 		}
 	case []any:
-		if p, ok := pv.([]any); ok && diffListOps(ops, path, p, c) {
+		p, ok := pv.([]any)
+		if !ok {
+			break
+		}
+		mergeKey, sub := "name", strategicpatch.LookupPatchMeta(nil)
+		if meta != nil {
+			if m, pm, err := meta.LookupPatchMetadataForSlice(key); err == nil {
+				sub = m
+				if k := pm.GetPatchMergeKey(); k != "" {
+					mergeKey = k
+				}
+			}
+		}
+		if diffListOps(ops, path, p, c, mergeKey, sub) {
 			return
 		}
 	}
 	*ops = append(*ops, jsonOp{"op": "replace", "path": path, "value": cv})
 }
 
-// diffListOps patches a list of named objects in place: removals from the
-// end first, so that the indexes before them hold, then each child
-// element at its index, added or patched. It returns false, having written
-// nothing, when the list is not one of uniquely named objects or its
-// common elements changed order: the caller replaces it whole.
-func diffListOps(ops *[]jsonOp, path string, parent, child []any) bool {
-	parentNames, ok := uniqueNames(parent)
-	if !ok {
+// diffListOps patches a list of objects in place: removals from the end
+// first, so that the indexes before them hold, then each child element at
+// its index, added or patched. It returns false, having written nothing,
+// when the list is not one of objects with unique values of mergeKey, the
+// parent's is empty, or its common elements changed order: the caller
+// replaces it whole.
+func diffListOps(ops *[]jsonOp, path string, parent, child []any, mergeKey string, meta strategicpatch.LookupPatchMeta) bool {
+	parentKeys, ok := uniqueKeys(parent, mergeKey)
+	if !ok || len(parent) == 0 {
 		return false
 	}
-	childNames, ok := uniqueNames(child)
+	childKeys, ok := uniqueKeys(child, mergeKey)
 	if !ok {
 		return false
 	}
 	inChild := map[string]bool{}
-	for _, n := range childNames {
-		inChild[n] = true
+	for _, k := range childKeys {
+		inChild[k] = true
 	}
 	parentAt := map[string]int{}
 	var kept []string
-	for i, n := range parentNames {
-		parentAt[n] = i
-		if inChild[n] {
-			kept = append(kept, n)
+	for i, k := range parentKeys {
+		parentAt[k] = i
+		if inChild[k] {
+			kept = append(kept, k)
 		}
 	}
 	var common []string
-	for _, n := range childNames {
-		if _, ok := parentAt[n]; ok {
-			common = append(common, n)
+	for _, k := range childKeys {
+		if _, ok := parentAt[k]; ok {
+			common = append(common, k)
 		}
 	}
 	if !slices.Equal(kept, common) {
 		return false
 	}
+	keyTest := func(at string, elem any) jsonOp {
+		return jsonOp{"op": "test", "path": pointer(at, mergeKey), "value": elem.(map[string]any)[mergeKey]}
+	}
 	for i := len(parent) - 1; i >= 0; i-- {
-		if !inChild[parentNames[i]] {
+		if !inChild[parentKeys[i]] {
 			at := path + "/" + strconv.Itoa(i)
-			*ops = append(*ops, testName(at, parentNames[i]), jsonOp{"op": "remove", "path": at})
+			*ops = append(*ops, keyTest(at, parent[i]), jsonOp{"op": "remove", "path": at})
 		}
 	}
-	for i, n := range childNames {
+	for i, k := range childKeys {
 		at := path + "/" + strconv.Itoa(i)
-		j, inParent := parentAt[n]
+		j, inParent := parentAt[k]
 		switch {
 		case !inParent:
 			*ops = append(*ops, jsonOp{"op": "add", "path": at, "value": child[i]})
 		case !reflect.DeepEqual(parent[j], child[i]):
-			*ops = append(*ops, testName(at, n))
-			diffMapOps(ops, at, parent[j].(map[string]any), child[i].(map[string]any))
+			*ops = append(*ops, keyTest(at, child[i]))
+			diffMapOps(ops, at, parent[j].(map[string]any), child[i].(map[string]any), meta)
 		}
 	}
 	return true
 }
 
-func testName(path, name string) jsonOp {
-	return jsonOp{"op": "test", "path": path + "/name", "value": name}
-}
-
-// uniqueNames returns the name of every element, when each is an object
-// with a name of its own.
-func uniqueNames(list []any) ([]string, bool) {
-	names := make([]string, len(list))
+// uniqueKeys returns each element's value of key, JSON-encoded, when every
+// element is an object with a value of its own.
+func uniqueKeys(list []any, key string) ([]string, bool) {
+	keys := make([]string, len(list))
 	seen := map[string]bool{}
 	for i, v := range list {
 		m, ok := v.(map[string]any)
-		if !ok {
+		if !ok || m[key] == nil {
 			return nil, false
 		}
-		name, ok := m["name"].(string)
-		if !ok || seen[name] {
+		data, err := json.Marshal(m[key])
+		if err != nil || seen[string(data)] {
 			return nil, false
 		}
-		seen[name] = true
-		names[i] = name
+		seen[string(data)] = true
+		keys[i] = string(data)
 	}
-	return names, true
+	return keys, true
 }
 
 // patchTarget is the selector of a JSON patch in kustomization.yaml: a
 // JSON patch does not name its object. kustomize reads each field as an
-// anchored regular expression, so the object's own are quoted.
+// anchored regular expression, so the object's own are quoted. A core
+// kind's empty group is left out, which kustomize reads as any group: the
+// kind and name still select one object, since an environment never has
+// two objects of one kind and name (manifests.ApplyEscapeHatch refuses
+// the clash).
 type patchTarget struct {
 	group, version, kind, name string
 }

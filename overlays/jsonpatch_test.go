@@ -210,3 +210,94 @@ func TestShortListsKeepStrategicMergePatches(t *testing.T) {
 		t.Errorf("no strategic merge patch for a list of %d: %v", overlays.JSONPatchFrom-1, tree.Paths())
 	}
 }
+
+// Elements are identified by their list's merge key: the mounts of files
+// share the volume's name and differ by mountPath, so a mount added is one
+// `add`, and a changed one is tested by its mountPath, not the list
+// replaced whole.
+func TestJSONPatchesUseTheListsMergeKey(t *testing.T) {
+	base := longDeployment(overlays.JSONPatchFrom)
+	c := &base.Spec.Template.Spec.Containers[0]
+	c.VolumeMounts = []corev1.VolumeMount{
+		{Name: "files", MountPath: "/etc/a.yaml", SubPath: "a.yaml"},
+		{Name: "files", MountPath: "/etc/b.yaml", SubPath: "b.yaml"},
+	}
+	child := base.DeepCopy()
+	mounts := &child.Spec.Template.Spec.Containers[0].VolumeMounts
+	(*mounts)[1].ReadOnly = true
+	*mounts = append(*mounts, corev1.VolumeMount{Name: "files", MountPath: "/etc/c.yaml", SubPath: "c.yaml"})
+	tree, err := overlays.Generate([]manifests.Object{base}, []overlays.Environment{{Name: "ci", Objects: []manifests.Object{child}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := string(tree["overlays/ci/deployment-svc.jsonpatch.yaml"])
+	for _, want := range []string{
+		"- op: test\n  path: /spec/template/spec/containers/0/volumeMounts/1/mountPath\n  value: /etc/b.yaml\n",
+		"- op: add\n  path: /spec/template/spec/containers/0/volumeMounts/1/readOnly\n  value: true\n",
+		"- op: add\n  path: /spec/template/spec/containers/0/volumeMounts/2\n",
+	} {
+		if !strings.Contains(patch, want) {
+			t.Errorf("patch lacks %q:\n%s", want, patch)
+		}
+	}
+	if strings.Contains(patch, "op: replace") {
+		t.Errorf("a list replaced whole:\n%s", patch)
+	}
+	buildAndVerify(t, tree, overlays.Environment{Name: "ci", Objects: []manifests.Object{child}})
+}
+
+// The form is chosen per object for the whole tree: one environment
+// taking a list past JSONPatchFrom makes every overlay's patch of that
+// object a JSON patch, not only its own.
+func TestOneFormPerObjectAcrossOverlays(t *testing.T) {
+	base := longDeployment(overlays.JSONPatchFrom - 1)
+	longer := base.DeepCopy()
+	c := &longer.Spec.Template.Spec.Containers[0]
+	c.Env = append(c.Env, corev1.EnvVar{Name: "ONE_MORE", Value: "x"})
+	replicas := base.DeepCopy()
+	n := int32(3)
+	replicas.Spec.Replicas = &n
+	envs := []overlays.Environment{
+		{Name: "staging", Objects: []manifests.Object{longer}},
+		{Name: "production", Objects: []manifests.Object{replicas}},
+	}
+	tree, err := overlays.Generate([]manifests.Object{base}, envs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range envs {
+		if _, ok := tree["overlays/"+env.Name+"/deployment-svc.jsonpatch.yaml"]; !ok {
+			t.Errorf("%s: no JSON patch: %v", env.Name, tree.Paths())
+		}
+		buildAndVerify(t, tree, env)
+	}
+}
+
+// An object whose name makes another file's name is refused, not written
+// over it.
+func TestFileNameClashIsRefused(t *testing.T) {
+	cm := func(name, value string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"k": value}}
+	}
+	_, err := overlays.Generate([]manifests.Object{cm("w", "1")},
+		[]overlays.Environment{{Name: "staging", Objects: []manifests.Object{cm("w", "2"), cm("w.patch", "3")}}})
+	if err == nil || !strings.Contains(err.Error(), "configmap-w.patch.yaml") {
+		t.Errorf("got %v, want the clash named", err)
+	}
+}
+
+func buildAndVerify(t *testing.T, tree overlays.Tree, env overlays.Environment) {
+	t.Helper()
+	builder, err := overlays.NewBuilder(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := builder.Build(env.Name)
+	if err == nil {
+		err = overlays.Verify(env.Name, env.Objects, built.Objects)
+	}
+	if err != nil {
+		t.Errorf("%s: %v", env.Name, err)
+	}
+}

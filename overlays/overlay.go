@@ -28,7 +28,7 @@ type overlayFile struct {
 
 // computeOverlay returns what turns the parent's objects (the base's, or
 // those of the environment this one extends) into env.
-func computeOverlay(parent, env []manifests.Object) (*overlay, error) {
+func computeOverlay(parent, env []manifests.Object, asJSON map[string]bool) (*overlay, error) {
 	o := &overlay{images: imageOverrides(parent, env)}
 	undo := o.images.undo()
 
@@ -49,7 +49,7 @@ func computeOverlay(parent, env []manifests.Object) (*overlay, error) {
 			o.files = append(o.files, overlayFile{name: objectFile(obj, ".yaml"), doc: doc})
 			continue
 		}
-		f, err := patchFile(parentObj, withImages(obj, undo))
+		f, err := patchFile(parentObj, withImages(obj, undo), asJSON[id])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)
 		}
@@ -66,15 +66,19 @@ func computeOverlay(parent, env []manifests.Object) (*overlay, error) {
 }
 
 // patchFile returns the patch that turns parent into child, or nil when
-// they are equal: a JSON patch for an object with a long list of objects
-// (see JSONPatchFrom), a strategic merge patch for the others.
-func patchFile(parent, child manifests.Object) (*overlayFile, error) {
-	long, err := hasLongList(parent, child)
-	if err != nil {
-		return nil, err
-	}
-	if long {
-		ops, err := jsonPatch(parent, child)
+// they are equal: a JSON patch when asJSON (see longListObjects), a
+// strategic merge patch otherwise.
+func patchFile(parent, child manifests.Object, asJSON bool) (*overlayFile, error) {
+	if asJSON {
+		p, err := render.Manifest(parent)
+		if err != nil {
+			return nil, err
+		}
+		c, err := render.Manifest(child)
+		if err != nil {
+			return nil, err
+		}
+		ops, err := jsonPatch(parent, p, c)
 		if err != nil || len(ops) == 0 {
 			return nil, err
 		}
@@ -97,20 +101,37 @@ func patchFile(parent, child manifests.Object) (*overlayFile, error) {
 	return &overlayFile{name: objectFile(child, ".patch.yaml"), doc: doc, patch: true}, nil
 }
 
-// hasLongList reports whether either object holds a list of objects of
-// JSONPatchFrom or more: kustomize's strategic merge walks the lists of
-// both.
-func hasLongList(objs ...manifests.Object) (bool, error) {
-	for _, obj := range objs {
-		m, err := render.Manifest(obj)
-		if err != nil {
-			return false, err
+// longListObjects returns the objects (by objectID) that hold a list of
+// JSONPatchFrom objects or more in the base or in any environment: their
+// patches are JSON patches in every overlay. Deciding per object for the
+// whole tree, not per overlay, keeps one form for one object: a service
+// crossing the length changes its patches once, all together, rather than
+// some overlays' depending on what each environment adds.
+func longListObjects(base []manifests.Object, envs []Environment) (map[string]bool, error) {
+	long := map[string]bool{}
+	check := func(objs []manifests.Object) error {
+		for _, obj := range objs {
+			id := objectID(obj)
+			if long[id] {
+				continue
+			}
+			m, err := render.Manifest(obj)
+			if err != nil {
+				return err
+			}
+			long[id] = prefersJSONPatch(m)
 		}
-		if prefersJSONPatch(m) {
-			return true, nil
+		return nil
+	}
+	if err := check(base); err != nil {
+		return nil, err
+	}
+	for _, env := range envs {
+		if err := check(env.Objects); err != nil {
+			return nil, err
 		}
 	}
-	return false, nil
+	return long, nil
 }
 
 func objectID(obj manifests.Object) string {

@@ -47,6 +47,10 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 	}
 	tree["base/kustomization.yaml"] = k.encode()
 
+	asJSON, err := longListObjects(base, envs)
+	if err != nil {
+		return nil, err
+	}
 	byName := map[string]Environment{}
 	for _, env := range envs {
 		byName[env.Name] = env
@@ -60,13 +64,18 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 			}
 			parent, parentDir = p.Objects, "../"+p.Name
 		}
-		o, err := computeOverlay(parent, env.Objects)
+		o, err := computeOverlay(parent, env.Objects, asJSON)
 		if err != nil {
 			return nil, fmt.Errorf("overlay %s: %w", env.Name, err)
 		}
 		dir := OverlayDir(env.Name) + "/"
 		k := kustomization{Resources: []string{parentDir}, Images: o.images}
 		for _, f := range o.files {
+			if _, taken := tree[dir+f.name]; taken {
+				// Names may hold dots: object "w.patch" and a patch of
+				// object "w" would share a file.
+				return nil, fmt.Errorf("overlay %s: two of its files would be %s; rename the object whose name ends in .patch, .delete or .jsonpatch", env.Name, f.name)
+			}
 			tree[dir+f.name] = withHeader(f.doc)
 			if f.patch {
 				k.Patches = append(k.Patches, patchRef{path: f.name, target: f.target})
