@@ -72,9 +72,7 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 		k := kustomization{Resources: []string{parentDir}, Images: o.images}
 		for _, f := range o.files {
 			if _, taken := tree[dir+f.name]; taken {
-				// Names may hold dots: object "w.patch" and a patch of
-				// object "w" would share a file.
-				return nil, fmt.Errorf("overlay %s: two of its files would be %s; rename the object whose name ends in .patch, .delete or .jsonpatch", env.Name, f.name)
+				return nil, &FileClashError{Env: env.Name, File: f.name}
 			}
 			tree[dir+f.name] = withHeader(f.doc)
 			if f.patch {
@@ -87,6 +85,15 @@ func Generate(base []manifests.Object, envs []Environment) (Tree, error) {
 		tree[dir+"kustomization.yaml"] = k.encode()
 	}
 	return tree, nil
+}
+
+// FileClashError is two objects of an overlay whose files would have one
+// name: names may hold dots, so object "w.patch" and the patch of object
+// "w" would share configmap-w.patch.yaml. An input error.
+type FileClashError struct{ Env, File string }
+
+func (e *FileClashError) Error() string {
+	return fmt.Sprintf("overlay %s: two of its files would be %s; rename the object whose name ends in .patch, .delete or .jsonpatch", e.Env, e.File)
 }
 
 // OverlayDir is the slash-separated directory of an environment's overlay.

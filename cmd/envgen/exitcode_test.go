@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,5 +38,28 @@ func TestExitCodes(t *testing.T) {
 	cli.Run(context.Background(), []string{"version"}, &stdout, &bytes.Buffer{})
 	if !strings.HasPrefix(stdout.String(), "envgen 0.") || !strings.Contains(stdout.String(), "commit ") {
 		t.Errorf("envgen version printed %q", stdout.String())
+	}
+}
+
+// Two objects whose overlay files would share a name are the input's
+// fault: exit 1, not an I/O failure (testscripts/regressions.txtar shows
+// the message).
+func TestFileClashIsInvalidInput(t *testing.T) {
+	dir := t.TempDir()
+	src := `name: "svc"
+image: "registry.example.org/svc"
+digest: "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+objects: "ConfigMap/w": {apiVersion: "v1", data: k: "1"}
+environments: staging: objects: {
+	"ConfigMap/w": data: k: "2"
+	"ConfigMap/w.patch": {apiVersion: "v1", data: k: "3"}
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"generate", "--allow-findings", dir}, &bytes.Buffer{}, &stderr); code != cli.ExitInvalid {
+		t.Errorf("exit %d, want %d; stderr %q", code, cli.ExitInvalid, stderr.String())
 	}
 }

@@ -113,6 +113,7 @@ func exitCode(err error) int {
 		differ  *overlays.MismatchError
 		foreign *overlays.ForeignFilesError
 		large   *overlays.TreeTooLargeError
+		clash   *overlays.FileClashError
 		sig     *signalError
 		spent   *budgetError
 	)
@@ -127,7 +128,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &coded):
 		return coded.code
-	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding), errors.As(err, &differ), errors.As(err, &foreign), errors.As(err, &large):
+	case errors.As(err, &input), errors.As(err, &unknown), errors.As(err, &stale), errors.As(err, &finding), errors.As(err, &differ), errors.As(err, &foreign), errors.As(err, &large), errors.As(err, &clash):
 		return ExitInvalid
 	case errors.As(err, &file) && errors.Is(err, os.ErrNotExist):
 		return ExitInvalid
