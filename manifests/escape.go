@@ -69,7 +69,15 @@ func ApplyEscapeHatch(env string, s *model.Service, objs []Object) ([]Object, er
 		if _, clash := byID[key]; clash {
 			return nil, &HatchError{Section: "objects", Key: key, Msg: "envgen generates this object already; change it with patches"}
 		}
-		kind, _, _ := strings.Cut(key, "/")
+		kind, name, _ := strings.Cut(key, "/")
+		for _, reserved := range []string{".patch", ".delete", ".jsonpatch"} {
+			// The overlays name their files kind-name.yaml and
+			// kind-name.patch.yaml (.delete, .jsonpatch): "w.patch" would
+			// share the file of a patch of "w".
+			if strings.HasSuffix(name, reserved) {
+				return nil, &HatchError{Section: "objects", Key: key, Msg: "a name ending in .patch, .delete or .jsonpatch is reserved: the overlays' files of other objects are named so"}
+			}
+		}
 		custom, isCustom := s.CustomKinds[kind]
 		if _, builtIn := kubetypes.Kinds[kind]; isCustom && !builtIn && s.Objects[key]["apiVersion"] != custom.APIVersion {
 			return nil, &HatchError{Section: "objects", Key: key, Field: []string{"apiVersion"}, Msg: fmt.Sprintf("customKinds declares %s as apiVersion %q", kind, custom.APIVersion)}

@@ -41,9 +41,9 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// Two objects whose overlay files would share a name are the input's
-// fault: exit 1, not an I/O failure (testscripts/regressions.txtar shows
-// the message).
+// An object whose overlay file would be another's is the input's fault:
+// exit 1, not an I/O failure (testscripts/regressions.txtar shows the
+// message).
 func TestFileClashIsInvalidInput(t *testing.T) {
 	dir := t.TempDir()
 	src := `name: "svc"
