@@ -69,15 +69,15 @@ func computeOverlay(parent, env []manifests.Object, asJSON map[string]bool) (*ov
 // they are equal: a JSON patch when asJSON (see longListObjects), a
 // strategic merge patch otherwise.
 func patchFile(parent, child manifests.Object, asJSON bool) (*overlayFile, error) {
+	p, err := render.Manifest(parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := render.Manifest(child)
+	if err != nil {
+		return nil, err
+	}
 	if asJSON {
-		p, err := render.Manifest(parent)
-		if err != nil {
-			return nil, err
-		}
-		c, err := render.Manifest(child)
-		if err != nil {
-			return nil, err
-		}
 		ops, err := jsonPatch(parent, p, c)
 		if err != nil || len(ops) == 0 {
 			return nil, err
@@ -88,7 +88,7 @@ func patchFile(parent, child manifests.Object, asJSON bool) (*overlayFile, error
 		}
 		return &overlayFile{name: objectFile(child, ".jsonpatch.yaml"), doc: doc, patch: true, target: targetOf(parent)}, nil
 	}
-	patch, err := strategicPatch(parent, child)
+	patch, err := strategicPatch(parent, p, c)
 	if err != nil || patch == nil {
 		return nil, err
 	}

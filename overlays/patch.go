@@ -9,7 +9,6 @@ import (
 
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/manifests"
-	"envgen.dev/envgen/render"
 )
 
 // The strategic merge patches here are written for kustomize's merge
@@ -48,17 +47,10 @@ const patchDirective = "$patch"
 // an environment was kept by kustomize.
 var multiKeyLists = map[string]bool{"ports": true, "topologySpreadConstraints": true}
 
-// strategicPatch returns the patch from parent to child, with the fields
-// kustomize needs to find its target, or nil when they are equal.
-func strategicPatch(parent, child manifests.Object) (map[string]any, error) {
-	p, err := render.Manifest(parent)
-	if err != nil {
-		return nil, err
-	}
-	c, err := render.Manifest(child)
-	if err != nil {
-		return nil, err
-	}
+// strategicPatch returns the patch from parent to child (rendered as p
+// and c), with the fields kustomize needs to find its target, or nil when
+// they are equal.
+func strategicPatch(parent manifests.Object, p, c map[string]any) (map[string]any, error) {
 	meta, err := strategicpatch.NewPatchMetaFromStruct(parent)
 	if err != nil {
 		return nil, err
