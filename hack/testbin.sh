@@ -69,47 +69,43 @@ copy_kwok_stages() {
 	chmod -R u+w "$1/kwok-stages"
 }
 
-# buildkitd and buildctl, static (CGO_ENABLED=0): the real lane puts
-# buildkitd into an image of its own, with nothing but runc beside it.
+# build_static TOOLS DIR MODULE PKGPREFIX LDFLAGS TAGS BINARY...: builds the
+# binaries missing from DIR, static (CGO_ENABLED=0), from the tools module
+# MODULE (a directory), package PKGPREFIX/BINARY each; each lands whole or
+# not at all.
+build_static() {
+	local what=$1 into=$2 module=$3 prefix=$4 ldflags=$5 tags=$6 b missing=()
+	shift 6
+	for b in "$@"; do [ -x "$into/$b" ] || missing+=("$b"); done
+	[ ${#missing[@]} = 0 ] && return 0
+	mkdir -p "$into"
+	local tmp="$into/.tmp.$$" start=$SECONDS
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	echo "testbin: building ${missing[*]} ($what) into $into, once" >&2
+	for b in "${missing[@]}"; do
+		(cd "$module" && CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" \
+			-o "$tmp/$b" "$prefix/$b") || { rm -rf "$tmp"; return 1; }
+	done
+	for b in "${missing[@]}"; do mv "$tmp/$b" "$into/"; done
+	rm -rf "$tmp"
+	echo "testbin: $what built in $((SECONDS - start))s" >&2
+}
+
+# buildkitd and buildctl: the real lane puts buildkitd into an image of its
+# own, with nothing but runc beside it. About 20 minutes on 2 cores.
 build_buildkit() {
-	local b missing=()
-	for b in buildkitd buildctl; do [ -x "$bkdir/$b" ] || missing+=("$b"); done
-	if [ ${#missing[@]} != 0 ]; then
-		mkdir -p "$bkdir"
-		local tmp="$bkdir/.tmp.$$" start=$SECONDS
-		rm -rf "$tmp" && mkdir -p "$tmp"
-		echo "testbin: building ${missing[*]} (BuildKit v$BUILDKIT_VERSION) into $bkdir; about 20 minutes on 2 cores, once" >&2
-		for b in "${missing[@]}"; do
-			(cd "$bkhere" && CGO_ENABLED=0 go build -trimpath \
-				-ldflags "-s -w -X github.com/moby/buildkit/version.Version=v$BUILDKIT_VERSION" \
-				-o "$tmp/$b" "github.com/moby/buildkit/cmd/$b") || { rm -rf "$tmp"; return 1; }
-		done
-		for b in "${missing[@]}"; do mv "$tmp/$b" "$bkdir/"; done
-		rm -rf "$tmp"
-		echo "testbin: BuildKit built in $((SECONDS - start))s" >&2
-	fi
+	build_static "BuildKit v$BUILDKIT_VERSION" "$bkdir" "$bkhere" github.com/moby/buildkit/cmd \
+		"-X github.com/moby/buildkit/version.Version=v$BUILDKIT_VERSION" "" buildkitd buildctl || return 1
+	local b
 	for b in buildkitd buildctl; do ln -sfn "$bkdir/$b" "$dir/$b"; done
 }
 
-# containerd, its runc shim and ctr, static, without the snapshotters that
-# need C libraries; linked into the k8s directory as containerd2/.
+# containerd, its runc shim and ctr, without the snapshotters that need C
+# libraries; linked into the k8s directory as containerd2/. About 2 minutes.
 build_containerd2() {
-	local b missing=()
-	for b in containerd containerd-shim-runc-v2 ctr; do [ -x "$cddir/$b" ] || missing+=("$b"); done
-	if [ ${#missing[@]} != 0 ]; then
-		mkdir -p "$cddir"
-		local tmp="$cddir/.tmp.$$" start=$SECONDS
-		rm -rf "$tmp" && mkdir -p "$tmp"
-		echo "testbin: building ${missing[*]} (containerd v$CONTAINERD_VERSION) into $cddir; about 2 minutes on 2 cores, once" >&2
-		for b in "${missing[@]}"; do
-			(cd "$cdhere" && CGO_ENABLED=0 go build -trimpath -tags "no_btrfs no_devmapper no_zfs" \
-				-ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=v$CONTAINERD_VERSION" \
-				-o "$tmp/$b" "github.com/containerd/containerd/v2/cmd/$b") || { rm -rf "$tmp"; return 1; }
-		done
-		for b in "${missing[@]}"; do mv "$tmp/$b" "$cddir/"; done
-		rm -rf "$tmp"
-		echo "testbin: containerd built in $((SECONDS - start))s" >&2
-	fi
+	build_static "containerd v$CONTAINERD_VERSION" "$cddir" "$cdhere" github.com/containerd/containerd/v2/cmd \
+		"-X github.com/containerd/containerd/v2/version.Version=v$CONTAINERD_VERSION" "no_btrfs no_devmapper no_zfs" \
+		containerd containerd-shim-runc-v2 ctr || return 1
 	ln -sfn "$cddir" "$dir/containerd2"
 }
 
