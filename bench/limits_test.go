@@ -15,6 +15,18 @@ import (
 // and envs custom environments that each override every one of them:
 // (envs+1)·vars fields, the shape that multiplies the per-map limits.
 func limitsInput(b *testing.B, vars, envs int) string {
+	return envInput(b, vars, envs, func(s *strings.Builder, e int) {
+		fmt.Fprintf(s, "\t\"env-%d\": env: {\n", e)
+		for i := range vars {
+			fmt.Fprintf(s, "\t\tV%d: \"v%d-%d\"\n", i, e, i)
+		}
+		s.WriteString("\t}\n")
+	})
+}
+
+// envInput writes an envgen.cue with vars variables at the top level and
+// envs environments, each written by env, and returns its path.
+func envInput(b *testing.B, vars, envs int, env func(s *strings.Builder, e int)) string {
 	var s strings.Builder
 	s.WriteString("name: \"svc\"\nimage: \"registry.example.org/svc\"\ntag: \"1.0\"\nci: command: [\"make\", \"test\"]\nenv: {\n")
 	for i := range vars {
@@ -22,15 +34,10 @@ func limitsInput(b *testing.B, vars, envs int) string {
 	}
 	s.WriteString("}\nenvironments: {\n")
 	for e := range envs {
-		fmt.Fprintf(&s, "\t\"env-%d\": env: {\n", e)
-		for i := range vars {
-			fmt.Fprintf(&s, "\t\tV%d: \"v%d-%d\"\n", i, e, i)
-		}
-		s.WriteString("\t}\n")
+		env(&s, e)
 	}
 	s.WriteString("}\n")
-	dir := b.TempDir()
-	path := filepath.Join(dir, "envgen.cue")
+	path := filepath.Join(b.TempDir(), "envgen.cue")
 	if err := os.WriteFile(path, []byte(s.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -125,21 +132,10 @@ ci: {command: ["make", "test"], timeout: "10m"}
 // strategic merge is quadratic in the list (every overlay walks all of
 // env), and JSON patches are not.
 func longListInput(b *testing.B, vars, envs int) string {
-	var s strings.Builder
-	s.WriteString("name: \"svc\"\nimage: \"registry.example.org/svc\"\ntag: \"1.0\"\nci: command: [\"make\", \"test\"]\nenv: {\n")
-	for i := range vars {
-		fmt.Fprintf(&s, "\tV%d: \"value %d\"\n", i, i)
-	}
-	s.WriteString("}\nenvironments: {\n")
-	for e := range envs {
-		fmt.Fprintf(&s, "\t\"env-%d\": env: V%d: \"changed\"\n", e, e%vars)
-	}
-	s.WriteString("}\n")
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "envgen.cue"), []byte(s.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return dir
+	path := envInput(b, vars, envs, func(s *strings.Builder, e int) {
+		fmt.Fprintf(s, "\t\"env-%d\": env: V%d: \"changed\"\n", e, e%vars)
+	})
+	return filepath.Dir(path)
 }
 
 // BenchmarkLimitsGenerate measures `envgen generate` at the worst shapes
