@@ -13,18 +13,24 @@ all: build
 
 # Static (no cgo): envgen needs no C library, and a cgo build exports every
 # Go symbol dynamically (kustomize links the plugin package), which cost
-# each command 19 MiB of resident memory (make bench).
+# each command 19 MiB of resident memory (make bench). Two binaries: envgen,
+# and envgen-cluster beside it, which runs the commands that reach a
+# cluster, a registry or BuildKit; envgen hands those over to it, so that
+# the compile commands start without client-go, BuildKit's and a
+# registry's clients (cmd/envgen/cli/cluster.go).
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X envgen.dev/envgen/internal/version.Commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" -o $(BIN)/envgen ./cmd/envgen
+	for cmd in envgen envgen-cluster; do \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X envgen.dev/envgen/internal/version.Commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" -o $(BIN)/$$cmd ./cmd/$$cmd || exit 1; \
+	done
 
-# envgen on the PATH: the same static binary, into $(go env GOBIN) (or
+# envgen on the PATH: the same static binaries, into $(go env GOBIN) (or
 # GOPATH/bin), or PREFIX/bin when PREFIX is given (make install PREFIX=/usr/local).
 install: build
 	@dest="$${PREFIX:+$$PREFIX/bin}"; dest="$${dest:-$$($(GO) env GOBIN)}"; dest="$${dest:-$$($(GO) env GOPATH)/bin}"; \
-	install -d "$$dest" && install -m 0755 $(BIN)/envgen "$$dest/envgen" && echo "installed $$dest/envgen"
+	install -d "$$dest" && install -m 0755 $(BIN)/envgen-cluster $(BIN)/envgen "$$dest/" && echo "installed $$dest/envgen and $$dest/envgen-cluster"
 
 # envgen's container image, for CI agents and the gc CronJob, without Docker:
-# the static binary on an empty base as user 65532, reproducible (the same
+# the static binaries on an empty base as user 65532, reproducible (the same
 # commit gives the same digest). IMAGE=registry.example.org/tools/envgen:v1
 # pushes it (credentials from the Docker config); without IMAGE it is
 # written as an OCI image layout to bin/envgen-image.

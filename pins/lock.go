@@ -99,8 +99,9 @@ func (d Drift) String() string { return fmt.Sprintf("%s: %s: %s", d.Env, d.Field
 // extend it — and returns the lock as envgen lock writes it: promotions
 // kept, the tags' pins from the registry now, no pin for a tag envgen.cue
 // no longer names. It also says how that differs from l (for --check):
-// a moved tag, a new one, one gone.
-func (l *Lock) Relock(ctx context.Context, p *compiler.Project, envs []string, tagged []Tagged) (*Lock, []Drift, error) {
+// a moved tag, a new one, one gone. resolve names a tag's digest now
+// (registry.Resolve: package pins itself never reaches a registry).
+func (l *Lock) Relock(ctx context.Context, p *compiler.Project, envs []string, tagged []Tagged, resolve func(ctx context.Context, image string) (string, error)) (*Lock, []Drift, error) {
 	next := &Lock{}
 	var drift []Drift
 	for _, env := range sorted.Keys(l.Pins) {
@@ -120,7 +121,7 @@ func (l *Lock) Relock(ctx context.Context, p *compiler.Project, envs []string, t
 			continue
 		}
 		wanted[[2]string{t.Env, t.Field}] = true
-		digest, err := Resolve(ctx, t.Image)
+		digest, err := resolve(ctx, t.Image)
 		if err != nil {
 			return nil, nil, err
 		}

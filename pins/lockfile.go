@@ -40,6 +40,9 @@ type Lock struct {
 // commitPattern is #Pinned's commit: a git commit id, SHA-1 or SHA-256.
 var commitPattern = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 
+// IsCommit says whether s is a git commit id as #Pinned's commit takes it.
+func IsCommit(s string) bool { return commitPattern.MatchString(s) }
+
 // CheckSource says whether a pin's source can be written into the lock
 // file as #Pinned wants it: a commit id, bounded printable text. What it
 // holds comes from a report, a registry and a provenance: none of them is

@@ -12,7 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/spf13/cobra"
 
-	"envgen.dev/envgen/cmd/envgen/cli"
+	"envgen.dev/envgen/cmd/envgen/clustercli"
 )
 
 // TestDocumentedCommandsRun runs every envgen command the sh blocks of
@@ -36,7 +36,7 @@ func TestDocumentedCommandsRun(t *testing.T) {
 		commands = append(commands, shCommands(string(text), name)...)
 		files = append(files, serviceBlocks(string(text), name)...)
 	}
-	commands = append(commands, exampleCommands(cli.Root())...)
+	commands = append(commands, exampleCommands(clustercli.Root())...)
 	if len(commands) < 20 {
 		t.Fatalf("found %d documented commands: the extraction is broken", len(commands))
 	}

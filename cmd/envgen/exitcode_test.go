@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"envgen.dev/envgen/cmd/envgen/cli"
+	"envgen.dev/envgen/cmd/envgen/clustercli"
 )
 
 // TestExitCodes pins the codes scripts rely on for usage mistakes.
@@ -29,13 +30,13 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"build", "--env", "ci", "--max-memory", "lots"}, cli.ExitUsage, `--max-memory "lots" is not a size`},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := cli.Run(context.Background(), tc.args, &stdout, &stderr)
+		code := clustercli.Run(context.Background(), tc.args, &stdout, &stderr)
 		if code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
 			t.Errorf("envgen %v: exit %d, want %d; stderr %q, want it to contain %q", tc.args, code, tc.code, stderr.String(), tc.stderr)
 		}
 	}
 	var stdout bytes.Buffer
-	cli.Run(context.Background(), []string{"version"}, &stdout, &bytes.Buffer{})
+	clustercli.Run(context.Background(), []string{"version"}, &stdout, &bytes.Buffer{})
 	if !strings.HasPrefix(stdout.String(), "envgen 0.") || !strings.Contains(stdout.String(), "commit ") {
 		t.Errorf("envgen version printed %q", stdout.String())
 	}
@@ -59,7 +60,7 @@ environments: staging: objects: {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	if code := cli.Run(context.Background(), []string{"generate", "--allow-findings", dir}, &bytes.Buffer{}, &stderr); code != cli.ExitInvalid {
+	if code := clustercli.Run(context.Background(), []string{"generate", "--allow-findings", dir}, &bytes.Buffer{}, &stderr); code != cli.ExitInvalid {
 		t.Errorf("exit %d, want %d; stderr %q", code, cli.ExitInvalid, stderr.String())
 	}
 }

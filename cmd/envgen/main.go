@@ -16,5 +16,5 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
-	os.Exit(cli.Main())
+	os.Exit(cli.Main(nil)) // the cluster commands are envgen-cluster's
 }

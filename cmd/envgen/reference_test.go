@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"envgen.dev/envgen/cmd/envgen/cli"
+	"envgen.dev/envgen/cmd/envgen/clustercli"
 )
 
 // referenceDir holds a reference page (markdown) and a man page of every
@@ -21,7 +21,7 @@ var referenceDir = filepath.Join("..", "..", "docs", "reference")
 // commands' help says today; ENVGEN_UPDATE=1 rewrites it (then review the
 // diff, as with the goldens).
 func TestReferencePagesAreCurrent(t *testing.T) {
-	root := cli.Root()
+	root := clustercli.Root()
 	disableAutoGenTag(root)
 	out := t.TempDir()
 	if err := doc.GenMarkdownTree(root, out); err != nil {

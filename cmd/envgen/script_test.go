@@ -12,13 +12,13 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"envgen.dev/envgen/cmd/envgen/cli"
+	"envgen.dev/envgen/cmd/envgen/clustercli"
 	"envgen.dev/envgen/internal/registrytest"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"envgen": func() { os.Exit(cli.Main()) },
+		"envgen": func() { os.Exit(clustercli.Main()) },
 	})
 }
 

@@ -3,7 +3,6 @@ package realnode
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -58,7 +57,8 @@ func TestJenkinsAgentGetsEnvgenFromTheImage(t *testing.T) {
 	spec := pod["spec"].(map[string]any)
 	agent := spec["containers"].([]any)[0].(map[string]any)
 	agent["image"] = cluster.Registry + "/" + testcluster.BusyboxImage + ":" + testcluster.ImageTag
-	agent["command"] = []any{"sh", "-c", "envgen version && echo agent done; exec sleep 3600"}
+	// rbac is envgen-cluster's: install put it beside envgen.
+	agent["command"] = []any{"sh", "-c", "envgen version && envgen rbac >/dev/null && echo agent done; exec sleep 3600"}
 	spec["tolerations"] = []any{map[string]any{"key": "envgen.test/real-node", "operator": "Exists"}}
 	out, err := yaml.Marshal(pod)
 	if err != nil {
@@ -86,15 +86,13 @@ func TestJenkinsAgentGetsEnvgenFromTheImage(t *testing.T) {
 	}
 }
 
-// pushEnvgenImage builds envgen static, assembles its image as make image
+// pushEnvgenImage builds envgen and envgen-cluster static, assembles its image as make image
 // does, and pushes it to the node's registry.
 func pushEnvgenImage(t *testing.T) (image, digest string) {
 	t.Helper()
 	binary := filepath.Join(t.TempDir(), "envgen")
-	build := exec.Command("go", "build", "-trimpath", "-o", binary, "envgen.dev/envgen/cmd/envgen")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building envgen: %v\n%s", err, out)
+	if err := e2ekit.BuildBinaries(filepath.Dir(binary)); err != nil {
+		t.Fatal(err)
 	}
 	img, err := envgenimage.Build(binary, runtime.GOARCH)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	binary := flag.String("binary", "bin/envgen", "the static envgen binary (make build)")
+	binary := flag.String("binary", "bin/envgen", "the static envgen binary (make build), with envgen-cluster beside it")
 	arch := flag.String("arch", runtime.GOARCH, "the binary's architecture")
 	push := flag.String("push", "", "push the image to this reference (credentials from the Docker config)")
 	insecure := flag.Bool("insecure", false, "the registry of --push speaks plain HTTP")

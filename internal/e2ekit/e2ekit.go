@@ -22,24 +22,35 @@ import (
 	"envgen.dev/envgen/internal/testcluster"
 )
 
-// BuildEnvgen builds the envgen binary into a temporary directory and
-// returns its path, and how to remove it.
+// BuildEnvgen builds envgen, and the envgen-cluster it hands its cluster
+// commands to, into a temporary directory and returns envgen's path, and
+// how to remove them.
 func BuildEnvgen() (path string, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "envgen-e2e-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	path = filepath.Join(dir, "envgen")
-	build := exec.Command("go", "build", "-o", path, "./cmd/envgen")
-	build.Dir = testcluster.RepoRoot()
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build ships it
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := BuildBinaries(dir); err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("building envgen: %w", err)
+		return "", nil, err
 	}
-	return path, cleanup, nil
+	return filepath.Join(dir, "envgen"), cleanup, nil
+}
+
+// BuildBinaries builds envgen and envgen-cluster into dir, static, as
+// make build ships them.
+func BuildBinaries(dir string) error {
+	for _, name := range []string{"envgen", "envgen-cluster"} {
+		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		build.Dir = testcluster.RepoRoot()
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // Result is how one envgen process ended.

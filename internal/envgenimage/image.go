@@ -1,5 +1,6 @@
 // Package envgenimage assembles envgen's own container image, for CI
-// agents and the gc CronJob: the static binary on an empty base, as user
+// agents and the gc CronJob: the static binaries (envgen and the
+// envgen-cluster it hands its cluster commands to) on an empty base, as user
 // 65532, with nothing else in it (no shell, no package manager), built
 // without Docker or a daemon, and reproducible — the same binary gives the
 // same digest on every machine (files sorted, times at the epoch).
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,16 +30,25 @@ const User = "65532"
 // Entrypoint is where the binary is.
 const Entrypoint = "/envgen"
 
-// Build assembles the image of a static envgen binary for linux/arch.
+// ClusterBinary is the file name of the binary envgen hands its cluster
+// commands to, installed beside it.
+const ClusterBinary = "envgen-cluster"
+
+// Build assembles the image of a static envgen binary and of the
+// envgen-cluster beside it (where envgen looks for it) for linux/arch.
 func Build(binary, arch string) (v1.Image, error) {
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		return nil, err
+	var files [2][]byte
+	for i, path := range []string{binary, filepath.Join(filepath.Dir(binary), ClusterBinary)} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := static(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		files[i] = data
 	}
-	if err := static(data); err != nil {
-		return nil, fmt.Errorf("%s: %w", binary, err)
-	}
-	layer, err := rootLayer(data)
+	layer, err := rootLayer(files[0], files[1])
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +89,10 @@ func static(data []byte) error {
 	return nil
 }
 
-// rootLayer is the image's one layer: the binary, the user's passwd and
+// rootLayer is the image's one layer: the binaries, the user's passwd and
 // group entries (so that tools print a name and HOME resolves), its home,
 // and /tmp, writable by everyone with the sticky bit.
-func rootLayer(binary []byte) (v1.Layer, error) {
+func rootLayer(binary, cluster []byte) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	epoch := time.Unix(0, 0)
@@ -92,6 +103,7 @@ func rootLayer(binary []byte) (v1.Layer, error) {
 		data []byte
 	}{
 		{"envgen", 0o755, 0, binary},
+		{ClusterBinary, 0o755, 0, cluster},
 		{"etc/", 0o755, 0, nil},
 		{"etc/group", 0o644, 0, []byte("root:x:0:\nenvgen:x:" + User + ":\n")},
 		{"etc/passwd", 0o644, 0, []byte("root:x:0:0:root:/root:/sbin/nologin\nenvgen:x:" + User + ":" + User + ":envgen:/home/envgen:/sbin/nologin\n")},

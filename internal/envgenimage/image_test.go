@@ -14,7 +14,8 @@ import (
 	"envgen.dev/envgen/internal/envgenimage"
 )
 
-// staticBinary builds a small static program, as make build builds envgen.
+// staticBinary builds a small static program, as make build builds envgen,
+// and copies it beside itself as envgen-cluster.
 func staticBinary(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -29,6 +30,13 @@ func staticBinary(t *testing.T) string {
 	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	if data, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, data)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, envgenimage.ClusterBinary), data, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -79,8 +87,18 @@ func TestImageIsReproducibleNonRootAndMinimal(t *testing.T) {
 			t.Errorf("/tmp mode %o", h.Mode)
 		}
 	}
-	if got := strings.Join(names, " "); got != "envgen etc/ etc/group etc/passwd home/ home/envgen/ tmp/" {
+	if got := strings.Join(names, " "); got != "envgen envgen-cluster etc/ etc/group etc/passwd home/ home/envgen/ tmp/" {
 		t.Errorf("files: %s", got)
+	}
+}
+
+func TestWithoutClusterBinaryIsRefused(t *testing.T) {
+	binary := staticBinary(t)
+	if err := os.Remove(filepath.Join(filepath.Dir(binary), envgenimage.ClusterBinary)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envgenimage.Build(binary, runtime.GOARCH); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("without envgen-cluster: %v, want a refusal", err)
 	}
 }
 

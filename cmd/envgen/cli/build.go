@@ -41,7 +41,7 @@ set releases.<name>.tag in envgen.cue instead.`,
   envgen build --env production -o json services/citoid
   envgen build --env ci --tag "$GIT_COMMIT" | kubectl apply -f -
   envgen build --env production services/...   # every service's objects, one stream`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, many := patternRoot(args); many && opts.output != "yaml" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("-o %s prints one document for one service: with %s, -o yaml prints one stream", opts.output, args[0])}
@@ -72,7 +72,7 @@ func runBuild(cmd *cobra.Command, args []string, opts buildOptions) error {
 	if vet.Production(opts.env) && !opts.allowFindings {
 		only = nil
 	}
-	result, err := pipeline.Load(inputPath(args), compiler.Options{Tag: opts.tag, Environments: only})
+	result, err := pipeline.Load(InputPath(args), compiler.Options{Tag: opts.tag, Environments: only})
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ review comment only when there is one), 2 wrong usage or an unknown revision.`,
 		Example: `  envgen diff --from HEAD~1
   envgen diff --from origin/main -o json services/citoid
   envgen diff --from origin/main -o markdown > diff.md   # a review comment`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDiff(cmd, args, opts)
 		},
@@ -65,7 +65,7 @@ func runDiff(cmd *cobra.Command, args []string, opts diffOptions) error {
 	if opts.output != "text" && opts.output != "json" && opts.output != "markdown" {
 		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--output must be text, json or markdown, not %q", opts.output)}
 	}
-	input := inputPath(args)
+	input := InputPath(args)
 	current, err := pipeline.Load(input, compiler.Options{})
 	if err != nil {
 		return err

@@ -32,13 +32,13 @@ Paths use dots, [N] for list items, and [name=x] for items with a name:
 		Example: `  envgen explain --env staging deployment/citoid spec.replicas
   envgen explain --env production horizontalpodautoscaler/citoid spec.minReplicas
   envgen explain --env ci pod/citoid-ci-build 'spec.containers[0].env[name=ZOTERO_HOST].value'`,
-		Args:              args(cobra.RangeArgs(2, 3)),
+		Args:              Args(cobra.RangeArgs(2, 3)),
 		ValidArgsFunction: completeObjects,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.env == "" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--env is required")}
 			}
-			result, err := pipeline.Load(inputPath(args[2:]), compiler.Options{Environments: []string{opts.env}})
+			result, err := pipeline.Load(InputPath(args[2:]), compiler.Options{Environments: []string{opts.env}})
 			if err != nil {
 				return err
 			}

@@ -52,7 +52,7 @@ change and exits 1 if the tree is stale, 0 if it is current.`,
   envgen generate services/citoid --out services/citoid/k8s
   envgen generate --check         # in CI: fail when deploy/ is stale
   envgen generate ./...           # every envgen.cue under . (deploy/, cue.mod/, testdata/, node_modules/, vendor/ and hidden directories skipped)`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, many := patternRoot(args); many && opts.out != "" {
 				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--out names one tree: with %s each service's goes to its deploy/", args[0])}
@@ -69,7 +69,7 @@ change and exits 1 if the tree is stale, 0 if it is current.`,
 }
 
 func runGenerate(cmd *cobra.Command, args []string, opts generateOptions) error {
-	input := inputPath(args)
+	input := InputPath(args)
 	out := opts.out
 	if out == "" {
 		out = filepath.Join(filepath.Dir(input), "deploy")

@@ -51,7 +51,7 @@ envgen reads envgen.cue: regular files only, no links, each bounded.`,
 		Example: `  envgen init --image registry.example.org/team/hello:1.0
   envgen init services/hello --image registry.example.org/hello:1.0 --port http=8080 --ci-command "make check"
   envgen init --image registry.example.org/hello:1.0 --tcp-probe --name hello`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) > 0 {

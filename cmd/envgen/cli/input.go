@@ -9,7 +9,7 @@ const InputFile = "envgen.cue"
 
 // inputPath returns the envgen.cue of the directory argument (default ".").
 // A path to a .cue file is taken as it is.
-func inputPath(args []string) string {
+func InputPath(args []string) string {
 	dir := "."
 	if len(args) > 0 {
 		dir = args[0]

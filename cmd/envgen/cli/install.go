@@ -12,14 +12,15 @@ import (
 func newInstallCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "install DIR",
-		Short: "Copy this envgen binary into DIR (an agent's tools volume)",
-		Long: `install copies the running envgen binary to DIR/envgen (mode 0755, written
-whole: a temporary file renamed into place). envgen's container image has no
-shell, so a CI agent that runs shell steps gets envgen from it this way: the
-image as an init container that runs "install /tools" into a volume the agent
+		Short: "Copy envgen and envgen-cluster into DIR (an agent's tools volume)",
+		Long: `install copies the running envgen binary and the envgen-cluster beside it
+(which runs envgen's cluster commands) to DIR (mode 0755, each written whole:
+a temporary file renamed into place). envgen's container image has no shell,
+so a CI agent that runs shell steps gets envgen from it this way: the image as
+an init container that runs "install /tools" into a volume the agent
 container mounts and puts on its PATH (docs/jenkins/resources/envgen-agent.yaml).`,
 		Example: `  envgen install /tools          # in an init container of envgen's image`,
-		Args:    args(cobra.ExactArgs(1)),
+		Args:    Args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			if info, err := os.Stat(dir); err != nil || !info.IsDir() {
@@ -29,33 +30,43 @@ container mounts and puts on its PATH (docs/jenkins/resources/envgen-agent.yaml)
 			if err != nil {
 				return err
 			}
-			in, err := os.Open(self)
-			if err != nil {
-				return err
+			// envgen-cluster first: an agent that finds envgen finds the
+			// pair whole.
+			from := filepath.Dir(self)
+			for _, name := range []string{ClusterBinary, "envgen"} {
+				if err := installFile(filepath.Join(from, name), dir, name); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "installed %s\n", filepath.Join(dir, name))
 			}
-			defer in.Close()
-			tmp, err := os.CreateTemp(dir, ".envgen-*")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
-			if _, err := io.Copy(tmp, in); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Chmod(0o755); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			target := filepath.Join(dir, "envgen")
-			if err := os.Rename(tmp.Name(), target); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "installed %s\n", target)
 			return nil
 		},
 	}
+}
+
+// installFile copies src to dir/name, executable, through a temporary
+// file renamed into place.
+func installFile(src, dir, name string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(dir, "."+name+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }

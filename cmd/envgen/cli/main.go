@@ -30,8 +30,10 @@ const (
 	ExitIO      = 3 // a file could not be read or written
 )
 
-// Main runs envgen with os.Args and returns the process exit code.
-func Main() int {
+// Main runs envgen with os.Args and returns the process exit code. cluster
+// gives the cluster commands where this binary links them (envgen-cluster);
+// nil hands them over to envgen-cluster (see cluster.go).
+func Main(cluster ClusterCommands) int {
 	if code, supervised := superviseEvaluation(os.Args); supervised {
 		return code
 	}
@@ -39,12 +41,12 @@ func Main() int {
 	defer stopProfile()
 	ctx, stop := signalContext()
 	defer stop()
-	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr, cluster)
 }
 
 // Run runs envgen with args; it is Main without the process around it.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, cluster ClusterCommands) int {
+	root := newRootCmd(cluster)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -65,7 +67,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &usage) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", usage.command)
 	}
-	return exitCode(err)
+	return ExitCode(err)
 }
 
 // execute runs the command. Commands that only evaluate envgen.cue and
@@ -73,6 +75,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // written nothing, its tree is replaced in one atomic step at the end) and
 // when they run past their budget (exit 1); run and gc clean up first.
 func execute(ctx context.Context, root *cobra.Command, args []string) error {
+	if name, ok := delegated(root, args); ok {
+		return handOver(name, args)
+	}
 	cmd, _, _ := root.Find(args)
 	if cmd != nil && clusterCommands[cmd.Name()] {
 		return root.ExecuteContext(ctx)
@@ -101,7 +106,9 @@ func execute(ctx context.Context, root *cobra.Command, args []string) error {
 	}
 }
 
-func exitCode(err error) int {
+// ExitCode is the exit code of a command's error: the kinds of failure
+// listed in envgen --help, or the code the command chose (Exit).
+func ExitCode(err error) int {
 	var (
 		usage   *usageError
 		input   *compiler.InputError
@@ -114,12 +121,12 @@ func exitCode(err error) int {
 		foreign *overlays.ForeignFilesError
 		large   *overlays.TreeTooLargeError
 		clash   *overlays.FileClashError
-		sig     *signalError
+		sig     *SignalError
 		spent   *budgetError
 	)
 	switch {
 	case errors.As(err, &sig):
-		return 128 + int(sig.sig)
+		return 128 + int(sig.Signal)
 	case errors.As(err, &spent):
 		return ExitInvalid
 	case errors.As(err, &usage):
@@ -136,11 +143,11 @@ func exitCode(err error) int {
 	return ExitIO
 }
 
-// signalError is the cause of the root context's cancellation when envgen
+// SignalError is the cause of the root context's cancellation when envgen
 // got SIGINT or SIGTERM; run exits 128+signal after cleaning up.
-type signalError struct{ sig syscall.Signal }
+type SignalError struct{ Signal syscall.Signal }
 
-func (e *signalError) Error() string { return "interrupted by " + e.sig.String() }
+func (e *SignalError) Error() string { return "interrupted by " + e.Signal.String() }
 
 // signalContext is canceled on the first SIGINT or SIGTERM, with the signal
 // as its cause, so that every wait ends and cleanup runs. A second signal
@@ -152,7 +159,7 @@ func signalContext() (context.Context, func()) {
 	go func() {
 		if s, ok := <-signals; ok {
 			signal.Stop(signals)
-			cancel(&signalError{sig: s.(syscall.Signal)})
+			cancel(&SignalError{Signal: s.(syscall.Signal)})
 		}
 	}()
 	return ctx, func() {
@@ -170,6 +177,10 @@ type usageError struct {
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+// Usage is err as a mistake in how command (say "envgen run") was called:
+// exit 2, and a pointer to its --help.
+func Usage(command string, err error) error { return &usageError{command: command, err: err} }
+
 // exitError carries an exit code chosen by a command (envgen run passes
 // the build's own).
 type exitError struct {
@@ -180,7 +191,10 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-func newRootCmd() *cobra.Command {
+// Exit is err with the exit code a command chose for it.
+func Exit(code int, err error) error { return &exitError{code: code, err: err} }
+
+func newRootCmd(cluster ClusterCommands) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "envgen",
 		Short: "Compile one envgen.cue into the Kubernetes manifests of every environment",
@@ -203,7 +217,7 @@ environment only what differs — into Kubernetes manifests.
   envgen rbac              print the RBAC that run and gc need
   envgen buildkit          print the BuildKit daemon envgen builds images on
   envgen version           which envgen this is (release and commit)
-  envgen install DIR       copy this binary into DIR (from envgen's image, for an agent)
+  envgen install DIR       copy envgen into DIR (from envgen's image, for an agent)
 
 Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 2 wrong usage, 3 a file could not be read or written. envgen run has its own
@@ -218,7 +232,12 @@ Exit codes: 0 ok, 1 invalid envgen.cue / unknown environment / stale tree,
 	root.SetVersionTemplate(versionLine(v) + "\n")
 	root.SetFlagErrorFunc(flagError)
 	addBudgetFlags(root)
-	root.AddCommand(newInitCmd(), newInstallCmd(), newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newRunCmd(), newImageCmd(), newPromoteCmd(), newLockCmd(), newBuildkitCmd(), newGCCmd(), newRBACCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	root.AddCommand(newInitCmd(), newInstallCmd(), newGenerateCmd(), newBuildCmd(), newSchemaCmd(), newDiffCmd(), newVetCmd(), newExplainCmd(), newVersionCmd())
+	if cluster != nil {
+		root.AddCommand(cluster()...)
+	} else {
+		root.AddCommand(delegates()...)
+	}
 	addCompletions(root)
 	return root
 }
@@ -227,8 +246,8 @@ func flagError(cmd *cobra.Command, err error) error {
 	return &usageError{command: cmd.CommandPath(), err: err}
 }
 
-// args wraps a cobra argument check so that its failure is a usage error.
-func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+// Args wraps a cobra argument check so that its failure is a usage error.
+func Args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if err := check(cmd, a); err != nil {
 			return &usageError{command: cmd.CommandPath(), err: err}
@@ -245,4 +264,4 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 var takesPattern = map[string]bool{"vet": true, "build": true, "generate": true}
 
 // Root is envgen's command tree, for tests that read its documentation.
-func Root() *cobra.Command { return newRootCmd() }
+func Root(cluster ClusterCommands) *cobra.Command { return newRootCmd(cluster) }

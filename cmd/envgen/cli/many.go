@@ -181,13 +181,13 @@ func forEachServiceJoined(cmd *cobra.Command, args []string, separator string, r
 		if o.err == nil {
 			continue
 		}
-		var sig *signalError
+		var sig *SignalError
 		if errors.As(o.err, &sig) {
 			return o.err // interrupted: the others were not run
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "envgen: %s: %s\n", dir, termsafe.Lines(o.err.Error()))
 		failed = append(failed, dir)
-		worst = max(worst, exitCode(o.err))
+		worst = max(worst, ExitCode(o.err))
 	}
 	if late != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "envgen: %d service(s) under %s: %d ended (%d failed), %d not finished: %s\n",

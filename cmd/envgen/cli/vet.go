@@ -64,7 +64,7 @@ finding fails; --fail-on error lets warnings through, printed), 1 findings
 		Example: `  envgen vet
   envgen vet -o sarif > envgen.sarif
   envgen vet services/...   # every service under services/`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Flags once, before any service is vetted.
 			if opts.failOn != "error" && opts.failOn != "warning" {
@@ -122,7 +122,7 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 	// way: a compile error, or a budget spent evaluating, as EG000
 	// findings; stderr and the exit code say it as for text.
 	compileFailed := func(invalid *compiler.InputError) {
-		report := vet.CompileErrorReport(invalid, inputPath(args))
+		report := vet.CompileErrorReport(invalid, InputPath(args))
 		switch opts.output {
 		case "json":
 			_ = report.JSON(out)
@@ -138,7 +138,7 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 	if opts.output != "text" {
 		word.promise(func(err error) { compileFailed(&compiler.InputError{Lines: []string{err.Error()}}) })
 	}
-	result, err := pipeline.Load(inputPath(args), compiler.Options{})
+	result, err := pipeline.Load(InputPath(args), compiler.Options{})
 	if opts.output != "text" && !word.claim() {
 		return err // the budget ran out: its document is printed
 	}
@@ -158,7 +158,7 @@ func runVet(cmd *cobra.Command, args []string, opts vetOptions) error {
 	case "gerrit":
 		err = report.Gerrit(out)
 	default:
-		report.Text(out, inputPath(args))
+		report.Text(out, InputPath(args))
 	}
 	if err != nil {
 		return err

@@ -1,10 +1,11 @@
-package cli
+package clustercli
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/runner"
@@ -16,7 +17,7 @@ import (
 // quota, or — in a shared namespace — anything that is not the build's.
 func checkRunnable(result *pipeline.Result, service *model.Service, objects []map[string]any, opts runOptions) error {
 	if err := runner.CheckKinds(objects); err != nil {
-		return &exitError{code: ExitInvalid, err: err}
+		return cli.Exit(cli.ExitInvalid, err)
 	}
 	if err := runner.CheckReferences(objects, service.CI.Secrets); err != nil {
 		var ref *runner.ReferenceError
@@ -25,20 +26,20 @@ func checkRunnable(result *pipeline.Result, service *model.Service, objects []ma
 			if strings.HasPrefix(field, "ci.") {
 				ref.Drop = field
 			}
-			return &exitError{code: ExitInvalid, err: fmt.Errorf("%s: %s: %w", result.Project.Sources().Where(opts.env, field), field, err)}
+			return cli.Exit(cli.ExitInvalid, fmt.Errorf("%s: %s: %w", result.Project.Sources().Where(opts.env, field), field, err))
 		}
-		return &exitError{code: ExitInvalid, err: err}
+		return cli.Exit(cli.ExitInvalid, err)
 	}
 	if opts.namespace == "" {
 		// The build's own namespace gets the quota: refused here when it
 		// cannot fit, rather than by a test service that never starts.
 		if err := runner.CheckQuota(objects, opts.fence.quota.Quota); err != nil {
-			return &exitError{code: ExitInvalid, err: err}
+			return cli.Exit(cli.ExitInvalid, err)
 		}
 	} else if err := runner.CheckIsolation(service.Name, objects, service.CI.Secrets, opts.serviceAccounts); err != nil {
 		// A shared namespace holds other builds' Secrets and other
 		// services' objects: what a pull request's patches could reach.
-		return &exitError{code: ExitInvalid, err: err}
+		return cli.Exit(cli.ExitInvalid, err)
 	}
 	return nil
 }

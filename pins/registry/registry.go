@@ -1,4 +1,4 @@
-package pins
+package registry
 
 import (
 	"context"
@@ -18,19 +18,19 @@ import (
 // slow fails the command in seconds, saying which.
 var RequestTimeout = 30 * time.Second
 
-// RegistryError is a registry that could not say what envgen asked:
+// Error is a registry that could not say what envgen asked:
 // unreachable, slow, refusing credentials, or without the image.
-type RegistryError struct {
+type Error struct {
 	Ref    string
 	Reason string
 	Err    error
 }
 
-func (e *RegistryError) Error() string { return e.Ref + ": " + e.Reason }
-func (e *RegistryError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return e.Ref + ": " + e.Reason }
+func (e *Error) Unwrap() error { return e.Err }
 
 // NotFound says the registry answered that the image or tag is not there.
-func (e *RegistryError) NotFound() bool {
+func (e *Error) NotFound() bool {
 	var terr *transport.Error
 	return errors.As(e.Err, &terr) && terr.StatusCode == http.StatusNotFound
 }
@@ -40,15 +40,15 @@ func registryError(ref string, err error) error {
 	var terr *transport.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return &RegistryError{Ref: ref, Reason: fmt.Sprintf("the registry did not answer within %s", RequestTimeout), Err: err}
+		return &Error{Ref: ref, Reason: fmt.Sprintf("the registry did not answer within %s", RequestTimeout), Err: err}
 	case errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
-		return &RegistryError{Ref: ref, Reason: "not in the registry (404)", Err: err}
+		return &Error{Ref: ref, Reason: "not in the registry (404)", Err: err}
 	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
-		return &RegistryError{Ref: ref, Reason: fmt.Sprintf("the registry refused envgen's credentials (%d): log in as docker and crane do (docker login, or a credential helper in ~/.docker/config.json)", terr.StatusCode), Err: err}
+		return &Error{Ref: ref, Reason: fmt.Sprintf("the registry refused envgen's credentials (%d): log in as docker and crane do (docker login, or a credential helper in ~/.docker/config.json)", terr.StatusCode), Err: err}
 	case errors.As(err, &terr):
-		return &RegistryError{Ref: ref, Reason: fmt.Sprintf("the registry answered %d", terr.StatusCode), Err: err}
+		return &Error{Ref: ref, Reason: fmt.Sprintf("the registry answered %d", terr.StatusCode), Err: err}
 	}
-	return &RegistryError{Ref: ref, Reason: "the registry could not be reached: " + err.Error(), Err: err}
+	return &Error{Ref: ref, Reason: "the registry could not be reached: " + err.Error(), Err: err}
 }
 
 // options are the remote options of one request, with its own deadline.
@@ -155,5 +155,5 @@ func PlatformImage(ctx context.Context, repository, digest string) (string, erro
 			return d.Digest.String(), nil
 		}
 	}
-	return "", &RegistryError{Ref: ref.String(), Reason: "an index without an image for a platform"}
+	return "", &Error{Ref: ref.String(), Reason: "an index without an image for a platform"}
 }

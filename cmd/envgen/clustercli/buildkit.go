@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/imagebuild"
 	"envgen.dev/envgen/render"
 )
@@ -58,7 +59,7 @@ the registry expire with 'envgen gc --registry'.`,
   envgen buildkit --trusted | kubectl apply -f -
   envgen rbac --service-account-namespace jenkins --service-account envgen \
     --buildkit "kube-pod://buildkitd-0?namespace=buildkit" | kubectl apply -f -`,
-		Args: args(cobra.NoArgs),
+		Args: cli.Args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			trusted, _ := cmd.Flags().GetBool("trusted")
 			o.Trusted = trusted
@@ -66,17 +67,17 @@ the registry expire with 'envgen gc --registry'.`,
 				o.Name = "buildkitd-trusted"
 			}
 			if errs := validation.IsDNS1123Label(o.Namespace); len(errs) > 0 {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--namespace %q is not a namespace name: %s", o.Namespace, strings.Join(errs, "; "))}
+				return cli.Usage(cmd.CommandPath(), fmt.Errorf("--namespace %q is not a namespace name: %s", o.Namespace, strings.Join(errs, "; ")))
 			}
 			if errs := validation.IsDNS1123Label(o.Name); len(errs) > 0 || len(o.Name) > 50 {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--name %q is not a StatefulSet name of at most 50 characters", o.Name)}
+				return cli.Usage(cmd.CommandPath(), fmt.Errorf("--name %q is not a StatefulSet name of at most 50 characters", o.Name))
 			}
 			if o.Port < 1 || o.Port > 65535 {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--port %d is not a port", o.Port)}
+				return cli.Usage(cmd.CommandPath(), fmt.Errorf("--port %d is not a port", o.Port))
 			}
 			objs, err := imagebuild.Daemon(o)
 			if err != nil {
-				return &usageError{command: cmd.CommandPath(), err: err}
+				return cli.Usage(cmd.CommandPath(), err)
 			}
 			return render.YAML(cmd.OutOrStdout(), objs)
 		},

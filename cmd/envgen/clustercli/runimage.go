@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 // The image build of envgen run: the objects it runs, pinned to the image
 // it built, and whether the node ran that image.
@@ -11,9 +11,10 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/termsafe"
-	"envgen.dev/envgen/pins"
+	"envgen.dev/envgen/pins/registry"
 	"envgen.dev/envgen/pipeline"
 	"envgen.dev/envgen/runner"
 )
@@ -30,7 +31,7 @@ func renderRun(result *pipeline.Result, env, stage string) ([]map[string]any, er
 	}
 	objects, err := runner.SelectStage(built.Objects, stage)
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: err}
+		return nil, cli.Exit(cli.ExitUsage, err)
 	}
 	return objects, nil
 }
@@ -64,7 +65,7 @@ func buildAndPin(ctx context.Context, job *imageJob, cluster *rest.Config, path 
 // reference it pulled it as: another index of the same image (another
 // build of the same code), or another repository's.
 func sameImage(ctx context.Context, imageID, repository, digest string) (bool, error) {
-	built, err := pins.PlatformImage(ctx, repository, digest)
+	built, err := registry.PlatformImage(ctx, repository, digest)
 	if err != nil {
 		return false, err
 	}
@@ -76,7 +77,7 @@ func sameImage(ctx context.Context, imageID, repository, digest string) (bool, e
 		return true, nil
 	}
 	for _, repo := range []string{ranRepo, repository} {
-		if p, err := pins.PlatformImage(ctx, repo, ran); err == nil {
+		if p, err := registry.PlatformImage(ctx, repo, ran); err == nil {
 			return p == built, nil
 		}
 	}

@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"fmt"
@@ -6,9 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/pins"
+	"envgen.dev/envgen/pins/registry"
 )
 
 func newLockCmd() *cobra.Command {
@@ -40,9 +42,9 @@ Each request is bounded (30 s); a registry that is down, slow or refuses
 access fails the command with 125, saying which.`,
 		Example: `  envgen lock && envgen generate
   envgen lock --check         # CI: exit 1 when a tag moved`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: cli.Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := inputPath(args)
+			path := cli.InputPath(args)
 			dir := filepath.Dir(path)
 			// envgen.cue alone, tags and all: what lock resolves.
 			bare, err := compiler.CompileFile(path, compiler.Options{NoPins: true})
@@ -58,9 +60,9 @@ access fails the command with 125, saying which.`,
 			}
 			lock, err := pins.ReadLock(dir)
 			if err != nil {
-				return &exitError{code: ExitInvalid, err: err}
+				return cli.Exit(cli.ExitInvalid, err)
 			}
-			next, drift, err := lock.Relock(cmd.Context(), bare, envs, tagged)
+			next, drift, err := lock.Relock(cmd.Context(), bare, envs, tagged, registry.Resolve)
 			if err != nil {
 				return registryExit(cmd.Context(), err)
 			}
@@ -74,7 +76,7 @@ access fails the command with 125, saying which.`,
 			}
 			if check {
 				if len(drift) > 0 {
-					return &exitError{code: ExitInvalid, err: fmt.Errorf("%s is stale (%d differences): run envgen lock, then envgen generate", pins.FileName, len(drift))}
+					return cli.Exit(cli.ExitInvalid, fmt.Errorf("%s is stale (%d differences): run envgen lock, then envgen generate", pins.FileName, len(drift)))
 				}
 				fmt.Fprintf(out, "%s is current: %d pins\n", pins.FileName, count)
 				return nil
@@ -88,7 +90,7 @@ access fails the command with 125, saying which.`,
 				return err
 			}
 			if err := next.Write(dir, pkg); err != nil {
-				return &exitError{code: ExitIO, err: err}
+				return cli.Exit(cli.ExitIO, err)
 			}
 			fmt.Fprintf(out, "wrote %s: %d pins; run envgen generate to put them into deploy/\n", filepath.Join(dir, pins.FileName), count)
 			return nil

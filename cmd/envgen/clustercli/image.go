@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/imagebuild"
 	"envgen.dev/envgen/internal/termsafe"
@@ -57,14 +58,14 @@ func prepareImage(ctx context.Context, command string, o imageOptions, dir strin
 	b := service.Build
 	address := o.address()
 	if address == "" {
-		return nil, &usageError{command: command, err: errors.New("envgen.cue builds the image (build:): say where BuildKit runs with --buildkit or $BUILDKIT_HOST (tcp://HOST:PORT, unix:///PATH, kube-pod://POD?namespace=NS)")}
+		return nil, cli.Usage(command, errors.New("envgen.cue builds the image (build:): say where BuildKit runs with --buildkit or $BUILDKIT_HOST (tcp://HOST:PORT, unix:///PATH, kube-pod://POD?namespace=NS)"))
 	}
 	if err := imagebuild.CheckAddress(address); err != nil {
-		return nil, &usageError{command: command, err: err}
+		return nil, cli.Usage(command, err)
 	}
 	secrets, err := runner.CollectBuildSecrets(b.Secrets, o.secrets, os.LookupEnv)
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: err}
+		return nil, cli.Exit(cli.ExitUsage, err)
 	}
 	repository := b.Repository
 	if repository == "" {
@@ -138,13 +139,13 @@ func imageExit(err error) error {
 	case errors.As(err, &step):
 		code := step.ExitCode
 		if code == 0 {
-			code = ExitInvalid
+			code = cli.ExitInvalid
 		}
 		return &runner.ImageBuildError{Err: err, ExitCode: code}
 	case errors.As(err, &file), errors.As(err, &context):
-		return &runner.ImageBuildError{Err: err, ExitCode: ExitInvalid}
+		return &runner.ImageBuildError{Err: err, ExitCode: cli.ExitInvalid}
 	case errors.As(err, &address), errors.As(err, &trust):
-		return &exitError{code: ExitUsage, err: err}
+		return cli.Exit(cli.ExitUsage, err)
 	case errors.As(err, &daemon):
 		return &runner.ClusterError{Op: "image build", Err: err}
 	}
@@ -155,18 +156,18 @@ func imageExit(err error) error {
 // code when one ended it, else imageExit's.
 func imageCommandExit(ctx context.Context, err error) error {
 	var (
-		sig   *signalError
+		sig   *cli.SignalError
 		image *runner.ImageBuildError
 		cl    *runner.ClusterError
 	)
 	err = imageExit(err)
 	switch {
 	case errors.As(context.Cause(ctx), &sig):
-		return &exitError{code: 128 + int(sig.sig), err: sig}
+		return cli.Exit(128+int(sig.Signal), sig)
 	case errors.As(err, &image):
-		return &exitError{code: image.ExitCode, err: err}
+		return cli.Exit(image.ExitCode, err)
 	case errors.As(err, &cl):
-		return &exitError{code: ExitCluster, err: err}
+		return cli.Exit(ExitCluster, err)
 	}
 	return err
 }
@@ -220,7 +221,7 @@ failed; 130 / 143 interrupted (the build is cancelled on the daemon).`,
 
   # with a build secret (RUN --mount=type=secret,id=npm-token):
   envgen image --build-secret npm-token=env:NPM_TOKEN`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: cli.Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runImage(cmd, args, opts, kube, env, buildID, report)
 		},
@@ -234,7 +235,7 @@ failed; 130 / 143 interrupted (the build is cancelled on the daemon).`,
 }
 
 func runImage(cmd *cobra.Command, args []string, opts imageOptions, kube kubeOptions, env, buildID, reportPath string) error {
-	path := inputPath(args)
+	path := cli.InputPath(args)
 	project, err := compiler.CompileFile(path, compiler.Options{Environments: []string{env}})
 	if err != nil {
 		return err
@@ -263,7 +264,7 @@ func runImage(cmd *cobra.Command, args []string, opts imageOptions, kube kubeOpt
 	var cluster *rest.Config
 	if strings.HasPrefix(job.address, "kube-pod:") {
 		if cluster, err = kube.config(); err != nil {
-			return &exitError{code: ExitCluster, err: err}
+			return cli.Exit(ExitCluster, err)
 		}
 	}
 	stderr := cmd.ErrOrStderr()

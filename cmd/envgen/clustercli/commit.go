@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"context"
@@ -12,9 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/pins"
+	"envgen.dev/envgen/pins/registry"
 	"envgen.dev/envgen/runner"
 )
 
@@ -67,7 +69,7 @@ envgen.cue; 2 wrong usage; 125 the registry failed or refused access.`,
   IMAGE=$(envgen image --env production --trusted --buildkit "kube-pod://buildkitd-trusted-0?namespace=buildkit")
   envgen promote --env production --image "$IMAGE" --report ci-report.json
   envgen generate && git add envgen.lock.cue deploy && git commit -m "Promote citoid to production"`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: cli.Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPromote(cmd, args, opts)
 		},
@@ -85,7 +87,7 @@ envgen.cue; 2 wrong usage; 125 the registry failed or refused access.`,
 
 func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 	usage := func(format string, a ...any) error {
-		return &usageError{command: cmd.CommandPath(), err: fmt.Errorf(format, a...)}
+		return cli.Usage(cmd.CommandPath(), fmt.Errorf(format, a...))
 	}
 	if len(opts.envs) == 0 {
 		return usage("say which environments to pin: --env production (repeat)")
@@ -93,7 +95,7 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 	if opts.image == "" && opts.report == "" {
 		return usage("say which image: --image REPOSITORY@sha256:…, or --report of the run that built it")
 	}
-	path := inputPath(args)
+	path := cli.InputPath(args)
 	dir := filepath.Dir(path)
 	// envgen.cue alone: a pin of an environment it no longer has must not
 	// stop the command that rewrites the lock.
@@ -120,10 +122,10 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 			return err
 		}
 		if svc.Image != cand.Repository {
-			return &exitError{code: ExitInvalid, err: fmt.Errorf("%s runs %s; %s is in %s: build it there (envgen image --env %s --trusted pushes to its build.repository)", env, svc.Image, termsafe.String(cand.Ref()), cand.Repository, env)}
+			return cli.Exit(cli.ExitInvalid, fmt.Errorf("%s runs %s; %s is in %s: build it there (envgen image --env %s --trusted pushes to its build.repository)", env, svc.Image, termsafe.String(cand.Ref()), cand.Repository, env))
 		}
 	}
-	prov, err := pins.Check(cmd.Context(), cand, pins.Policy{Builder: opts.builder, Source: opts.source})
+	prov, err := registry.Check(cmd.Context(), cand, registry.Policy{Builder: opts.builder, Source: opts.source})
 	if err != nil {
 		return registryExit(cmd.Context(), err)
 	}
@@ -132,13 +134,13 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 	// it (envgen gc --registry), and a registry's garbage collection
 	// deletes an untagged one.
 	for _, env := range opts.envs {
-		if err := pins.Tag(cmd.Context(), cand.Repository, cand.Digest, pins.KeepTag(env, cand.Digest)); err != nil {
+		if err := registry.Tag(cmd.Context(), cand.Repository, cand.Digest, pins.KeepTag(env, cand.Digest)); err != nil {
 			return registryExit(cmd.Context(), err)
 		}
 	}
 	lock, err := pins.ReadLock(dir)
 	if err != nil {
-		return &exitError{code: ExitInvalid, err: err}
+		return cli.Exit(cli.ExitInvalid, err)
 	}
 	if err := lock.Promote(project, opts.envs, cand, prov); err != nil {
 		return registryExit(cmd.Context(), err)
@@ -148,10 +150,10 @@ func runPromote(cmd *cobra.Command, args []string, opts promoteOptions) error {
 		return err
 	}
 	if err := lock.Write(dir, pkg); err != nil {
-		return &exitError{code: ExitIO, err: err}
+		return cli.Exit(cli.ExitIO, err)
 	}
 	if opts.tag != "" {
-		if err := pins.Tag(cmd.Context(), cand.Repository, cand.Digest, opts.tag); err != nil {
+		if err := registry.Tag(cmd.Context(), cand.Repository, cand.Digest, opts.tag); err != nil {
 			return registryExit(cmd.Context(), err)
 		}
 	}
@@ -170,17 +172,17 @@ func candidate(opts promoteOptions, report *runner.Report) (pins.Candidate, erro
 	if opts.image != "" {
 		repo, digest, ok := strings.Cut(opts.image, "@")
 		if !ok || !strings.HasPrefix(digest, "sha256:") || len(digest) != 71 {
-			return c, &usageError{command: "envgen promote", err: fmt.Errorf("--image %q: want REPOSITORY@sha256:… (a digest, never a tag that could move)", opts.image)}
+			return c, cli.Usage("envgen promote", fmt.Errorf("--image %q: want REPOSITORY@sha256:… (a digest, never a tag that could move)", opts.image))
 		}
 		c.Repository, c.Digest = repo, digest
 	}
 	if report != nil {
 		if report.Outcome != "succeeded" {
-			return c, &exitError{code: ExitInvalid, err: fmt.Errorf("--report: run %s did not pass (%s): its commit is not promoted", termsafe.String(report.BuildID), report.Outcome)}
+			return c, cli.Exit(cli.ExitInvalid, fmt.Errorf("--report: run %s did not pass (%s): its commit is not promoted", termsafe.String(report.BuildID), report.Outcome))
 		}
 		c.Build = report.BuildID
 		if opts.commit != "" && report.Commit != "" && opts.commit != report.Commit {
-			return c, &exitError{code: ExitInvalid, err: fmt.Errorf("--report: run %s tested commit %s, not %s", termsafe.String(report.BuildID), report.Commit, opts.commit)}
+			return c, cli.Exit(cli.ExitInvalid, fmt.Errorf("--report: run %s tested commit %s, not %s", termsafe.String(report.BuildID), report.Commit, opts.commit))
 		}
 		c.Commit = report.Commit
 		if img := report.Image; img != nil && (c.Digest == "" || c.Digest == img.Digest) {
@@ -190,7 +192,7 @@ func candidate(opts promoteOptions, report *runner.Report) (pins.Candidate, erro
 			}
 		}
 		if c.Digest == "" {
-			return c, &exitError{code: ExitInvalid, err: fmt.Errorf("--report: run %s built no image: give --image", termsafe.String(report.BuildID))}
+			return c, cli.Exit(cli.ExitInvalid, fmt.Errorf("--report: run %s built no image: give --image", termsafe.String(report.BuildID)))
 		}
 	}
 	if opts.commit != "" {
@@ -211,16 +213,16 @@ func splitTag(ref string) (repo, tag string) {
 func readRunReport(path string) (*runner.Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("--report: %w", err)}
+		return nil, cli.Exit(cli.ExitUsage, fmt.Errorf("--report: %w", err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, 4<<20))
 	if err != nil {
-		return nil, &exitError{code: ExitIO, err: fmt.Errorf("--report: %w", err)}
+		return nil, cli.Exit(cli.ExitIO, fmt.Errorf("--report: %w", err))
 	}
 	var r runner.Report
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, &exitError{code: ExitInvalid, err: fmt.Errorf("--report %s: not a report of envgen run: %w", path, err)}
+		return nil, cli.Exit(cli.ExitInvalid, fmt.Errorf("--report %s: not a report of envgen run: %w", path, err))
 	}
 	return &r, nil
 }
@@ -230,20 +232,20 @@ func readRunReport(path string) (*runner.Report, error) {
 // a signal's code when one ended it.
 func registryExit(ctx context.Context, err error) error {
 	var (
-		sig      *signalError
+		sig      *cli.SignalError
 		promote  *pins.PromoteError
-		prov     *pins.ProvenanceError
-		registry *pins.RegistryError
+		prov     *registry.ProvenanceError
+		unusable *registry.Error
 	)
 	switch {
 	case errors.As(context.Cause(ctx), &sig):
-		return &exitError{code: 128 + int(sig.sig), err: sig}
+		return cli.Exit(128+int(sig.Signal), sig)
 	case errors.As(err, &promote), errors.As(err, &prov):
-		return &exitError{code: ExitInvalid, err: err}
-	case errors.As(err, &registry) && registry.NotFound():
-		return &exitError{code: ExitInvalid, err: err}
-	case errors.As(err, &registry):
-		return &exitError{code: ExitCluster, err: err}
+		return cli.Exit(cli.ExitInvalid, err)
+	case errors.As(err, &unusable) && unusable.NotFound():
+		return cli.Exit(cli.ExitInvalid, err)
+	case errors.As(err, &unusable):
+		return cli.Exit(ExitCluster, err)
 	}
 	return err
 }

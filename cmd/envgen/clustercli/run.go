@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/model"
 	"envgen.dev/envgen/pipeline"
@@ -141,7 +142,7 @@ cleaning up).`,
   #   withCredentials([string(credentialsId: 'citoid-mw-token', variable: 'MW_TOKEN')]) {
   #     sh 'envgen run --secret citoid-secrets/mw-api-token=env:MW_TOKEN'
   #   }`,
-		Args: args(cobra.MaximumNArgs(1)),
+		Args: cli.Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd, args, opts)
 		},
@@ -180,15 +181,15 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	}
 	if opts.namespace != "" {
 		if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
+			return cli.Exit(cli.ExitUsage, fmt.Errorf("--namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; ")))
 		}
 	} else if len(opts.serviceAccounts) > 0 {
-		return &exitError{code: ExitUsage, err: errors.New("--allow-service-account names accounts of a shared namespace: give --namespace too (a namespace of the build's own has only its default account)")}
+		return cli.Exit(cli.ExitUsage, errors.New("--allow-service-account names accounts of a shared namespace: give --namespace too (a namespace of the build's own has only its default account)"))
 	}
 	if err := opts.fence.check(cmd, opts.namespace != ""); err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cli.Exit(cli.ExitUsage, err)
 	}
-	path := inputPath(args)
+	path := cli.InputPath(args)
 	result, err := pipeline.Load(path, compiler.Options{Tag: opts.tag, Environments: []string{opts.env}})
 	if err != nil {
 		return err
@@ -206,19 +207,19 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	}
 	secrets, err := runner.CollectSecrets(service.CI.Secrets, opts.secrets, os.LookupEnv)
 	if err != nil {
-		return &exitError{code: ExitUsage, err: err}
+		return cli.Exit(cli.ExitUsage, err)
 	}
 	var artifacts *runner.Artifacts
 	switch {
 	case opts.artifacts != "" && len(service.CI.Artifacts) == 0:
-		return &exitError{code: ExitUsage, err: fmt.Errorf("--artifacts: envgen.cue's ci.artifacts lists nothing to copy")}
+		return cli.Exit(cli.ExitUsage, fmt.Errorf("--artifacts: envgen.cue's ci.artifacts lists nothing to copy"))
 	case opts.artifacts != "":
 		artifacts = &runner.Artifacts{Paths: service.CI.Artifacts, Dir: opts.artifacts, MaxBytes: opts.maxBytes}
 		if err := refuseLinks("--artifacts", opts.artifacts); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(opts.artifacts, 0o755); err != nil {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("--artifacts: %w", err)}
+			return cli.Exit(cli.ExitUsage, fmt.Errorf("--artifacts: %w", err))
 		}
 	}
 	// The report files are opened now: a path that cannot be written must
@@ -234,7 +235,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	var job *imageJob
 	if service.Build != nil && !opts.noBuild {
 		if opts.tag != "" {
-			return &usageError{command: "envgen run", err: errors.New("--tag: envgen.cue builds the image (build:), and the run tests the image it builds; --no-build runs a tag built elsewhere")}
+			return cli.Usage("envgen run", errors.New("--tag: envgen.cue builds the image (build:), and the run tests the image it builds; --no-build runs a tag built elsewhere"))
 		}
 		if job, err = prepareImage(cmd.Context(), cmd.CommandPath(), opts.image, filepath.Dir(path), service, buildID); err != nil {
 			return err
@@ -246,14 +247,14 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	}
 	clients, err := opts.kube.clients()
 	if err != nil {
-		return &exitError{code: ExitCluster, err: err}
+		return cli.Exit(ExitCluster, err)
 	}
 	if err := runner.CheckCluster(cmd.Context(), clients.Kube, opts.env, service.Cluster); err != nil {
 		var wrong *runner.WrongClusterError
 		if errors.As(err, &wrong) {
-			return &exitError{code: ExitUsage, err: err}
+			return cli.Exit(cli.ExitUsage, err)
 		}
-		return &exitError{code: ExitCluster, err: err}
+		return cli.Exit(ExitCluster, err)
 	}
 	commit := headCommit(cmd.Context(), filepath.Dir(path))
 	stderr := cmd.ErrOrStderr()
@@ -263,7 +264,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		var cluster *rest.Config
 		if strings.HasPrefix(job.address, "kube-pod:") {
 			if cluster, err = opts.kube.config(); err != nil {
-				return &exitError{code: ExitCluster, err: err}
+				return cli.Exit(ExitCluster, err)
 			}
 		}
 		prepare = func(ctx context.Context) (*runner.BuiltImage, []map[string]any, error) {
@@ -298,7 +299,7 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 	report.Commit = commit
 	report.ExitCode, report.ExitCodeFrom = 0, "envgen"
 	if exit != nil {
-		report.ExitCode = exitCode(exit)
+		report.ExitCode = cli.ExitCode(exit)
 	}
 	if failed := (*runner.BuildFailedError)(nil); runErr == nil || (errors.As(runErr, &failed) && failed.Ran) {
 		report.ExitCodeFrom = "build"
@@ -307,10 +308,10 @@ func runRun(cmd *cobra.Command, args []string, opts runOptions) error {
 		report.ExitCodeFrom = "image build"
 	}
 	if err := writeOutput(reportFile, report.JSON); err != nil {
-		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --report: %w", err)}
+		return cli.Exit(ExitCluster, fmt.Errorf("writing --report: %w", err))
 	}
 	if err := writeOutput(junitFile, report.JUnit); err != nil {
-		return &exitError{code: ExitCluster, err: fmt.Errorf("writing --junit: %w", err)}
+		return cli.Exit(ExitCluster, fmt.Errorf("writing --junit: %w", err))
 	}
 	return exit
 }
@@ -335,22 +336,22 @@ func runExit(ctx context.Context, err error) error {
 	var (
 		failed  *runner.BuildFailedError
 		timeout *runner.TimeoutError
-		sig     *signalError
+		sig     *cli.SignalError
 		image   *runner.ImageBuildError
 	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(context.Cause(ctx), &sig):
-		return &exitError{code: 128 + int(sig.sig), err: sig}
+		return cli.Exit(128+int(sig.Signal), sig)
 	case errors.As(err, &timeout):
-		return &exitError{code: ExitTimeout, err: err}
+		return cli.Exit(ExitTimeout, err)
 	case errors.As(err, &failed) && failed.Ran:
-		return &exitError{code: failed.ExitCode, err: err}
+		return cli.Exit(failed.ExitCode, err)
 	case errors.As(err, &image):
-		return &exitError{code: image.ExitCode, err: err}
+		return cli.Exit(image.ExitCode, err)
 	}
-	return &exitError{code: ExitCluster, err: err}
+	return cli.Exit(ExitCluster, err)
 }
 
 func randomBuildID() string {

@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/imagebuild"
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/render"
@@ -79,24 +80,24 @@ or delete namespaces, read Secrets, or touch anything outside NS.`,
 
   # builds in the namespace ci-builds only, which the platform team made:
   envgen rbac --service-account-namespace jenkins --service-account envgen --build-namespace ci-builds | kubectl apply -f -`,
-		Args: args(cobra.NoArgs),
+		Args: cli.Args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("namespace") && cmd.Flags().Changed("service-account-namespace") {
-				return &usageError{command: cmd.CommandPath(), err: errors.New("give --service-account-namespace only: --namespace is its old spelling, and the two would disagree")}
+				return cli.Usage(cmd.CommandPath(), errors.New("give --service-account-namespace only: --namespace is its old spelling, and the two would disagree"))
 			}
 			if errs := validation.IsDNS1123Label(opts.namespace); len(errs) > 0 {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--service-account-namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; "))}
+				return cli.Usage(cmd.CommandPath(), fmt.Errorf("--service-account-namespace %q is not a namespace name: %s", opts.namespace, strings.Join(errs, "; ")))
 			}
 			if errs := validation.IsDNS1123Subdomain(opts.serviceAccount); len(errs) > 0 {
-				return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--service-account %q is not a ServiceAccount name: %s", opts.serviceAccount, strings.Join(errs, "; "))}
+				return cli.Usage(cmd.CommandPath(), fmt.Errorf("--service-account %q is not a ServiceAccount name: %s", opts.serviceAccount, strings.Join(errs, "; ")))
 			}
 			daemons, err := buildkitRBAC(opts)
 			if err != nil {
-				return &usageError{command: cmd.CommandPath(), err: err}
+				return cli.Usage(cmd.CommandPath(), err)
 			}
 			if opts.buildNamespace != "" {
 				if errs := validation.IsDNS1123Label(opts.buildNamespace); len(errs) > 0 {
-					return &usageError{command: cmd.CommandPath(), err: fmt.Errorf("--build-namespace %q is not a namespace name: %s", opts.buildNamespace, strings.Join(errs, "; "))}
+					return cli.Usage(cmd.CommandPath(), fmt.Errorf("--build-namespace %q is not a namespace name: %s", opts.buildNamespace, strings.Join(errs, "; ")))
 				}
 				return render.YAML(cmd.OutOrStdout(), append([]any{
 					runner.NamespacedRole(opts.buildNamespace),

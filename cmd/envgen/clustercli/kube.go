@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/runner"
 )
 
@@ -37,7 +38,7 @@ var errNoCluster = errors.New("no cluster configured: set KUBECONFIG or pass --k
 // config is the cluster's connection, as the kubeconfig says.
 func (o *kubeOptions) config() (*rest.Config, error) {
 	if len(o.asGroups) > 0 && o.as == "" {
-		return nil, &usageError{command: "envgen", err: errors.New("--as-group needs --as: the user or service account to act as")}
+		return nil, cli.Usage("envgen", errors.New("--as-group needs --as: the user or service account to act as"))
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig

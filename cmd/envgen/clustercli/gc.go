@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/imagebuild"
 	"envgen.dev/envgen/internal/termsafe"
 	"envgen.dev/envgen/runner"
@@ -68,14 +69,14 @@ image stays. The layers are the registry's own garbage collection's.`,
 		Example: `  envgen gc --dry-run
   envgen gc --older-than 6h
   envgen gc --registry ci-registry.example.org/citoid --tags-older-than 72h`,
-		Args: args(cobra.NoArgs),
+		Args: cli.Args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(opts.registries) > 0 {
 				return expireTags(cmd, opts)
 			}
 			clients, err := opts.kube.clients()
 			if err != nil {
-				return &exitError{code: ExitCluster, err: err}
+				return cli.Exit(ExitCluster, err)
 			}
 			now := time.Now()
 			result, err := runner.GC(cmd.Context(), clients.Kube, runner.GCOptions{OlderThan: opts.olderThan, DryRun: opts.dryRun, Now: now,
@@ -99,14 +100,14 @@ image stays. The layers are the registry's own garbage collection's.`,
 				}
 			}
 			if err != nil {
-				return &exitError{code: ExitCluster, err: err}
+				return cli.Exit(ExitCluster, err)
 			}
 			if stuck > 0 {
 				hint := "envgen gc --clear-finalizers removes the finalizers of a build's objects there; an API the namespace controller cannot list is the cluster's to fix"
 				if opts.clearFinalizers {
 					hint = "no build object there holds a finalizer: the namespace controller's message above says what does"
 				}
-				return &exitError{code: ExitInvalid, err: fmt.Errorf("%d build namespace(s) stuck deleting for more than %s: %s", stuck, stalledAfterOr(opts.stalledAfter), hint)}
+				return cli.Exit(cli.ExitInvalid, fmt.Errorf("%d build namespace(s) stuck deleting for more than %s: %s", stuck, stalledAfterOr(opts.stalledAfter), hint))
 			}
 			return nil
 		},
@@ -148,7 +149,7 @@ func expireTags(cmd *cobra.Command, opts gcOptions) error {
 			if cmd.Context().Err() != nil {
 				return gcInterrupted(cmd.Context(), err)
 			}
-			return &exitError{code: ExitCluster, err: err}
+			return cli.Exit(ExitCluster, err)
 		}
 	}
 	return nil
@@ -156,9 +157,9 @@ func expireTags(cmd *cobra.Command, opts gcOptions) error {
 
 // gcInterrupted is a signal's exit.
 func gcInterrupted(ctx context.Context, err error) error {
-	var sig *signalError
+	var sig *cli.SignalError
 	if errors.As(context.Cause(ctx), &sig) {
-		return &exitError{code: 128 + int(sig.sig), err: sig}
+		return cli.Exit(128+int(sig.Signal), sig)
 	}
 	return err
 }

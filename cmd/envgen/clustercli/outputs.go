@@ -1,4 +1,4 @@
-package cli
+package clustercli
 
 // Where envgen run writes on the CI agent: the working directory is a
 // pull request's checkout, and a link committed there must not lead a
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"envgen.dev/envgen/cmd/envgen/cli"
 	"envgen.dev/envgen/internal/termsafe"
 )
 
@@ -38,7 +39,7 @@ func refuseLinks(flag, p string) error {
 	}
 	for _, c := range check {
 		if fi, err := os.Lstat(c); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("%s: %s is a link: envgen writes only where no link leads (the working directory is the checkout)", flag, termsafe.String(c))}
+			return cli.Exit(cli.ExitUsage, fmt.Errorf("%s: %s is a link: envgen writes only where no link leads (the working directory is the checkout)", flag, termsafe.String(c)))
 		}
 	}
 	return nil
@@ -63,14 +64,14 @@ func createOutput(flag, path, artifacts string) (*os.File, error) {
 		return nil, nil
 	}
 	if artifacts != "" && within(path, artifacts) {
-		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: %s is inside --artifacts %s, where the build's files land", flag, path, artifacts)}
+		return nil, cli.Exit(cli.ExitUsage, fmt.Errorf("%s: %s is inside --artifacts %s, where the build's files land", flag, path, artifacts))
 	}
 	if err := refuseLinks(flag, path); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, err: fmt.Errorf("%s: %w", flag, err)}
+		return nil, cli.Exit(cli.ExitUsage, fmt.Errorf("%s: %w", flag, err))
 	}
 	return f, nil
 }

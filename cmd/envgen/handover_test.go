@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"envgen.dev/envgen/cmd/envgen/cli"
+	"envgen.dev/envgen/cmd/envgen/clustercli"
+)
+
+// envgen's help lists every cluster command as envgen-cluster has it, and
+// nothing envgen-cluster lacks.
+func TestHelpListsTheClusterCommands(t *testing.T) {
+	full := map[string]*cobra.Command{}
+	for _, c := range clustercli.Root().Commands() {
+		full[c.Name()] = c
+	}
+	light := map[string]bool{}
+	for _, c := range cli.Root(nil).Commands() {
+		light[c.Name()] = true
+		if f, ok := full[c.Name()]; !ok {
+			t.Errorf("envgen has %s, envgen-cluster does not", c.Name())
+		} else if f.Short != c.Short {
+			t.Errorf("envgen %s: envgen's help says %q, its own %q", c.Name(), c.Short, f.Short)
+		}
+	}
+	for _, c := range clustercli.Commands() {
+		if !light[c.Name()] {
+			t.Errorf("envgen's help does not list %s", c.Name())
+		}
+	}
+}
+
+// The compile commands' binary links none of the clients the cluster
+// commands need: their package initialisation is what the split saves.
+func TestEnvgenLinksNoClusterClients(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "envgen.dev/envgen/cmd/envgen").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, banned := range []string{"k8s.io/client-go/", "github.com/moby/buildkit/", "google.golang.org/grpc", "github.com/google/go-containerregistry/", "envgen.dev/envgen/runner", "envgen.dev/envgen/imagebuild", "envgen.dev/envgen/pins/registry"} {
+			if strings.HasPrefix(pkg, banned) {
+				t.Errorf("envgen links %s", pkg)
+			}
+		}
+	}
+}
+
+// buildPair builds envgen and envgen-cluster, as make build does, into a
+// new directory.
+func buildPair(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"envgen", cli.ClusterBinary} {
+		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, name), "envgen.dev/envgen/cmd/"+name)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", name, err, out)
+		}
+	}
+	return dir
+}
+
+type outcome struct {
+	code           int
+	stdout, stderr string
+}
+
+func runBinary(t *testing.T, binary string, args ...string) outcome {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = t.TempDir()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return outcome{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+}
+
+// envgen hands a cluster command over whole: what it prints and its exit
+// code are envgen-cluster's, for help, completion, usage errors and the
+// command's own failures.
+func TestClusterCommandsAreHandedOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds both binaries")
+	}
+	dir := buildPair(t)
+	envgen, cluster := filepath.Join(dir, "envgen"), filepath.Join(dir, cli.ClusterBinary)
+	for _, args := range [][]string{
+		{"run", "--help"},
+		{"help", "gc"},
+		{"rbac"},
+		{"buildkit", "--port", "0"},
+		{"image", "--no-such-flag"},
+		{"--max-time", "5s", "lock", "--check", "no/such/service"},
+		{"promote", "--image", "r.example.org/svc:1.0", "no/such/service"},
+		{"run", "no/such/service"},
+		{cobra.ShellCompRequestCmd, "run", "--"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			got, want := runBinary(t, envgen, args...), runBinary(t, cluster, args...)
+			if got != want {
+				t.Errorf("envgen: %+v\nenvgen-cluster: %+v", got, want)
+			}
+		})
+	}
+	// The help is the command's own, flags and all, not a placeholder.
+	if help := runBinary(t, envgen, "run", "--help").stdout; !strings.Contains(help, "--timeout") {
+		t.Errorf("envgen run --help:\n%s", help)
+	}
+
+	// A link to envgen finds envgen-cluster beside the file it leads to.
+	elsewhere := filepath.Join(t.TempDir(), "envgen")
+	if err := os.Symlink(envgen, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if got := runBinary(t, elsewhere, "rbac"); got.code != 0 || !strings.Contains(got.stdout, "kind: ClusterRole") {
+		t.Errorf("through a link: %+v", got)
+	}
+
+	// envgen install copies both.
+	tools := t.TempDir()
+	if got := runBinary(t, envgen, "install", tools); got.code != 0 {
+		t.Fatalf("install: %+v", got)
+	}
+	if got := runBinary(t, filepath.Join(tools, "envgen"), "rbac"); got.code != 0 {
+		t.Errorf("installed envgen rbac: %+v", got)
+	}
+}
+
+// Without envgen-cluster beside it, envgen says what is missing; its exit
+// code for run is 125 (envgen failed, the build did not run), never one a
+// build could have exited with. The compile commands do not need it.
+func TestClusterCommandsWithoutEnvgenCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds both binaries")
+	}
+	data, err := os.ReadFile(filepath.Join(buildPair(t), "envgen"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone := filepath.Join(t.TempDir(), "envgen")
+	if err := os.WriteFile(alone, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"run", "--env", "ci"}, 125},
+		{[]string{"rbac"}, cli.ExitIO},
+		{[]string{"help", "promote"}, 125},
+	} {
+		got := runBinary(t, alone, tc.args...)
+		if got.code != tc.code || !strings.Contains(got.stderr, "envgen-cluster, which is not installed beside envgen") {
+			t.Errorf("envgen %s: %+v, want exit %d and what is missing", strings.Join(tc.args, " "), got, tc.code)
+		}
+	}
+	if got := runBinary(t, alone, "version"); got.code != 0 {
+		t.Errorf("envgen version without envgen-cluster: %+v", got)
+	}
+	if got := runBinary(t, alone, "install", t.TempDir()); got.code != cli.ExitIO || !strings.Contains(got.stderr, cli.ClusterBinary) {
+		t.Errorf("envgen install without envgen-cluster: %+v", got)
+	}
+}
