@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -55,18 +57,32 @@ func TestEnvgenLinksNoClusterClients(t *testing.T) {
 }
 
 // buildPair builds envgen and envgen-cluster, as make build does, into a
-// new directory.
+// directory, once for the package's tests; they only read it.
 func buildPair(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"envgen", cli.ClusterBinary} {
-		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, name), "envgen.dev/envgen/cmd/"+name)
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", name, err, out)
+	pair.once.Do(func() {
+		pair.dir, pair.err = os.MkdirTemp("", "envgen-pair-")
+		for _, name := range []string{"envgen", cli.ClusterBinary} {
+			if pair.err != nil {
+				return
+			}
+			build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(pair.dir, name), "envgen.dev/envgen/cmd/"+name)
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				pair.err = fmt.Errorf("building %s: %v\n%s", name, err, out)
+			}
 		}
+	})
+	if pair.err != nil {
+		t.Fatal(pair.err)
 	}
-	return dir
+	return pair.dir
+}
+
+var pair struct {
+	once sync.Once
+	dir  string
+	err  error
 }
 
 type outcome struct {
@@ -172,5 +188,49 @@ func TestClusterCommandsWithoutEnvgenCluster(t *testing.T) {
 	}
 	if got := runBinary(t, alone, "install", t.TempDir()); got.code != cli.ExitIO || !strings.Contains(got.stderr, cli.ClusterBinary) {
 		t.Errorf("envgen install without envgen-cluster: %+v", got)
+	}
+}
+
+// The parent that supervises an evaluation (package evaluator) starts its
+// child before CUE, kustomize and Kubernetes' API types initialise: the
+// parent never runs them, and would only pay for them.
+func TestSupervisorStartsBeforeTheCompilerInitialises(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds both binaries")
+	}
+	envgen := filepath.Join(buildPair(t), "envgen")
+	examples, err := filepath.Abs(filepath.Join("..", "..", "examples", "citoid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(envgen, "build", "--env", "ci", examples)
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	// The parent's trace ends where the child's starts (with the
+	// runtime's own packages again); the parent waits for the child.
+	lines := strings.Split(stderr.String(), "\n")
+	parent := 0
+	for i, line := range lines {
+		if i > 0 && strings.HasPrefix(line, "init internal/bytealg ") {
+			parent = i
+			break
+		}
+	}
+	if parent == 0 {
+		t.Fatalf("no child's trace after the parent's:\n%s", stderr.String())
+	}
+	for _, line := range lines[:parent] {
+		for _, heavy := range []string{"cuelang.org/go/cue", "sigs.k8s.io/kustomize", "k8s.io/api", "github.com/cockroachdb/apd", "google.golang.org/protobuf/reflect", "envgen.dev/envgen/compiler"} {
+			if strings.HasPrefix(line, "init "+heavy) {
+				t.Errorf("the supervising parent initialised %s", strings.Fields(line)[1])
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(lines[parent:], "\n"), "init envgen.dev/envgen/compiler ") {
+		t.Errorf("the child's trace does not show the compiler (the split point is wrong):\n%s", strings.Join(lines[parent:], "\n"))
 	}
 }

@@ -17,9 +17,22 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cleanAfter{m}, map[string]func(){
 		"envgen": func() { os.Exit(clustercli.Main()) },
 	})
+}
+
+// cleanAfter removes what the package's tests share (buildPair) when they
+// are done.
+type cleanAfter struct{ m *testing.M }
+
+func (c cleanAfter) Run() int {
+	defer func() {
+		if pair.dir != "" {
+			os.RemoveAll(pair.dir)
+		}
+	}()
+	return c.m.Run()
 }
 
 // TestScripts drives the real envgen binary with the scripts in

@@ -11,19 +11,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"envgen.dev/envgen/cmd/envgen/internal/evaluator"
 )
 
-// The compile budget: envgen evaluates CUE from pull requests, and CUE can
-// be made to compute for a long time in a few lines. A command that is
-// not done within its budget ends with exit 1; so does one whose heap
-// grows past its memory budget.
-const (
-	defaultMaxTime   = 60 * time.Second
-	defaultMaxMemory = 1 << 30
-	// completionMaxTime is the default for shell completion, which
-	// evaluates envgen.cue to offer its environments and objects.
-	completionMaxTime = 2 * time.Second
-)
+// completionMaxTime is the default compile budget (evaluator.Budget) of
+// shell completion, which evaluates envgen.cue to offer its environments
+// and objects.
+const completionMaxTime = 2 * time.Second
 
 // budget is what one invocation may spend.
 type budget struct {
@@ -54,61 +49,21 @@ func (e *budgetError) Error() string { return e.what }
 var clusterCommands = map[string]bool{"run": true, "gc": true, "image": true, "promote": true, "lock": true}
 
 func addBudgetFlags(root *cobra.Command) {
-	root.PersistentFlags().Duration("max-time", defaultMaxTime, "stop with exit 1 when evaluating envgen.cue takes longer (not run or gc)")
+	root.PersistentFlags().Duration("max-time", evaluator.DefaultMaxTime, "stop with exit 1 when evaluating envgen.cue takes longer (not run or gc)")
 	root.PersistentFlags().String("max-memory", "1GiB", "stop with exit 1 when evaluating envgen.cue needs more heap (not run or gc)")
 }
 
 // budgetFrom reads the budget flags from args before cobra does: the
 // budget watches cobra's own execution.
 func budgetFrom(args []string) (budget, error) {
-	b := budget{maxTime: defaultMaxTime, maxMemory: defaultMaxMemory, perService: &atomic.Bool{}}
-	if len(args) > 0 && strings.HasPrefix(args[0], cobra.ShellCompRequestCmd) {
+	maxTime, maxMemory, err := evaluator.Budget(args)
+	b := budget{maxTime: maxTime, maxMemory: maxMemory, perService: &atomic.Bool{}}
+	if len(args) > 0 && strings.HasPrefix(args[0], cobra.ShellCompRequestCmd) && maxTime == evaluator.DefaultMaxTime {
 		// A shell waits on completion: a slow envgen.cue gets no
 		// environments offered rather than a frozen prompt.
 		b.maxTime = completionMaxTime
 	}
-	for i := 0; i < len(args); i++ {
-		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if !strings.HasPrefix(args[i], "--") || (name != "max-time" && name != "max-memory") {
-			continue
-		}
-		if !hasValue && i+1 < len(args) {
-			i++
-			value = args[i]
-		}
-		switch name {
-		case "max-time":
-			d, err := time.ParseDuration(value)
-			if err != nil || d <= 0 {
-				return b, fmt.Errorf("--max-time %q is not a positive duration (30s, 2m)", value)
-			}
-			b.maxTime = d
-		case "max-memory":
-			n, err := parseBytes(value)
-			if err != nil {
-				return b, fmt.Errorf("--max-memory %q is not a size (512MiB, 2GiB)", value)
-			}
-			b.maxMemory = n
-		}
-	}
-	return b, nil
-}
-
-func parseBytes(s string) (uint64, error) {
-	units := []struct {
-		suffix string
-		factor uint64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			var n uint64
-			if _, err := fmt.Sscanf(num, "%d", &n); err != nil || n == 0 || fmt.Sprint(n) != num {
-				return 0, fmt.Errorf("bad size")
-			}
-			return n * u.factor, nil
-		}
-	}
-	return 0, fmt.Errorf("bad size")
+	return b, err
 }
 
 // watch returns a channel that gets an error when the budget is spent or

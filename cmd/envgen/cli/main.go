@@ -33,10 +33,10 @@ const (
 // Main runs envgen with os.Args and returns the process exit code. cluster
 // gives the cluster commands where this binary links them (envgen-cluster);
 // nil hands them over to envgen-cluster (see cluster.go).
+//
+// The commands that evaluate envgen.cue do so in a child process, which
+// package evaluator starts and supervises before main (see there).
 func Main(cluster ClusterCommands) int {
-	if code, supervised := superviseEvaluation(os.Args); supervised {
-		return code
-	}
 	stopProfile := profile()
 	defer stopProfile()
 	ctx, stop := signalContext()

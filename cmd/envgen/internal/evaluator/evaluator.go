@@ -1,4 +1,14 @@
-package cli
+// Package evaluator runs the evaluation of envgen.cue in a child process
+// whose address space is bounded, and supervises it.
+//
+// It does so from its package initialisation, which Go runs, in the order
+// the language defines (a package's imports first, then by import path),
+// before the packages that need much of it: this package imports the
+// standard library alone, so the supervising parent starts its child
+// before CUE, kustomize and Kubernetes' API types have initialised, work
+// the parent would only throw away (about a tenth of a small build's time).
+// Binaries that run envgen's commands import it through package cli.
+package evaluator
 
 // The evaluation of envgen.cue runs in a child process whose address space
 // is bounded. CUE can ask for one allocation of any size in a line
@@ -18,14 +28,33 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+)
 
-	"golang.org/x/sys/unix"
+func init() {
+	if code, supervised := superviseEvaluation(os.Args); supervised {
+		os.Exit(code)
+	}
+}
+
+// The exit codes the parent gives for itself: envgen's (package cli).
+const (
+	exitInvalid = 1 // the evaluation asked for more memory than allowed
+	exitIO      = 3 // the child could not be started
+)
+
+// The compile budget: envgen evaluates CUE from pull requests, and CUE can
+// be made to compute for a long time in a few lines. A command that is
+// not done within its budget ends with exit 1; so does one whose heap
+// grows past its memory budget (package cli watches both in the child).
+const (
+	DefaultMaxTime   = 60 * time.Second
+	DefaultMaxMemory = 1 << 30
 )
 
 // evaluatorEnv, set in the child, holds its address-space limit in bytes.
@@ -51,18 +80,18 @@ func superviseEvaluation(args []string) (code int, supervised bool) {
 		// child starts (git, for diff --from): 6 GiB by default, room enough.
 		os.Unsetenv(evaluatorEnv)
 		if n, err := strconv.ParseUint(limit, 10, 64); err == nil {
-			_ = unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: n, Max: n})
+			_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: n, Max: n})
 		}
 		return 0, false
 	}
 	if !evaluatingCommands[commandName(args[1:])] {
 		return 0, false
 	}
-	b, err := budgetFrom(args[1:])
+	_, maxMemory, err := Budget(args[1:])
 	if err != nil {
 		return 0, false // the command itself says what is wrong
 	}
-	return runEvaluator(args, addressSpace(b.maxMemory), b.maxMemory), true
+	return runEvaluator(args, addressSpace(maxMemory), maxMemory), true
 }
 
 // commandName is the first argument that is not a flag (nor the value of
@@ -87,58 +116,61 @@ func commandName(args []string) string {
 // dropped). SIGINT, SIGTERM and SIGHUP are passed on once: the child is in
 // a process group of its own, so a terminal's Ctrl-C reaches it only so.
 func runEvaluator(args []string, limit, maxMemory uint64) int {
-	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = args // argv[0] as given: a test binary dispatches on it
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", evaluatorEnv, limit))
-	cmd.Stdin, cmd.Stdout = os.Stdin, os.Stdout
+	// os.StartProcess, not os/exec: os/exec imports path/filepath, which
+	// Go would initialise only after most other packages.
+	stderrRead, stderrWrite, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "envgen: starting the evaluation: %v\n", err)
+		return exitIO
+	}
 	// Killed with the parent (kill -9 of a CI step): a child of its own
 	// process group would otherwise evaluate on, and write, alone. The
 	// signal is tied to the thread that started the child: it must not
 	// end before the child does.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
-	if err == nil {
-		err = cmd.Start()
-	}
+	child, err := os.StartProcess("/proc/self/exe", args, &os.ProcAttr{ // argv[0] as given: a test binary dispatches on it
+		Env:   append(os.Environ(), fmt.Sprintf("%s=%d", evaluatorEnv, limit)),
+		Files: []*os.File{os.Stdin, os.Stdout, stderrWrite},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	})
+	stderrWrite.Close()
 	if err != nil {
+		stderrRead.Close()
 		fmt.Fprintf(os.Stderr, "envgen: starting the evaluation: %v\n", err)
-		return ExitIO
+		return exitIO
 	}
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
 	go func() {
 		for s := range signals {
-			_ = cmd.Process.Signal(s)
+			_ = child.Signal(s)
 		}
 	}()
-	outOfMemory, held := passStderr(stderr, os.Stderr)
-	err = cmd.Wait()
-	var exit *exec.ExitError
+	outOfMemory, held := passStderr(stderrRead, os.Stderr)
+	stderrRead.Close()
+	state, err := child.Wait()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "envgen: the evaluation: %v\n", err)
+		return exitIO
+	}
 	// The runtime's own death: its message at a line's start and exit 2.
 	// Text the child printed that looks like it (a field named so) is not.
-	runtimeDied := errors.As(err, &exit) && exit.ExitCode() == 2
+	runtimeDied := state.ExitCode() == 2
 	if outOfMemory && !runtimeDied {
 		for _, line := range held {
 			os.Stderr.Write(line)
 		}
 	}
-	switch {
+	switch status, _ := state.Sys().(syscall.WaitStatus); {
 	case outOfMemory && runtimeDied:
 		fmt.Fprintf(os.Stderr, "envgen: evaluating envgen.cue asked for more memory in one piece than --max-memory %d MiB allows; the input asks for too much\n", maxMemory>>20)
-		return ExitInvalid
-	case err == nil:
-		return ExitOK
-	case errors.As(err, &exit):
-		if status, ok := exit.Sys().(syscall.WaitStatus); ok && status.Signaled() {
-			return 128 + int(status.Signal())
-		}
-		return exit.ExitCode()
+		return exitInvalid
+	case status.Signaled():
+		return 128 + int(status.Signal())
 	}
-	fmt.Fprintf(os.Stderr, "envgen: the evaluation: %v\n", err)
-	return ExitIO
+	return state.ExitCode()
 }
 
 // passStderr copies the child's stderr to w until a line starts as the Go
@@ -166,4 +198,53 @@ func passStderr(r io.Reader, w io.Writer) (outOfMemory bool, held [][]byte) {
 			return outOfMemory, held
 		}
 	}
+}
+
+// Budget reads --max-time and --max-memory from args before cobra does
+// (the parent never runs cobra; the child's budget watches cobra's own
+// execution): the defaults where they are not given.
+func Budget(args []string) (maxTime time.Duration, maxMemory uint64, err error) {
+	maxTime, maxMemory = DefaultMaxTime, DefaultMaxMemory
+	for i := 0; i < len(args); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "--") || (name != "max-time" && name != "max-memory") {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			i++
+			value = args[i]
+		}
+		switch name {
+		case "max-time":
+			d, err := time.ParseDuration(value)
+			if err != nil || d <= 0 {
+				return maxTime, maxMemory, fmt.Errorf("--max-time %q is not a positive duration (30s, 2m)", value)
+			}
+			maxTime = d
+		case "max-memory":
+			n, err := parseBytes(value)
+			if err != nil {
+				return maxTime, maxMemory, fmt.Errorf("--max-memory %q is not a size (512MiB, 2GiB)", value)
+			}
+			maxMemory = n
+		}
+	}
+	return maxTime, maxMemory, nil
+}
+
+func parseBytes(s string) (uint64, error) {
+	units := []struct {
+		suffix string
+		factor uint64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseUint(num, 10, 64)
+			if err != nil || n == 0 || strconv.FormatUint(n, 10) != num {
+				return 0, errors.New("bad size")
+			}
+			return n * u.factor, nil
+		}
+	}
+	return 0, errors.New("bad size")
 }
