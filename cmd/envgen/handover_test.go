@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -92,7 +94,17 @@ type outcome struct {
 
 func runBinary(t *testing.T, binary string, args ...string) outcome {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return runWith(t, nil, binary, args...)
+}
+
+// runWith runs binary with args and env added to the environment.
+func runWith(t *testing.T, env []string, binary string, args ...string) outcome {
+	t.Helper()
+	// Bounded: a handover that loops must fail the test, not hang it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = t.TempDir()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -116,6 +128,8 @@ func TestClusterCommandsAreHandedOver(t *testing.T) {
 	for _, args := range [][]string{
 		{"run", "--help"},
 		{"help", "gc"},
+		{"--max-time", "5s", "help", "run"},
+		{"help", "--", "promote"},
 		{"rbac"},
 		{"buildkit", "--port", "0"},
 		{"image", "--no-such-flag"},
@@ -134,6 +148,20 @@ func TestClusterCommandsAreHandedOver(t *testing.T) {
 	// The help is the command's own, flags and all, not a placeholder.
 	if help := runBinary(t, envgen, "run", "--help").stdout; !strings.Contains(help, "--timeout") {
 		t.Errorf("envgen run --help:\n%s", help)
+	}
+
+	// A profile of envgen does not follow it into envgen-cluster (its
+	// timer's signal killed envgen-cluster before its handler was set).
+	for range 5 {
+		if got := runWith(t, []string{"ENVGEN_CPUPROFILE=" + filepath.Join(t.TempDir(), "cpu.prof")}, envgen, "rbac"); got.code != 0 {
+			t.Fatalf("envgen rbac with ENVGEN_CPUPROFILE: %+v", got)
+		}
+	}
+
+	// envgen-cluster refuses a command handed over by another build's
+	// envgen (a stale envgen-cluster beside a new envgen).
+	if got := runWith(t, []string{"ENVGEN_HANDED_OVER_BY=envgen 0.0.1 (commit 0123456789ab, …)"}, cluster, "run", "--env", "ci"); got.code != 125 || !strings.Contains(got.stderr, "install both from one build") {
+		t.Errorf("a command handed over by another build: %+v", got)
 	}
 
 	// A link to envgen finds envgen-cluster beside the file it leads to.
@@ -186,8 +214,47 @@ func TestClusterCommandsWithoutEnvgenCluster(t *testing.T) {
 	if got := runBinary(t, alone, "version"); got.code != 0 {
 		t.Errorf("envgen version without envgen-cluster: %+v", got)
 	}
-	if got := runBinary(t, alone, "install", t.TempDir()); got.code != cli.ExitIO || !strings.Contains(got.stderr, cli.ClusterBinary) {
+	tools := t.TempDir()
+	if got := runBinary(t, alone, "install", tools); got.code != cli.ExitIO || !strings.Contains(got.stderr, cli.ClusterBinary) {
 		t.Errorf("envgen install without envgen-cluster: %+v", got)
+	}
+	if entries, _ := os.ReadDir(tools); len(entries) != 0 {
+		t.Errorf("envgen install without envgen-cluster wrote %v", entries)
+	}
+
+	// An envgen-cluster that is envgen itself would get the command back
+	// forever.
+	if err := os.WriteFile(filepath.Join(filepath.Dir(alone), cli.ClusterBinary), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := runBinary(t, alone, "rbac"); got.code != cli.ExitIO || !strings.Contains(got.stderr, "handed back") {
+		t.Errorf("envgen-cluster a copy of envgen: %+v", got)
+	}
+}
+
+// envgen install, run as a binary of another name, installs itself as
+// envgen, beside the envgen-cluster it found.
+func TestInstallARenamedEnvgen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds both binaries")
+	}
+	pair := buildPair(t)
+	dir := t.TempDir()
+	for from, to := range map[string]string{"envgen": "envgen-linux-amd64", cli.ClusterBinary: cli.ClusterBinary} {
+		data, err := os.ReadFile(filepath.Join(pair, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tools := t.TempDir()
+	if got := runBinary(t, filepath.Join(dir, "envgen-linux-amd64"), "install", tools); got.code != 0 {
+		t.Fatalf("install: %+v", got)
+	}
+	if got := runBinary(t, filepath.Join(tools, "envgen"), "rbac"); got.code != 0 {
+		t.Errorf("installed envgen rbac: %+v", got)
 	}
 }
 

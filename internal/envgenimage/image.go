@@ -31,7 +31,8 @@ const User = "65532"
 const Entrypoint = "/envgen"
 
 // ClusterBinary is the file name of the binary envgen hands its cluster
-// commands to, installed beside it.
+// commands to, installed beside it (cli.ClusterBinary, which this package
+// does not link).
 const ClusterBinary = "envgen-cluster"
 
 // Build assembles the image of a static envgen binary and of the

@@ -50,7 +50,7 @@ var clusterCommands = map[string]bool{"run": true, "gc": true, "image": true, "p
 
 func addBudgetFlags(root *cobra.Command) {
 	root.PersistentFlags().Duration("max-time", evaluator.DefaultMaxTime, "stop with exit 1 when evaluating envgen.cue takes longer (not run or gc)")
-	root.PersistentFlags().String("max-memory", "1GiB", "stop with exit 1 when evaluating envgen.cue needs more heap (not run or gc)")
+	root.PersistentFlags().String("max-memory", fmt.Sprintf("%dGiB", evaluator.DefaultMaxMemory>>30), "stop with exit 1 when evaluating envgen.cue needs more heap (not run or gc)")
 }
 
 // budgetFrom reads the budget flags from args before cobra does: the

@@ -7,7 +7,7 @@ import (
 // InputFile is the name of the file envgen reads in a service's directory.
 const InputFile = "envgen.cue"
 
-// inputPath returns the envgen.cue of the directory argument (default ".").
+// InputPath returns the envgen.cue of the directory argument (default ".").
 // A path to a .cue file is taken as it is.
 func InputPath(args []string) string {
 	dir := "."

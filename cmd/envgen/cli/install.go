@@ -30,11 +30,26 @@ container mounts and puts on its PATH (docs/jenkins/resources/envgen-agent.yaml)
 			if err != nil {
 				return err
 			}
+			// The pair is opened whole before anything is written: an
+			// agent never gets one without the other. envgen-cluster
+			// answers install too, so either may be the one running.
+			sources := map[string]string{"envgen": self, ClusterBinary: filepath.Join(filepath.Dir(self), ClusterBinary)}
+			if filepath.Base(self) == ClusterBinary {
+				sources["envgen"] = filepath.Join(filepath.Dir(self), "envgen")
+			}
+			files := map[string]*os.File{}
+			for name, path := range sources {
+				f, err := os.Open(path)
+				if err != nil {
+					return fmt.Errorf("install copies envgen and envgen-cluster, installed side by side: %w", err)
+				}
+				defer f.Close()
+				files[name] = f
+			}
 			// envgen-cluster first: an agent that finds envgen finds the
 			// pair whole.
-			from := filepath.Dir(self)
 			for _, name := range []string{ClusterBinary, "envgen"} {
-				if err := installFile(filepath.Join(from, name), dir, name); err != nil {
+				if err := installFile(files[name], dir, name); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "installed %s\n", filepath.Join(dir, name))
@@ -44,14 +59,9 @@ container mounts and puts on its PATH (docs/jenkins/resources/envgen-agent.yaml)
 	}
 }
 
-// installFile copies src to dir/name, executable, through a temporary
+// installFile copies in to dir/name, executable, through a temporary
 // file renamed into place.
-func installFile(src, dir, name string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
+func installFile(in *os.File, dir, name string) error {
 	tmp, err := os.CreateTemp(dir, "."+name+"-*")
 	if err != nil {
 		return err

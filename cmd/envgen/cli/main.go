@@ -37,11 +37,26 @@ const (
 // The commands that evaluate envgen.cue do so in a child process, which
 // package evaluator starts and supervises before main (see there).
 func Main(cluster ClusterCommands) int {
+	args := os.Args[1:]
+	// Before the profiler and the signal handlers: neither may outlive
+	// the exec (a profiling timer would kill envgen-cluster).
+	var handover error
+	if cluster == nil {
+		if name, ok := delegated(newRootCmd(nil), args); ok {
+			handover = handOver(name, args)
+		}
+	} else {
+		handover = checkHandedOver(args)
+	}
+	if handover != nil {
+		fmt.Fprintf(os.Stderr, "envgen: %s\n", termsafe.Lines(handover.Error()))
+		return ExitCode(handover)
+	}
 	stopProfile := profile()
 	defer stopProfile()
 	ctx, stop := signalContext()
 	defer stop()
-	return Run(ctx, os.Args[1:], os.Stdout, os.Stderr, cluster)
+	return Run(ctx, args, os.Stdout, os.Stderr, cluster)
 }
 
 // Run runs envgen with args; it is Main without the process around it.
@@ -75,9 +90,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, cluster C
 // written nothing, its tree is replaced in one atomic step at the end) and
 // when they run past their budget (exit 1); run and gc clean up first.
 func execute(ctx context.Context, root *cobra.Command, args []string) error {
-	if name, ok := delegated(root, args); ok {
-		return handOver(name, args)
-	}
 	cmd, _, _ := root.Find(args)
 	if cmd != nil && clusterCommands[cmd.Name()] {
 		return root.ExecuteContext(ctx)

@@ -5,12 +5,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"time"
-)
 
-var commitID = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+	"envgen.dev/envgen/pins"
+)
 
 // headCommit is the git commit checked out in dir (HEAD), or Jenkins'
 // $GIT_COMMIT outside a git checkout; "" when neither says. It is what a
@@ -21,11 +20,11 @@ func headCommit(ctx context.Context, dir string) string {
 	cmd := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
 	cmd.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0")
 	if out, err := cmd.Output(); err == nil {
-		if id := strings.TrimSpace(string(out)); commitID.MatchString(id) {
+		if id := strings.TrimSpace(string(out)); pins.IsCommit(id) {
 			return id
 		}
 	}
-	if id := os.Getenv("GIT_COMMIT"); commitID.MatchString(id) {
+	if id := os.Getenv("GIT_COMMIT"); pins.IsCommit(id) {
 		return id
 	}
 	return ""

@@ -25,8 +25,8 @@ import (
 
 // Exit codes of envgen run besides the build's own.
 const (
-	ExitTimeout = 124 // --timeout or the build Pod's deadline expired
-	ExitCluster = 125 // envgen or the cluster failed; the build could not run
+	ExitTimeout = 124             // --timeout or the build Pod's deadline expired
+	ExitCluster = cli.ExitCluster // envgen or the cluster failed; the build could not run
 )
 
 type runOptions struct {

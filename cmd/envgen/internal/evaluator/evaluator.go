@@ -1,13 +1,18 @@
 // Package evaluator runs the evaluation of envgen.cue in a child process
 // whose address space is bounded, and supervises it.
 //
-// It does so from its package initialisation, which Go runs, in the order
-// the language defines (a package's imports first, then by import path),
-// before the packages that need much of it: this package imports the
-// standard library alone, so the supervising parent starts its child
-// before CUE, kustomize and Kubernetes' API types have initialised, work
-// the parent would only throw away (about a tenth of a small build's time).
-// Binaries that run envgen's commands import it through package cli.
+// It does so from its package initialisation. Go runs a binary's package
+// initialisations in the order the language defines (a package's imports
+// first; among packages ready, by import path), and this package imports
+// the standard library alone and sorts early: the supervising parent
+// starts its child before CUE's evaluator, kustomize and Kubernetes' API
+// types have initialised — work the parent would only throw away (about a
+// tenth of a small build's time). What the parent still initialises is
+// the standard library and a few small packages that sort before it;
+// TestSupervisorStartsBeforeTheCompilerInitialises in cmd/envgen reads
+// the parent's inittrace and fails when the compiler's packages come
+// first. Binaries that run envgen's commands import it through package
+// cli.
 package evaluator
 
 // The evaluation of envgen.cue runs in a child process whose address space
@@ -84,7 +89,9 @@ func superviseEvaluation(args []string) (code int, supervised bool) {
 		}
 		return 0, false
 	}
-	if !evaluatingCommands[commandName(args[1:])] {
+	if !evaluatingCommands[commandName(args[1:])] || strings.HasSuffix(args[0], ".test") {
+		// A Go test binary (pkg.test) runs tests, whatever its flags'
+		// values say.
 		return 0, false
 	}
 	_, maxMemory, err := Budget(args[1:])
@@ -94,20 +101,28 @@ func superviseEvaluation(args []string) (code int, supervised bool) {
 	return runEvaluator(args, addressSpace(maxMemory), maxMemory), true
 }
 
-// commandName is the first argument that is not a flag (nor the value of
-// a root flag given apart).
+// commandName is the name of the command args ask for, "" if none.
 func commandName(args []string) string {
+	if i := FirstWord(args); i < len(args) {
+		return args[i]
+	}
+	return ""
+}
+
+// FirstWord is the index in envgen's arguments of the first that is
+// neither a flag nor the value of a root flag given apart (--max-time 5s):
+// the command's name; len(args) if there is none.
+func FirstWord(args []string) int {
 	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
+		switch a := args[i]; {
 		case a == "--max-time" || a == "--max-memory":
 			i++
 		case strings.HasPrefix(a, "-"):
 		default:
-			return a
+			return i
 		}
 	}
-	return ""
+	return len(args)
 }
 
 // runEvaluator runs this binary again with args in the child, its stdin
