@@ -1,6 +1,7 @@
 package pins
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/sorted"
 	"envgen.dev/envgen/internal/termsafe"
+	"envgen.dev/envgen/internal/wholefile"
 )
 
 // FileName is the lock file, beside envgen.cue and of its package.
@@ -175,22 +177,7 @@ func (l *Lock) Write(dir, pkg string) error {
 	if err != nil {
 		return fmt.Errorf("formatting %s: %w", FileName, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+FileName+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(out); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, FileName))
+	return wholefile.Replace(filepath.Join(dir, FileName), 0o644, bytes.NewReader(out))
 }
 
 // cuePath writes a dotted field as a CUE path, quoting what needs it.

@@ -19,6 +19,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"strings"
 
 	"envgen.dev/envgen/internal/placeholder"
+	"envgen.dev/envgen/internal/wholefile"
 )
 
 // maxFileBytes bounds every file read: a ConfigMap or a Secret holds at
@@ -81,23 +83,7 @@ func renderFile(templates, secrets, out, key string, names []string) error {
 		}
 	}
 	rendered := placeholder.Fill(template, values)
-	tmp, err := os.CreateTemp(out, "."+key+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename, there is nothing left to remove
-	if _, err := tmp.Write(rendered); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o444); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(out, key)); err != nil {
+	if err := wholefile.Replace(filepath.Join(out, key), 0o444, bytes.NewReader(rendered)); err != nil {
 		return err
 	}
 	fmt.Printf("envgen-render: wrote %s (%d placeholders, %d bytes)\n", key, len(names), len(rendered))

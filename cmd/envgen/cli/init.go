@@ -16,6 +16,7 @@ import (
 
 	"envgen.dev/envgen/compiler"
 	"envgen.dev/envgen/internal/scaffold"
+	"envgen.dev/envgen/internal/wholefile"
 	"envgen.dev/envgen/vet"
 )
 
@@ -112,7 +113,7 @@ envgen reads envgen.cue: regular files only, no links, each bounded.`,
 			if err := passesVet(target, src); err != nil {
 				return err
 			}
-			if err := writeNew(target, src); err != nil {
+			if err := wholefile.Create(target, 0o644, bytes.NewReader(src)); err != nil {
 				return err
 			}
 			marked, err := markGenerated(filepath.Join(dir, ".gitattributes"))
@@ -215,36 +216,13 @@ func refusedLines(target string, src []byte, err error) string {
 	return out.String()
 }
 
-// writeNew writes a file that must not exist, whole or not at all: a
-// temporary file beside it, linked to its name (which fails if the name
-// was taken meanwhile).
-func writeNew(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".envgen-init-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Link(tmp.Name(), path)
-}
-
 // markGenerated adds generatedAttribute to a .gitattributes (made if
 // there is none) that lacks it, and says what it did ("" if nothing). A
 // .gitattributes that is a link or not a regular file is left alone.
 func markGenerated(path string) (string, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		if err := writeNew(path, []byte(generatedAttribute+"\n")); err != nil {
+		if err := wholefile.Create(path, 0o644, strings.NewReader(generatedAttribute+"\n")); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("wrote %s: deploy/ is generated", path), nil

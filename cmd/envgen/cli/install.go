@@ -2,11 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"envgen.dev/envgen/internal/wholefile"
 )
 
 func newInstallCmd() *cobra.Command {
@@ -49,7 +50,7 @@ container mounts and puts on its PATH (docs/jenkins/resources/envgen-agent.yaml)
 			// envgen-cluster first: an agent that finds envgen finds the
 			// pair whole.
 			for _, name := range []string{ClusterBinary, "envgen"} {
-				if err := installFile(files[name], dir, name); err != nil {
+				if err := wholefile.Replace(filepath.Join(dir, name), 0o755, files[name]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "installed %s\n", filepath.Join(dir, name))
@@ -57,26 +58,4 @@ container mounts and puts on its PATH (docs/jenkins/resources/envgen-agent.yaml)
 			return nil
 		},
 	}
-}
-
-// installFile copies in to dir/name, executable, through a temporary
-// file renamed into place.
-func installFile(in *os.File, dir, name string) error {
-	tmp, err := os.CreateTemp(dir, "."+name+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }
