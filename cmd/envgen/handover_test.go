@@ -87,6 +87,18 @@ var pair struct {
 	err  error
 }
 
+// copyBinary copies an executable file.
+func copyBinary(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type outcome struct {
 	code           int
 	stdout, stderr string
@@ -190,14 +202,9 @@ func TestClusterCommandsWithoutEnvgenCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both binaries")
 	}
-	data, err := os.ReadFile(filepath.Join(buildPair(t), "envgen"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	envgen := filepath.Join(buildPair(t), "envgen")
 	alone := filepath.Join(t.TempDir(), "envgen")
-	if err := os.WriteFile(alone, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copyBinary(t, envgen, alone)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -224,9 +231,7 @@ func TestClusterCommandsWithoutEnvgenCluster(t *testing.T) {
 
 	// An envgen-cluster that is envgen itself would get the command back
 	// forever.
-	if err := os.WriteFile(filepath.Join(filepath.Dir(alone), cli.ClusterBinary), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copyBinary(t, envgen, filepath.Join(filepath.Dir(alone), cli.ClusterBinary))
 	if got := runBinary(t, alone, "rbac"); got.code != cli.ExitIO || !strings.Contains(got.stderr, "handed back") {
 		t.Errorf("envgen-cluster a copy of envgen: %+v", got)
 	}
@@ -241,13 +246,7 @@ func TestInstallARenamedEnvgen(t *testing.T) {
 	pair := buildPair(t)
 	dir := t.TempDir()
 	for from, to := range map[string]string{"envgen": "envgen-linux-amd64", cli.ClusterBinary: cli.ClusterBinary} {
-		data, err := os.ReadFile(filepath.Join(pair, from))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, to), data, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		copyBinary(t, filepath.Join(pair, from), filepath.Join(dir, to))
 	}
 	tools := t.TempDir()
 	if got := runBinary(t, filepath.Join(dir, "envgen-linux-amd64"), "install", tools); got.code != 0 {

@@ -37,31 +37,33 @@ const (
 // The commands that evaluate envgen.cue do so in a child process, which
 // package evaluator starts and supervises before main (see there).
 func Main(cluster ClusterCommands) int {
-	args := os.Args[1:]
+	args, root := os.Args[1:], newRootCmd(cluster)
 	// Before the profiler and the signal handlers: neither may outlive
 	// the exec (a profiling timer would kill envgen-cluster).
 	var handover error
 	if cluster == nil {
-		if name, ok := delegated(newRootCmd(nil), args); ok {
+		if name, ok := delegated(root, args); ok {
 			handover = handOver(name, args)
 		}
 	} else {
 		handover = checkHandedOver(args)
 	}
 	if handover != nil {
-		fmt.Fprintf(os.Stderr, "envgen: %s\n", termsafe.Lines(handover.Error()))
-		return ExitCode(handover)
+		return report(os.Stderr, handover)
 	}
 	stopProfile := profile()
 	defer stopProfile()
 	ctx, stop := signalContext()
 	defer stop()
-	return Run(ctx, args, os.Stdout, os.Stderr, cluster)
+	return run(ctx, root, args, os.Stdout, os.Stderr)
 }
 
 // Run runs envgen with args; it is Main without the process around it.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, cluster ClusterCommands) int {
-	root := newRootCmd(cluster)
+	return run(ctx, newRootCmd(cluster), args, stdout, stderr)
+}
+
+func run(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -69,6 +71,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, cluster C
 	if err == nil {
 		return ExitOK
 	}
+	return report(stderr, err)
+}
+
+// report prints a command's error once and returns its exit code.
+func report(stderr io.Writer, err error) int {
 	if strings.HasPrefix(err.Error(), "unknown command ") {
 		// cobra's own error for `envgen genrate`, suggestions included: a
 		// usage error like any other.
